@@ -1,0 +1,37 @@
+# Two commands for a newcomer: `make serve` and `make test`. Both create the venv when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export OMP_NUM_THREADS := 1
+export OPENBLAS_NUM_THREADS := 1
+export MKL_NUM_THREADS := 1
+
+.PHONY: serve test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/zhengce serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+	$(BIN)/zhengce eval
+
+lint: $(STAMP)
+	$(BIN)/ruff check ingest retriever server evals tests
+	$(BIN)/mypy ingest retriever server evals
+
+bench: $(STAMP)
+	$(BIN)/python -m evals.bench
+
+clean:
+	rm -rf var evals/reports

@@ -1,0 +1,191 @@
+"""From seeds and stored documents to a published index generation.
+
+``sync_seeds`` brings the database in line with ``seeds/``; ``build_index`` derives a new
+generation from the database; ``ensure_index`` does both only when something changed, so a
+restart with unchanged seeds and a valid index costs a checksum pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunk import chunk_document
+from ingest.clean import clean_text
+from ingest.config import BuildConfig, ChunkConfig
+from ingest.embed import Embedder, Vectors
+from ingest.errors import IndexFormatError
+from ingest.index_store import IndexData, current_dir, read_manifest, write_generation
+from ingest.seeds import SeedEntry, read_seeds
+from ingest.store import Store, text_sha256
+from ingest.tokenize import tokenize
+from ingest.types import Chunk, Document, IndexManifest
+
+logger = logging.getLogger(__name__)
+
+SEED_ORIGIN = "seed"
+
+
+@dataclass(frozen=True, slots=True)
+class DataPaths:
+    """Where a data directory keeps its database and its index."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        """The SQLite database."""
+        return self.root / "zhengce.db"
+
+    @property
+    def index(self) -> Path:
+        """The directory of index generations."""
+        return self.root / "index"
+
+
+def seed_document(entry: SeedEntry) -> Document:
+    """The cleaned document of a seed; manifest metadata wins over what cleaning found."""
+    cleaned = clean_text(entry.raw.decode("utf-8-sig"))
+    return Document(
+        doc_id=entry.doc_id,
+        title=entry.title,
+        text=cleaned.text,
+        source=entry.source,
+        author=entry.author or cleaned.author,
+        published=entry.published or cleaned.published,
+        doc_number=entry.doc_number,
+        issuer=entry.issuer,
+        source_url=entry.source_url,
+        sha256=entry.sha256,
+    )
+
+
+def sync_seeds(store: Store, seeds_dir: Path, chunk_cfg: ChunkConfig) -> int:
+    """Add new or changed seeds, drop seeds no longer listed, re-chunk all if the config changed.
+
+    Returns:
+        How many documents were added, replaced or removed.
+    """
+    rechunk = store.set_chunk_config(repr(chunk_cfg.as_dict()))
+    known = store.doc_sha256()
+    listed, changes = set(), 0
+    for entry in read_seeds(seeds_dir):
+        listed.add(entry.doc_id)
+        if not rechunk and known.get(entry.doc_id) == (entry.sha256, SEED_ORIGIN):
+            continue
+        doc = seed_document(entry)
+        store.put_document(doc, chunk_document(doc, chunk_cfg), SEED_ORIGIN, entry.filename)
+        changes += 1
+    for doc_id, (_, origin) in known.items():
+        if origin == SEED_ORIGIN and doc_id not in listed:
+            store.delete_document(doc_id)
+            changes += 1
+    if rechunk:
+        changes += _rechunk_others(store, chunk_cfg, listed)
+    logger.info("seeds: %d documents listed, %d changes", len(listed), changes)
+    return changes
+
+
+def _rechunk_others(store: Store, chunk_cfg: ChunkConfig, skip: set[str]) -> int:
+    docs = [d for d in store.documents() if d.doc_id not in skip]
+    origins = store.doc_sha256()
+    for doc in docs:
+        store.put_document(doc, chunk_document(doc, chunk_cfg), origins[doc.doc_id][1])
+    return len(docs)
+
+
+def embed_with_cache(store: Store, embedder: Embedder, chunks: list[Chunk], progress: bool = False) -> Vectors:
+    """Vectors of the chunks' contexts; only texts never embedded by this model are embedded."""
+    from tqdm import tqdm
+
+    model = embedder.info.name
+    keys = [text_sha256(c.context) for c in chunks]
+    cached = store.cached_vectors(model, set(keys))
+    todo = sorted({k: c.context for k, c in zip(keys, chunks, strict=True) if k not in cached}.items())
+    batch = 64
+    with tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress) as bar:
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            vecs = embedder.embed_chunks([t for _, t in part])
+            store.cache_vectors(model, [(k, v) for (k, _), v in zip(part, vecs, strict=True)])
+            cached.update((k, v) for (k, _), v in zip(part, vecs, strict=True))
+            bar.update(len(part))
+    logger.info("embedded %d new chunks, %d from cache", len(todo), len(chunks) - len(todo))
+    dim = embedder.info.dim
+    return np.stack([cached[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
+
+
+def _lexical(chunks: list[Chunk], scheme: str) -> object:
+    import bm25s
+
+    model = bm25s.BM25()
+    model.index([tokenize(c.context, scheme) for c in chunks], show_progress=False)
+    return model
+
+
+def _dense(ids: np.ndarray, vectors: Vectors, dim: int) -> object:
+    import faiss
+
+    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if len(ids):
+        index.add_with_ids(vectors, ids)
+    return index
+
+
+def build_index(store: Store, root: Path, cfg: BuildConfig, embedder: Embedder, progress: bool = False) -> IndexManifest:
+    """Derive a new generation from everything in the database and publish it."""
+    started = time.perf_counter()
+    version = store.version
+    docs = {d.doc_id: d for d in store.documents()}
+    rows = store.chunks()
+    chunks = [c for _, c in rows]
+    ids = np.array([i for i, _ in rows], dtype=np.int64)
+    vectors = embed_with_cache(store, embedder, chunks, progress)
+    manifest = IndexManifest(
+        format_version=0,
+        generation=0,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        embedder=embedder.info,
+        tokenizer=cfg.tokenizer,
+        chunk_config=cfg.chunk.as_dict(),
+        n_docs=len(docs),
+        n_chunks=len(chunks),
+        store_version=version,
+    )
+    data = IndexData(manifest, docs, tuple(chunks), ids, _dense(ids, vectors, embedder.info.dim), _lexical(chunks, cfg.tokenizer))
+    written = write_generation(root, data)
+    logger.info("built index of %d chunks in %.1fs", len(chunks), time.perf_counter() - started)
+    return written
+
+
+def index_is_current(paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder) -> bool:
+    """True when the current generation exists, is complete, and matches the database and config."""
+    try:
+        manifest = read_manifest(current_dir(paths.index))
+    except IndexFormatError as e:
+        logger.info("index needs a rebuild: %s", e)
+        return False
+    return (
+        manifest.store_version == store.version
+        and manifest.embedder == embedder.info
+        and manifest.tokenizer == cfg.tokenizer
+        and manifest.chunk_config == cfg.chunk.as_dict()
+    )
+
+
+def ensure_index(paths: DataPaths, seeds_dir: Path | None, cfg: BuildConfig, embedder: Embedder, progress: bool = False) -> IndexManifest:
+    """Sync the seeds into the database and rebuild the index if it is stale, partial or missing."""
+    store = Store(paths.db)
+    try:
+        if seeds_dir is not None:
+            sync_seeds(store, seeds_dir, cfg.chunk)
+        if index_is_current(paths, store, cfg, embedder):
+            return read_manifest(current_dir(paths.index))
+        return build_index(store, paths.index, cfg, embedder, progress)
+    finally:
+        store.close()

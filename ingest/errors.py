@@ -1,0 +1,17 @@
+"""Errors raised by ingest; each message names the bad value and the fix."""
+
+
+class IngestError(Exception):
+    """Base class of every ingest error."""
+
+
+class SeedError(IngestError):
+    """The seeds folder or its manifest is malformed."""
+
+
+class IndexFormatError(IngestError):
+    """An index generation is missing, partial, corrupt or built with another model or tokenizer."""
+
+
+class DocumentError(IngestError):
+    """A document cannot be ingested (empty, unreadable, unsupported)."""

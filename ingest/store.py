@@ -1,0 +1,176 @@
+"""SQLite, the source of truth: documents (clean text + metadata), chunks, and an embedding cache.
+
+The index files are derived from this database and can always be rebuilt from it. ``version``
+in the ``meta`` table goes up on every change, so an index generation knows whether it is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from ingest.embed import Vectors
+from ingest.types import Chunk, Document
+
+logger = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '', author TEXT NOT NULL DEFAULT '', published TEXT,
+    doc_number TEXT, issuer TEXT NOT NULL DEFAULT '', source_url TEXT,
+    sha256 TEXT NOT NULL, origin TEXT NOT NULL, filename TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
+    text TEXT NOT NULL, headings TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
+CREATE TABLE IF NOT EXISTS embeddings (
+    text_sha256 TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (text_sha256, model)
+);
+"""
+_DOC_FIELDS = (
+    "doc_id", "title", "text", "source", "author", "published",
+    "doc_number", "issuer", "source_url", "sha256",
+)  # fmt: skip
+
+
+def text_sha256(text: str) -> str:
+    """The key of a chunk's context in the embedding cache."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Store:
+    """A connection to the database in a data directory."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+    def get_meta(self, key: str) -> str | None:
+        """A value of the meta table, or None."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def version(self) -> int:
+        """A counter that goes up with every change to documents or chunks."""
+        return int(self.get_meta("version") or 0)
+
+    def _bump(self) -> None:
+        self._set_meta("version", str(self.version + 1))
+
+    def doc_sha256(self) -> dict[str, tuple[str, str]]:
+        """``doc_id -> (sha256 of the raw bytes, origin)`` for every document."""
+        rows = self.db.execute("SELECT doc_id, sha256, origin FROM documents")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def put_document(self, doc: Document, chunks: Sequence[Chunk], origin: str, filename: str = "") -> None:
+        """Insert or replace a document and all its chunks, in one transaction."""
+        values = [getattr(doc, f) for f in _DOC_FIELDS]
+        values[_DOC_FIELDS.index("published")] = doc.published.isoformat() if doc.published else None
+        with self._transaction():
+            self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
+            self.db.execute(
+                f"INSERT INTO documents({', '.join(_DOC_FIELDS)}, origin, filename) "
+                f"VALUES ({', '.join('?' * len(_DOC_FIELDS))}, ?, ?)",
+                (*values, origin, filename),
+            )
+            self.db.executemany(
+                'INSERT INTO chunks(doc_id, ordinal, start, "end", text, headings) VALUES (?, ?, ?, ?, ?, ?)',
+                [(c.doc_id, c.ordinal, c.start, c.end, c.text, json.dumps(c.headings, ensure_ascii=False)) for c in chunks],
+            )
+            self._bump()
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Delete a document and its chunks; False when there was none."""
+        with self._transaction():
+            deleted = self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount
+            if deleted:
+                self._bump()
+        return bool(deleted)
+
+    def set_chunk_config(self, fingerprint: str) -> bool:
+        """Record the chunk config; True when it differs from the recorded one."""
+        changed = self.get_meta("chunk_config") != fingerprint
+        if changed:
+            self._set_meta("chunk_config", fingerprint)
+        return changed
+
+    def documents(self) -> list[Document]:
+        """Every document, ordered by doc_id."""
+        rows = self.db.execute(f"SELECT {', '.join(_DOC_FIELDS)} FROM documents ORDER BY doc_id")
+        docs = []
+        for row in rows:
+            fields = dict(zip(_DOC_FIELDS, row, strict=True))
+            fields["published"] = date.fromisoformat(fields["published"]) if fields["published"] else None
+            docs.append(Document(**fields))
+        return docs
+
+    def chunks(self) -> list[tuple[int, Chunk]]:
+        """Every chunk with its row id (which is its FAISS id), in document order."""
+        rows = self.db.execute(
+            'SELECT id, doc_id, ordinal, start, "end", text, headings FROM chunks ORDER BY doc_id, ordinal'
+        )
+        return [
+            (i, Chunk(f"{d}:{s}-{e}", d, o, t, s, e, tuple(json.loads(h))))
+            for i, d, o, s, e, t, h in rows
+        ]
+
+    def cached_vectors(self, model: str, keys: Iterable[str]) -> dict[str, Vectors]:
+        """Cached embeddings of ``model`` for the given text hashes."""
+        found: dict[str, Vectors] = {}
+        wanted = list(keys)
+        for i in range(0, len(wanted), 500):
+            batch = wanted[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT text_sha256, vector FROM embeddings WHERE model = ? AND text_sha256 IN ({', '.join('?' * len(batch))})",
+                (model, *batch),
+            )
+            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        return found
+
+    def cache_vectors(self, model: str, items: Iterable[tuple[str, Vectors]]) -> None:
+        """Store embeddings of ``model`` by text hash."""
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO embeddings(text_sha256, model, vector) VALUES (?, ?, ?)",
+                [(k, model, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items],
+            )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        # The connection is in autocommit mode (isolation_level=None); BEGIN makes the block atomic.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")

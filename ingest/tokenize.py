@@ -1,0 +1,90 @@
+"""The one tokenizer for BM25, used both to index chunks and to query them.
+
+Text is first normalised for search (NFKC folds full-width letters and digits to half-width,
+then lower case); the shown and cited text is never changed. Numbers and Latin words stay whole
+tokens, so ``16118元`` matches ``16118`` and not its digits.
+
+Schemes (recorded in the index manifest):
+- ``char12``: CJK character unigrams and bigrams;
+- ``word``: jieba words (search mode);
+- ``word+char12``: both.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import cache
+
+logger = logging.getLogger(__name__)
+
+# A number (with decimal point, percent or per-mille), a Latin word, or a run of CJK characters.
+_PIECES = re.compile(r"\d+(?:\.\d+)?[%‰]?|[a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+# Function words and question words that carry no topic; dropped from the word scheme only.
+_STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 等 对 把 被 为 之 也 都 就 又 着 吗 呢 吧 啊 哪 啥 怎么 怎样 如何 多少 什么 哪些 几 是否 有没有 请问".split()
+)
+
+
+def normalize_for_search(text: str) -> str:
+    """Fold width and case so that ``１６１１８`` matches ``16118`` and ``ＡＢＣ`` matches ``abc``."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _char12(text: str) -> list[str]:
+    tokens: list[str] = []
+    for piece in _PIECES.findall(text):
+        if not _CJK.match(piece):
+            tokens.append(piece)
+            continue
+        tokens.extend(piece)
+        tokens.extend(piece[i : i + 2] for i in range(len(piece) - 1))
+    return tokens
+
+
+@cache
+def _jieba() -> object:
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def _words(text: str) -> list[str]:
+    jieba = _jieba()
+    tokens: list[str] = []
+    for piece in _PIECES.findall(text):
+        if not _CJK.match(piece):
+            tokens.append(piece)
+            continue
+        words = jieba.lcut_for_search(piece)  # type: ignore[attr-defined]
+        tokens.extend(w for w in words if w not in _STOPWORDS)
+    return tokens
+
+
+def _words_and_chars(text: str) -> list[str]:
+    return _words(text) + _char12(text)
+
+
+SCHEMES: dict[str, Callable[[str], list[str]]] = {
+    "char12": _char12,
+    "word": _words,
+    "word+char12": _words_and_chars,
+}
+
+
+def tokenize(text: str, scheme: str) -> list[str]:
+    """Tokens of ``text`` for BM25 under one of :data:`SCHEMES`.
+
+    Raises:
+        ValueError: the scheme is unknown.
+    """
+    try:
+        fn = SCHEMES[scheme]
+    except KeyError:
+        raise ValueError(f"unknown tokenizer {scheme!r}; choose one of {sorted(SCHEMES)}") from None
+    return fn(normalize_for_search(text))

@@ -1,0 +1,79 @@
+"""The data that flows through ingest: a document, its chunks, and the index manifest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One source document after cleaning; every offset in the system refers to ``text``.
+
+    ``sha256`` is the digest of the raw bytes as obtained, not of ``text``.
+    """
+
+    doc_id: str
+    title: str
+    text: str
+    source: str = ""
+    author: str = ""
+    published: date | None = None
+    doc_number: str | None = None
+    issuer: str = ""
+    source_url: str | None = None
+    sha256: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open character range ``[start, end)`` of a document's text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A run of whole sentences of one document.
+
+    ``doc.text[start:end] == text`` always holds. ``headings`` is the heading path the chunk
+    sits under: it is retrieval context, never part of a quote.
+    """
+
+    chunk_id: str
+    doc_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    headings: tuple[str, ...] = ()
+
+    @property
+    def context(self) -> str:
+        """The text that is embedded and tokenized: headings first, then the chunk."""
+        return "\n".join((*self.headings, self.text))
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedderInfo:
+    """What query-time embedding must repeat to match the vectors in an index."""
+
+    name: str
+    dim: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexManifest:
+    """The summary written last into an index generation; a directory without it is no index."""
+
+    format_version: int
+    generation: int
+    created_at: str
+    embedder: EmbedderInfo
+    tokenizer: str
+    chunk_config: dict[str, int]
+    n_docs: int
+    n_chunks: int
+    store_version: int
+    files: dict[str, str] = field(default_factory=dict)

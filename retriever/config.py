@@ -1,0 +1,59 @@
+"""Retrieval settings, passed as arguments; the fitted ones are read from ``calibration.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
+MAX_QUESTION_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Abstention:
+    """A logistic model over evidence features; answer when its probability reaches ``threshold``."""
+
+    weights: tuple[float, ...] = (0.0,)
+    bias: float = 0.0
+    threshold: float = 0.0
+    features: tuple[str, ...] = ("coverage",)
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalConfig:
+    """How candidates are gathered, fused, and turned into an answer.
+
+    ``dense_weight`` and ``abstention`` are fitted on data by ``zhengce eval --fit`` and stored in
+    ``calibration.json``; the defaults here only apply when that file is absent.
+    """
+
+    candidates: int = 50
+    dense_weight: float = 0.3
+    answer_hits: int = 3
+    abstention: Abstention = field(default_factory=Abstention)
+
+    def to_json(self) -> dict[str, Any]:
+        """The fitted part, as stored in ``calibration.json``."""
+        a = self.abstention
+        return {
+            "dense_weight": self.dense_weight,
+            "abstention": {"weights": list(a.weights), "bias": a.bias, "threshold": a.threshold, "features": list(a.features)},
+        }
+
+
+def load_config(path: Path = CALIBRATION_PATH) -> RetrievalConfig:
+    """The default config with the fitted values of ``path`` applied, when it exists."""
+    cfg = RetrievalConfig()
+    if not path.is_file():
+        return cfg
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    a = raw.get("abstention", {})
+    abstention = Abstention(
+        weights=tuple(a.get("weights", (0.0,))),
+        bias=float(a.get("bias", 0.0)),
+        threshold=float(a.get("threshold", 0.0)),
+        features=tuple(a.get("features", ("coverage",))),
+    )
+    return replace(cfg, dense_weight=float(raw.get("dense_weight", cfg.dense_weight)), abstention=abstention)

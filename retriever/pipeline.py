@@ -1,0 +1,184 @@
+"""The retriever: opens an index generation once and answers questions. Wiring, no ranking logic."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from ingest.embed import Embedder, SentenceEmbedder
+from ingest.index_store import IndexData, read_index
+from ingest.types import Document, IndexManifest
+from retriever.answer import (
+    Sentence,
+    answer_probability,
+    answer_spans,
+    cite,
+    evidence_features,
+    question_terms,
+    score_sentences,
+    supporting,
+)
+from retriever.config import MAX_QUESTION_CHARS, RetrievalConfig, load_config
+from retriever.dense import DenseSearcher
+from retriever.errors import CitationError, QuestionError
+from retriever.fusion import fuse
+from retriever.lexical import LexicalSearcher
+from retriever.types import Answer, Citation, Hit
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["lexical", "dense", "fused"]
+ABSTAIN_TEXT = "未在已收录的文档中找到相关内容。"
+
+
+def check_question(question: str) -> str:
+    """The question without surrounding blanks.
+
+    Raises:
+        QuestionError: it is empty, blank, or longer than ``MAX_QUESTION_CHARS``.
+    """
+    q = question.strip()
+    if not q:
+        raise QuestionError("the question is empty; type a question such as 脱贫人口收入是多少")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question has {len(q)} characters; at most {MAX_QUESTION_CHARS} are allowed")
+    return q
+
+
+@dataclass(slots=True)
+class _Timer:
+    marks: dict[str, float]
+    last: float
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.marks[name] = round((now - self.last) * 1000, 2)
+        self.last = now
+
+
+class Retriever:
+    """Answers questions from one index generation with the model that built it."""
+
+    def __init__(self, data: IndexData, embedder: Embedder, config: RetrievalConfig) -> None:
+        self.data = data
+        self.embedder = embedder
+        self.config = config
+        self.lexical = LexicalSearcher(data.lexical, data.manifest.tokenizer)
+        self.dense = DenseSearcher(data.dense, data.ids)
+        self.texts = {d.doc_id: d.text for d in data.docs.values()}
+
+    @classmethod
+    def open(cls, index_root: Path, embedder: Embedder | None = None, config: RetrievalConfig | None = None) -> Retriever:
+        """Open the current generation under ``index_root``.
+
+        Args:
+            index_root: the index directory of a data directory.
+            embedder: the query embedder; by default the model named in the index manifest is loaded.
+            config: retrieval settings; by default the committed calibration.
+
+        Raises:
+            IndexFormatError: the index is missing, corrupt, or was built with another model.
+        """
+        if embedder is None:
+            from ingest.index_store import current_dir, read_manifest
+
+            embedder = SentenceEmbedder(read_manifest(current_dir(index_root)).embedder.name)
+        data = read_index(index_root, embedder.info)
+        return cls(data, embedder, config or load_config())
+
+    @property
+    def manifest(self) -> IndexManifest:
+        """The manifest of the open generation."""
+        return self.data.manifest
+
+    @property
+    def docs(self) -> dict[str, Document]:
+        """The documents of the open generation by doc_id."""
+        return self.data.docs
+
+    def search(self, question: str, k: int, mode: Mode = "fused", exclude_doc: str | None = None) -> list[Hit]:
+        """The ``k`` best chunks for a question by one signal or both.
+
+        Args:
+            question: the question text.
+            k: how many hits to return.
+            mode: ``lexical``, ``dense`` or ``fused``.
+            exclude_doc: leave this document's chunks out (to make a question unanswerable in evals).
+        """
+        lexical = self.lexical.scores(self.lexical.tokens(question))
+        query = self.embedder.embed_query(question)
+        return self._rank(lexical, query, k, mode, exclude_doc)
+
+    def _rank(self, lexical: np.ndarray, query: np.ndarray, k: int, mode: Mode, exclude_doc: str | None) -> list[Hit]:
+        n = self.config.candidates
+        dense_rows, _ = self.dense.search(query, n)
+        lex_rows = np.argsort(-lexical, kind="stable")[:n]
+        lex_rows = lex_rows[lexical[lex_rows] > 0]
+        rows = [r for r in dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()]) if self.data.chunks[r].doc_id != exclude_doc]
+        if not rows:
+            return []
+        lex, dense = lexical[rows], self.dense.scores(query, np.array(rows, dtype=np.int64))
+        ranking = {"lexical": lex, "dense": dense}.get(mode)
+        if ranking is None:
+            ranking = fuse(lex, dense, self.config.dense_weight)
+        order = np.argsort(-ranking, kind="stable")[:k]
+        return [
+            Hit(self.data.chunks[rows[i]], float(ranking[i]), rank, float(lex[i]), float(dense[i]), mode)
+            for rank, i in enumerate(order)
+        ]
+
+    def ask(self, question: str, top_k: int = 5, exclude_doc: str | None = None) -> Answer:
+        """Answer a question with verbatim citations, or abstain and offer related passages.
+
+        Raises:
+            QuestionError: the question is empty or too long.
+            CitationError: a citation does not match its document (a bug; never returned).
+        """
+        q = check_question(question)
+        timer = _Timer({}, time.perf_counter())
+        tokens = self.lexical.tokens(q)
+        lexical = self.lexical.scores(tokens)
+        timer.lap("lexical")
+        query = self.embedder.embed_query(q)
+        timer.lap("embed")
+        hits = self._rank(lexical, query, max(top_k, self.config.answer_hits), "fused", exclude_doc)
+        timer.lap("fuse")
+        answer = self._answer(q, hits, top_k)
+        timer.lap("answer")
+        answer.timings_ms.update(timer.marks)
+        answer.timings_ms["total"] = round(sum(timer.marks.values()), 2)
+        return answer
+
+    def _answer(self, q: str, hits: list[Hit], top_k: int) -> Answer:
+        if not hits:
+            return Answer(q, ABSTAIN_TEXT, True, (), (), 0.0, ())
+        terms = question_terms(q, self.lexical.tokens, self.lexical.idf)
+        top = hits[: self.config.answer_hits]
+        sentences = score_sentences(q, terms, top, self.texts, self.lexical.tokens)
+        best = sentences[0]
+        doc = self.docs[best.hit.chunk.doc_id]
+        spans = answer_spans(terms, [s for s in sentences if s.hit.chunk.doc_id == doc.doc_id], doc.text)
+        answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in spans))
+        features = evidence_features(terms, hits, answer_tokens, set(self.lexical.tokens(hits[0].chunk.context)))
+        confidence = answer_probability(features, self.config.abstention)
+        cited = [cite(doc, s, best.hit, best.score) for s in spans]
+        more = supporting(score_sentences(q, terms, hits[:top_k], self.texts, self.lexical.tokens), spans, top_k - len(cited))
+        cited += [self._cite(s) for s in more]
+        self._verify(cited)
+        if confidence < self.config.abstention.threshold:
+            return Answer(q, ABSTAIN_TEXT, True, (), tuple(cited), confidence, tuple(hits))
+        text = "……".join(c.quote for c in cited[: len(spans)])
+        return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits))
+
+    def _cite(self, sentence: Sentence) -> Citation:
+        return cite(self.docs[sentence.hit.chunk.doc_id], sentence.span, sentence.hit, sentence.score)
+
+    def _verify(self, citations: list[Citation]) -> None:
+        for c in citations:
+            if self.texts[c.doc_id][c.start : c.end] != c.quote:
+                raise CitationError(f"citation of {c.doc_id} at {c.start}-{c.end} does not match the document text")

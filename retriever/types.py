@@ -1,0 +1,55 @@
+"""The data that flows out of retrieval: hits, citations and answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
+
+from ingest.types import Chunk
+
+Source = Literal["lexical", "dense", "fused"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved chunk with its ranking score and both raw signals.
+
+    ``lexical`` is the raw BM25 score and ``dense`` the cosine similarity, whichever list ranked it.
+    """
+
+    chunk: Chunk
+    score: float
+    rank: int
+    lexical: float
+    dense: float
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A verbatim quote of a document: ``document.text[start:end] == quote``."""
+
+    doc_id: str
+    title: str
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    doc_number: str | None = None
+    published: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The reply to a question. ``abstained`` implies no citations; ``related`` is offered instead."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    related: tuple[Citation, ...]
+    confidence: float
+    hits: tuple[Hit, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
