@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,8 +66,12 @@ def seed_document(entry: SeedEntry) -> Document:
     )
 
 
-def sync_seeds(store: Store, seeds_dir: Path, chunk_cfg: ChunkConfig) -> int:
-    """Add new or changed seeds, drop seeds no longer listed, re-chunk all if the config changed.
+def sync_documents(store: Store, docs: Iterable[Document], chunk_cfg: ChunkConfig, origin: str) -> int:
+    """Make the documents of one origin in the database exactly ``docs``.
+
+    A document whose raw sha256 is unchanged is left alone; a changed one is re-chunked and
+    replaced; one of this origin that is no longer listed is deleted. When the chunk config
+    differs from the recorded one, every document is re-chunked.
 
     Returns:
         How many documents were added, replaced or removed.
@@ -74,25 +79,29 @@ def sync_seeds(store: Store, seeds_dir: Path, chunk_cfg: ChunkConfig) -> int:
     rechunk = store.set_chunk_config(repr(chunk_cfg.as_dict()))
     known = store.doc_sha256()
     listed, changes = set(), 0
-    for entry in read_seeds(seeds_dir):
-        listed.add(entry.doc_id)
-        if not rechunk and known.get(entry.doc_id) == (entry.sha256, SEED_ORIGIN):
+    for doc in docs:
+        listed.add(doc.doc_id)
+        if not rechunk and known.get(doc.doc_id) == (doc.sha256, origin):
             continue
-        doc = seed_document(entry)
-        store.put_document(doc, chunk_document(doc, chunk_cfg), SEED_ORIGIN, entry.filename)
+        store.put_document(doc, chunk_document(doc, chunk_cfg), origin)
         changes += 1
-    for doc_id, (_, origin) in known.items():
-        if origin == SEED_ORIGIN and doc_id not in listed:
+    for doc_id, (_, their_origin) in known.items():
+        if their_origin == origin and doc_id not in listed:
             store.delete_document(doc_id)
             changes += 1
     if rechunk:
         changes += _rechunk_others(store, chunk_cfg, listed)
-    logger.info("seeds: %d documents listed, %d changes", len(listed), changes)
+    logger.info("%s: %d documents listed, %d changes", origin, len(listed), changes)
     return changes
 
 
+def sync_seeds(store: Store, seeds_dir: Path, chunk_cfg: ChunkConfig) -> int:
+    """Bring the database in line with ``seeds/``: new and changed seeds in, dropped seeds out."""
+    return sync_documents(store, (seed_document(e) for e in read_seeds(seeds_dir)), chunk_cfg, SEED_ORIGIN)
+
+
 def _rechunk_others(store: Store, chunk_cfg: ChunkConfig, skip: set[str]) -> int:
-    docs = [d for d in store.documents() if d.doc_id not in skip]
+    docs = [d for d in store.documents() if d.doc_id not in skip]  # of other origins
     origins = store.doc_sha256()
     for doc in docs:
         store.put_document(doc, chunk_document(doc, chunk_cfg), origins[doc.doc_id][1])

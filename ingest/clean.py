@@ -68,32 +68,30 @@ _TIMESTAMP = re.compile(
     rf"|\d{{1,2}}-\d{{1,2}}\s+{_TIME})[\]］)）]?$"
 )
 # A headline-list item that ends in a numeric date: "国务院召开常务会议 2024-02-23", "标题 [03-01]".
-_TRAILING_DATE = re.compile(
-    rf"(?<![\d-])[\[［(（]?(?:{_NUMERIC_DATE}|\d{{2}}-\d{{2}})(?:\s*{_TIME})?[\]］)）]?$"
-)
+_TRAILING_DATE = re.compile(rf"(?<![\d-])[\[［(（]?(?:{_NUMERIC_DATE}|\d{{2}}-\d{{2}})(?:\s*{_TIME})?[\]］)）]?$")
 # Any date inside a byline line, for ``published``: "2023-08-25", "2024年03月01日".
 _DATE_IN_TEXT = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})")
 # The reprinted headline a site keeps under its own: "原标题：…".
 _ORIGINAL_TITLE = re.compile(r"^[【\[]?原标题\s*[:：]")
-# Byline fields: "发布时间：2024-03-01 10:00  来源：国务院办公厅", "2023-08-25 来源：新华社",
-# "作者：…".
+# Byline fields: "发布时间：2024-03-01 10:00  来源：国务院办公厅", "2023-08-25 来源：新华社", "作者：…".
 # "时间：" alone is left out: in a meeting notice it is article text.
 _BYLINE_FIELD = (
     r"(?:发布时间|发布日期|更新时间|日期|来源|信息来源|文章来源|稿件来源|作者|责任编辑|编辑"
     r"|浏览次数|阅读次数|点击数|点击量|访问量)\s*[:：]"
 )
 _BYLINE = re.compile(rf"^(?:{_NUMERIC_DATE}(?:\s*{_TIME})?\s*)?{_BYLINE_FIELD}")
-# Reporter lines: "记者 邓俐", "本报记者 张三 通讯员 李四", "（记者 王五）"; not "记者从…获悉，…".
+# Reporter lines: "记者 邓俐", "本报记者 张三 通讯员 李四", "（记者 王五）"; not "记者从…获悉，…",
+# nor a photo credit "（记者 张三 摄）".
 _REPORTER = re.compile(
-    r"^[（(]?(?:本报|本刊|本网|新华社)?(?:特约)?(?:记者|通讯员)[\s:：]*[^，。；！？,;!?]{1,30}[）)]?$"
+    r"^(?!.*摄[）)]?$)[（(]?(?:本报|本刊|本网|新华社)?(?:特约)?(?:记者|通讯员)[\s:：]*[^，。；！？,;!?]{1,30}[）)]?$"
 )
-# The value of an "作者：" field, up to a double space or the next field.
-_AUTHOR_FIELD = re.compile(rf"作者\s*[:：]\s*(.+?)(?=\s{{2,}}|\s*{_BYLINE_FIELD}|$)")
+# The value of an "作者：" field, up to a double space, a date or the next field.
+_AUTHOR_FIELD = re.compile(rf"作者\s*[:：]\s*(.+?)(?=\s{{2,}}|\s+{_NUMERIC_DATE}|\s*{_BYLINE_FIELD}|$)")
 # Navigation words that open a line whatever follows: "上一篇：…", "分享到：微信",
 # "【字号：大 中 小】", "扫一扫在手机打开当前页", "【我要纠错】".
 _NAV_OPEN = re.compile(
     r"^[【\[]?(?:上一篇|下一篇|相关阅读|相关新闻|相关链接|相关文章|相关报道|相关推荐|推荐阅读"
-    r"|延伸阅读|热点推荐|热门推荐|分享到|扫一扫|返回顶部|关闭窗口|关闭本页|网站地图|字号|我要纠错|纠错)"
+    r"|延伸阅读|热点推荐|热门推荐|分享到|分享[:：]|扫一扫|返回顶部|关闭窗口|关闭本页|网站地图|字号|我要纠错|纠错)"
 )
 # Navigation words that are chrome only as whole words: "标签：", "打印本页 关闭窗口", "【打印】",
 # "联系我们 | 网站地图", "首页"; but "联系我们的群众…" is text.
@@ -106,20 +104,19 @@ _BREADCRUMB_SEP = re.compile(r"\s*(?:>>?|＞＞?|»|›)\s*")
 _BREADCRUMB_HOME = re.compile(r"^(?:(?:当前位置|您的位置|您现在的位置)\s*[:：]?\s*)?(?:网站)?首页$")
 # Site footers: "版权所有：中国政府网", "Copyright © 2024", "京ICP备05070218号", "京公网安备…";
 # not "版权所有人/者/权" in a sentence about copyright.
-_FOOTER = re.compile(
-    r"版权所有(?![人者权])|copyright|©|ICP[备证]|公网安备|网站标识码", re.IGNORECASE
-)
+_FOOTER = re.compile(r"版权所有(?![人者权])|copyright|©|ICP[备证]|公网安备|网站标识码", re.IGNORECASE)
 # Photo captions and placeholders: "(资料图片仅供参考)", "（图片来源：视觉中国）",
-# "（图为会场。张三 摄）", "图为…", "图片来源：…". "（此件公开发布）" has no 图/摄 and stays.
+# "（图为会场。张三 摄）", "图为…", "图片来源：…", "记者 张三 摄". "（此件公开发布）" has no 图/摄 and stays.
 _PHOTO = re.compile(
     r"^(?:[（(【\[][^（）()【】\[\]]*(?:图|摄|照片|视频)[^（）()【】\[\]]*[）)】\]]"
-    r"|图为.*|(?:图片来源|图源|摄影)\s*[:：].*)$"
+    r"|图为.*|(?:图片来源|图源|摄影)\s*[:：].*|[^，。；！？]{1,30}\s摄)$"
 )
 # Reprint and copyright disclaimers: "凡本网注明…均转载自其它媒体…不代表本网赞同其观点…",
-# "如有侵权请联系删除", "转载请注明出处".
+# "如有侵权请联系删除", "转载请注明出处", "声明：该文观点仅代表作者本人，…仅提供信息存储空间服务".
 _DISCLAIMER = re.compile(
     r"凡本(?:网|站)注明|转载自其[它他]|不代表本(?:网|站|平台)|如有侵权|如涉及(?:作品内容、)?版权"
     r"|本文来源|转载请注明|版权归原作者|免责声明|联系删除|仅代表作者(?:本人)?观点"
+    r"|观点仅代表作者|仅提供信息存储空间"
 )
 # End-of-article markers; the first one after the first paragraph starts the page tail.
 _TAIL_MARKER = re.compile(
@@ -267,10 +264,7 @@ def _headline_list_lines(lines: list[str], kinds: list[_Kind], start: int) -> li
             run.append(i)
         elif kind == "text":
             n_dated = n_timestamps + sum(bool(_TRAILING_DATE.search(lines[j])) for j in run)
-            if (
-                len(run) + n_timestamps >= _HEADLINE_LIST_MIN_LINES
-                and n_dated >= _HEADLINE_LIST_MIN_DATES
-            ):
+            if len(run) + n_timestamps >= _HEADLINE_LIST_MIN_LINES and n_dated >= _HEADLINE_LIST_MIN_DATES:
                 dropped.extend(run)
             run, n_timestamps = [], 0
     return dropped

@@ -277,19 +277,52 @@ def test_windows_and_old_mac_line_endings_clean_like_unix_ones(page: Page, endin
 
 
 def test_a_real_paragraph_after_the_page_tail_is_kept_but_short_headlines_are_not() -> None:
-    first = (
-        "为加快推进农业现代化，本市决定开展高标准农田建设三年行动，"
-        "力争到2026年新建和改造提升高标准农田十万亩以上，粮食综合生产能力稳步提升。"
-    )
-    late = (
-        "各区县要建立健全工作推进机制，明确时间表、路线图和责任人，"
-        "定期调度进展情况，确保各项建设任务按期保质完成，年底前全面完成验收。"
-    )
+    first, late = FIRST_PARAGRAPH, LAST_PARAGRAPH
     chrome = ("责任编辑：赵六", "高标准农田建设现场会召开", "春耕生产有序推进")
     raw = "\n".join((first, chrome[0], late, *chrome[1:]))
     result = clean_text(raw)
     assert result.text == f"{first}\n{late}"
     assert result.removed == chrome
+
+
+FIRST_PARAGRAPH = (
+    "为加快推进农业现代化，本市决定开展高标准农田建设三年行动，"
+    "力争到2026年新建和改造提升高标准农田十万亩以上，粮食综合生产能力稳步提升。"
+)
+LAST_PARAGRAPH = (
+    "各区县要建立健全工作推进机制，明确时间表、路线图和责任人，"
+    "定期调度进展情况，确保各项建设任务按期保质完成，年底前全面完成验收。"
+)
+
+
+@pytest.mark.parametrize(
+    "chrome",
+    [
+        "2024年3月1日 10:00",
+        "2023/08/25",
+        "03-01 09:30",
+        "原标题：青山市召开高标准农田建设推进会",
+        "当前位置：首页>新闻中心>要闻",
+        "【打印】【关闭】",
+        "分享：",
+        "返回顶部",
+        "（记者 张三 摄）",
+        "图片来源：视觉中国",
+        "图为高标准农田建设现场。",
+        "责任编辑：王一 校对：赵二",
+        "Copyright © 2024 青山市人民政府 All Rights Reserved",
+        "声明：该文观点仅代表作者本人，本平台仅提供信息存储空间服务。",
+    ],
+)
+def test_chrome_line_between_two_paragraphs_is_removed(chrome: str) -> None:
+    result = clean_text(f"{FIRST_PARAGRAPH}\n{chrome}\n{LAST_PARAGRAPH}")
+    assert result.text == f"{FIRST_PARAGRAPH}\n{LAST_PARAGRAPH}"
+    assert result.removed == (chrome,)
+
+
+def test_author_field_in_a_source_byline_stops_before_the_date() -> None:
+    result = clean_text(f"来源：人民日报 作者：张三 2023-08-25\n{FIRST_PARAGRAPH}")
+    assert (result.author, result.published) == ("张三", date(2023, 8, 25))
 
 
 def test_article_lines_that_resemble_chrome_are_kept() -> None:

@@ -1,0 +1,1 @@
+"""evals: the fixed eval set, the DRCD benchmark, metrics, calibration, and the CI gate."""

@@ -1,0 +1,121 @@
+"""The eval sets: the fixed seed set (``eval_set.jsonl``) and the public DRCD benchmark (I/O)."""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.types import Document, Span
+
+EVAL_SET = Path(__file__).with_name("eval_set.jsonl")
+
+
+class EvalSetError(ValueError):
+    """An eval case is malformed or its gold quote is not in its document."""
+
+
+@dataclass(frozen=True, slots=True)
+class Gold:
+    """A gold quote, located in its document."""
+
+    doc_id: str
+    quote: str
+    span: Span
+
+
+@dataclass(frozen=True, slots=True)
+class EvalCase:
+    """One question with its gold evidence (by content) and what the answer must contain."""
+
+    id: str
+    question: str
+    kind: str
+    answerable: bool
+    gold: tuple[Gold, ...]
+    must_contain: tuple[str, ...]
+    exclude_doc: str | None = None
+
+
+def _locate(row: dict[str, object], docs: dict[str, Document]) -> tuple[Gold, ...]:
+    golds = []
+    for g in row["gold"]:  # type: ignore[attr-defined]
+        doc = docs.get(g["doc_id"])
+        if doc is None:
+            raise EvalSetError(f"{row['id']}: unknown doc_id {g['doc_id']!r}")
+        start = doc.text.find(g["quote"])
+        if start < 0:
+            raise EvalSetError(f"{row['id']}: gold quote not in the cleaned text of {g['doc_id']}: {g['quote']!r}")
+        golds.append(Gold(g["doc_id"], g["quote"], Span(start, start + len(g["quote"]))))
+    return tuple(golds)
+
+
+def load_eval_set(path: Path, docs: dict[str, Document]) -> list[EvalCase]:
+    """Read a fixed eval set; every gold quote must occur in its document's cleaned text.
+
+    Raises:
+        EvalSetError: a line is malformed, names an unknown document, or a quote is not found.
+    """
+    cases = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        cases.append(
+            EvalCase(
+                id=row["id"],
+                question=row["question"],
+                kind=row["kind"],
+                answerable=bool(row["answerable"]),
+                gold=_locate(row, docs),
+                must_contain=tuple(row["must_contain"]),
+            )
+        )
+    return cases
+
+
+@dataclass(frozen=True, slots=True)
+class DrcdQuestion:
+    """A DRCD question over one paragraph, with its verbatim answer strings."""
+
+    id: str
+    context_id: str
+    question: str
+    answers: tuple[str, ...]
+
+
+def read_drcd(path: Path) -> tuple[dict[str, Document], list[DrcdQuestion]]:
+    """DRCD's paragraphs as documents (doc_id = context_id) and its questions.
+
+    DRCD v1.3 (Delta Electronics), CC BY-SA 3.0: see ``../shared/data/README.md``.
+    """
+    docs: dict[str, Document] = {}
+    questions = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        cid = row["context_id"]
+        if cid not in docs:
+            docs[cid] = Document(doc_id=cid, title=f"DRCD {cid}", text=row["context"], source="DRCD v1.3 (CC BY-SA 3.0)")
+        questions.append(DrcdQuestion(row["id"], cid, row["question"], tuple(row["answers"])))
+    return docs, questions
+
+
+def split_by_doc(questions: list[DrcdQuestion], seed: int = 13) -> tuple[list[DrcdQuestion], list[DrcdQuestion]]:
+    """A fixed dev/test split by paragraph, so no paragraph's questions fall on both sides."""
+    contexts = sorted({q.context_id for q in questions})
+    random.Random(seed).shuffle(contexts)
+    dev = set(contexts[: len(contexts) // 2])
+    return [q for q in questions if q.context_id in dev], [q for q in questions if q.context_id not in dev]
+
+
+def drcd_cases(questions: list[DrcdQuestion], docs: dict[str, Document]) -> list[EvalCase]:
+    """DRCD questions as eval cases: gold is every occurrence-free answer string in its paragraph."""
+    cases = []
+    for q in questions:
+        text = docs[q.context_id].text
+        golds = tuple(
+            Gold(q.context_id, a, Span(text.find(a), text.find(a) + len(a))) for a in dict.fromkeys(q.answers) if a in text
+        )
+        cases.append(EvalCase(q.id, q.question, "drcd", True, golds, tuple(dict.fromkeys(q.answers))))
+    return cases

@@ -1,0 +1,1 @@
+"""retriever: lexical + dense search, fusion, and extractive answers with verified citations."""
