@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 from dataclasses import dataclass
@@ -96,7 +97,9 @@ def read_drcd(path: Path) -> tuple[dict[str, Document], list[DrcdQuestion]]:
         row = json.loads(line)
         cid = row["context_id"]
         if cid not in docs:
-            docs[cid] = Document(doc_id=cid, title=f"DRCD {cid}", text=row["context"], source="DRCD v1.3 (CC BY-SA 3.0)")
+            text = row["context"]
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            docs[cid] = Document(cid, f"DRCD {cid}", text, source="DRCD v1.3 (CC BY-SA 3.0)", sha256=digest)
         questions.append(DrcdQuestion(row["id"], cid, row["question"], tuple(row["answers"])))
     return docs, questions
 
@@ -110,7 +113,7 @@ def split_by_doc(questions: list[DrcdQuestion], seed: int = 13) -> tuple[list[Dr
 
 
 def drcd_cases(questions: list[DrcdQuestion], docs: dict[str, Document]) -> list[EvalCase]:
-    """DRCD questions as eval cases: gold is every occurrence-free answer string in its paragraph."""
+    """DRCD questions as eval cases; the gold spans are the answers' first occurrences in the paragraph."""
     cases = []
     for q in questions:
         text = docs[q.context_id].text

@@ -88,3 +88,23 @@ def tokenize(text: str, scheme: str) -> list[str]:
     except KeyError:
         raise ValueError(f"unknown tokenizer {scheme!r}; choose one of {sorted(SCHEMES)}") from None
     return fn(normalize_for_search(text))
+
+
+# jieba's part-of-speech tags for place names and organisations; years are matched separately.
+_ENTITY_TAGS = frozenset({"ns", "nt"})
+_YEAR = re.compile(r"(?:19|20)\d\d")
+
+
+def entities(text: str) -> list[str]:
+    """The place names, organisations and years a question names (``上海``, ``四川省``, ``2024``).
+
+    A question about 上海 must not be answered from a text about 重庆: the retriever checks
+    that these occur in the evidence.
+    """
+    import jieba.posseg
+
+    _jieba()
+    normalized = normalize_for_search(text)
+    found = [w.word for w in jieba.posseg.cut(normalized) if w.flag in _ENTITY_TAGS and len(w.word) >= 2]
+    found += _YEAR.findall(normalized)
+    return list(dict.fromkeys(found))

@@ -1,9 +1,9 @@
 """Pure answer extraction: from ranked hits to the sentences that answer, with verbatim offsets.
 
 No language model is assumed. Every sentence of the top hits is scored by how much of the
-question's idf weight it covers, the rank of its chunk, and whether it has what the question asks
-for (a number for 多少/几, an enumeration for 哪些). The best sentence is the answer; an adjacent
-sentence joins it only when it covers question terms the best one lacks.
+question's idf weight it covers, its chunk's fused score, and whether it has what the question
+asks for (a number for 多少/几, an enumeration for 哪些). The best sentence is the answer; another
+sentence of the same document joins it only when it covers question terms the answer lacks.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ingest.chunk import split_sentences
 from ingest.types import Document, Span
-from retriever.config import Abstention
+from retriever.config import Abstention, AnswerConfig
 from retriever.types import Citation, Hit
 
 Tokenizer = Callable[[str], list[str]]
@@ -23,14 +23,13 @@ Tokenizer = Callable[[str], list[str]]
 NUMBER_QUESTION = re.compile(r"多少|几[个项大年次倍名家所条]?|比例|比重|百分|增长|增速|多大|多高|多长|多久|金额|规模|数量|第几")
 LIST_QUESTION = re.compile(r"哪些|哪几|包括|包含|有什么|分别|主要内容|具体")
 # Question words and particles: they ask, they do not describe what to find.
-QUESTION_WORDS = re.compile(r"请问|是多少|多少|是什么|什么|有哪些|哪些|哪几|哪个|哪里|怎么样|怎么|怎样|如何|为什么|是否|吗|呢|吧|[？?。！!，,]")
+QUESTION_WORDS = re.compile(
+    r"请问|是多少|多少|是什么|什么|有哪些|哪些|哪几|哪个|哪里|怎么样|怎么|怎样|如何|为什么|是否|吗|呢|吧|[？?。！!，,]"
+)
 _HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+[个项大万亿元人倍年次%]")
 _ENUMERATION = re.compile(r"、.+、|[一二三四五六七八九十]是|[一二三四五六七八九十]大|“[^”]+”和“")
+_DIGITS = re.compile(r"^\d")
 _LEAD_IN = ":："
-# Weights of the sentence score; chosen on the seed eval set's dev questions (see evals/README).
-RANK_WEIGHT = 0.3
-INTENT_BONUS = 0.25
-JOIN_GAIN = 0.15
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,10 +43,11 @@ class Terms:
         """The sum of all weights."""
         return sum(self.weights.values())
 
-    def coverage(self, tokens: set[str]) -> float:
-        """The share of the question's idf weight found among ``tokens``, in [0, 1]."""
-        total = self.total
-        return sum(w for t, w in self.weights.items() if t in tokens) / total if total else 0.0
+    def coverage(self, tokens: set[str] | frozenset[str], min_len: int = 1) -> float:
+        """The share of the idf weight of terms of at least ``min_len`` characters found among ``tokens``."""
+        items = [(t, w) for t, w in self.weights.items() if len(t) >= min_len]
+        total = sum(w for _, w in items)
+        return sum(w for t, w in items if t in tokens) / total if total else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,47 +66,63 @@ def question_terms(question: str, tokenize: Tokenizer, idf: Callable[[str], floa
     return Terms({t: idf(t) for t in tokenize(core)})
 
 
-def _intent_bonus(question: str, text: str) -> float:
+def _intent_bonus(question: str, text: str, bonus: float) -> float:
     if NUMBER_QUESTION.search(question) and _HAS_NUMBER.search(text):
-        return INTENT_BONUS
+        return bonus
     if LIST_QUESTION.search(question) and _ENUMERATION.search(text):
-        return INTENT_BONUS
+        return bonus
     return 0.0
 
 
-def score_sentences(question: str, terms: Terms, hits: Sequence[Hit], text_of: Mapping[str, str], tokenize: Tokenizer) -> list[Sentence]:
-    """Every sentence of the given hits, scored, best first."""
-    scored = []
+def score_sentences(
+    question: str, terms: Terms, hits: Sequence[Hit], text_of: Mapping[str, str], tokenize: Tokenizer, cfg: AnswerConfig
+) -> list[Sentence]:
+    """Every sentence of the given hits, scored, best first; a sentence in two chunks counts once."""
+    scored: dict[tuple[str, Span], Sentence] = {}
     for hit in hits:
         text = text_of[hit.chunk.doc_id]
         for span in split_sentences(text, hit.chunk.start, hit.chunk.end):
+            if (hit.chunk.doc_id, span) in scored:
+                continue
             sentence = text[span.start : span.end]
             tokens = frozenset(tokenize(sentence))
-            score = terms.coverage(set(tokens)) + RANK_WEIGHT / (1 + hit.rank) + _intent_bonus(question, sentence)
-            scored.append(Sentence(span, hit, tokens, score))
-    return sorted(scored, key=lambda s: -s.score)
+            score = terms.coverage(tokens) + cfg.rank_weight * hit.score + _intent_bonus(question, sentence, cfg.intent_bonus)
+            scored[(hit.chunk.doc_id, span)] = Sentence(span, hit, tokens, score)
+    return sorted(scored.values(), key=lambda s: -s.score)
 
 
-def _neighbours(best: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:
-    same_doc = [s for s in sentences if s.hit.chunk.doc_id == best.hit.chunk.doc_id and s.span != best.span]
-    return sorted(same_doc, key=lambda s: abs(s.span.start - best.span.start))
+def _adjacent(a: Span, b: Span, text: str) -> bool:
+    first, second = (a, b) if a.start < b.start else (b, a)
+    return text[first.end : second.start].strip() == ""
 
 
-def answer_spans(terms: Terms, sentences: Sequence[Sentence], text: str) -> list[Span]:
-    """The best sentence, extended by adjacent sentences that add coverage or follow a lead-in."""
+def answer_spans(terms: Terms, sentences: Sequence[Sentence], text: str, cfg: AnswerConfig) -> list[Span]:
+    """The best sentence, joined by sentences of its document that add coverage or follow a lead-in.
+
+    Args:
+        terms: the question's terms.
+        sentences: scored sentences, best first; only those of the best one's document are joined.
+        text: the text of the best sentence's document.
+        cfg: the joining rules.
+    """
     best = sentences[0]
-    chosen = [best.span]
-    tokens = set(best.tokens)
-    for other in _neighbours(best, sentences)[:2]:
-        first, last = min(chosen, key=lambda s: s.start), max(chosen, key=lambda s: s.end)
-        adjacent = text[last.end : other.span.start].strip() == "" or text[other.span.end : first.start].strip() == ""
-        if not adjacent:
-            continue
-        gain = terms.coverage(tokens | other.tokens) - terms.coverage(tokens)
-        lead_in = text[last.end - 1] in _LEAD_IN and other.span.start >= last.end
-        if gain >= JOIN_GAIN or lead_in:
-            chosen.append(other.span)
-            tokens |= other.tokens
+    chosen, tokens = [best.span], set(best.tokens)
+    pool = [s for s in sentences[1:] if s.hit.chunk.doc_id == best.hit.chunk.doc_id]
+    while len(chosen) < cfg.max_parts:
+        base = terms.coverage(tokens)
+
+        def gain(s: Sentence) -> float:
+            near = any(_adjacent(s.span, c, text) for c in chosen)
+            lead_in = any(text[c.end - 1] in _LEAD_IN and _adjacent(c, s.span, text) and s.span.start > c.start for c in chosen)
+            extra = terms.coverage(tokens | s.tokens) - base
+            needed = cfg.join_gain if near else cfg.join_gain_far
+            return 1.0 if lead_in else (extra if extra >= needed else 0.0)
+
+        ranked = sorted(((gain(s), s) for s in pool if s.span not in chosen), key=lambda gs: -gs[0])
+        if not ranked or ranked[0][0] <= 0.0:
+            break
+        chosen.append(ranked[0][1].span)
+        tokens |= ranked[0][1].tokens
     return _merge(sorted(chosen, key=lambda s: s.start), text)
 
 
@@ -135,26 +151,52 @@ def cite(doc: Document, span: Span, hit: Hit, score: float) -> Citation:
     )
 
 
-def supporting(sentences: Sequence[Sentence], taken: Sequence[Span], limit: int) -> list[Sentence]:
-    """The best sentence of each further hit, one per chunk, not overlapping what is taken."""
+def supporting(sentences: Sequence[Sentence], taken: Sequence[tuple[str, Span]], limit: int) -> list[Sentence]:
+    """The best sentence of each further hit, one per chunk, overlapping nothing already cited."""
     seen_chunks: set[str] = set()
+    cited = list(taken)
     picked: list[Sentence] = []
     for s in sorted(sentences, key=lambda s: (s.hit.rank, -s.score)):
-        if s.hit.chunk.chunk_id in seen_chunks or any(s.span.start < t.end and t.start < s.span.end for t in taken):
+        doc_id = s.hit.chunk.doc_id
+        if len(picked) >= limit:
+            break
+        if s.hit.chunk.chunk_id in seen_chunks or any(d == doc_id and s.span.start < t.end and t.start < s.span.end for d, t in cited):
             continue
         seen_chunks.add(s.hit.chunk.chunk_id)
+        cited.append((doc_id, s.span))
         picked.append(s)
-        if len(picked) == limit:
-            break
     return picked
 
 
-def evidence_features(terms: Terms, hits: Sequence[Hit], answer_tokens: set[str], chunk_tokens: set[str]) -> dict[str, float]:
-    """Features for the abstention decision, each comparable across questions."""
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What the abstention decision looks at besides the hits."""
+
+    answer_tokens: set[str]
+    chunk_tokens: set[str]
+    entities: Sequence[str]
+    doc_text: str
+
+
+def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> dict[str, float]:
+    """Features for the abstention decision, each comparable across questions.
+
+    ``missing_number`` is 1 when a number of the question is in neither the answer nor its chunk;
+    ``missing_entity`` is 1 when a place, organisation or year the question names is nowhere in
+    the answering document: a question about 上海 or 2024 must not be answered from a text about
+    重庆 in 2023.
+    """
+    answer_tokens, chunk_tokens = evidence.answer_tokens, evidence.chunk_tokens
+    both = answer_tokens | chunk_tokens
+    numbers = [t for t in terms.weights if _DIGITS.match(t)]
+    folded = evidence.doc_text
     top = hits[0]
     return {
         "coverage": terms.coverage(chunk_tokens),
         "answer_coverage": terms.coverage(answer_tokens),
+        "bigram_coverage": terms.coverage(both, min_len=2),
+        "missing_number": float(any(n not in both for n in numbers)),
+        "missing_entity": float(any(e not in folded for e in evidence.entities)),
         "dense": top.dense,
         "lexical": top.lexical / terms.total if terms.total else 0.0,
     }

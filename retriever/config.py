@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,23 @@ class Abstention:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerConfig:
+    """How sentences are scored and joined into an answer (chosen on the seed set's dev half).
+
+    A sentence scores its idf-weighted coverage of the question, plus ``rank_weight`` times its
+    chunk's fused score, plus ``intent_bonus`` when it has what the question asks for. Another
+    sentence of the same document joins the answer when it adds at least ``join_gain`` coverage
+    (``join_gain_far`` when it is not next to the answer), at most ``max_parts`` parts in all.
+    """
+
+    rank_weight: float = 0.1
+    intent_bonus: float = 0.25
+    join_gain: float = 0.15
+    join_gain_far: float = 0.25
+    max_parts: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class RetrievalConfig:
     """How candidates are gathered, fused, and turned into an answer.
 
@@ -32,6 +49,7 @@ class RetrievalConfig:
     candidates: int = 50
     dense_weight: float = 0.3
     answer_hits: int = 3
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
     abstention: Abstention = field(default_factory=Abstention)
 
     def to_json(self) -> dict[str, Any]:
@@ -39,6 +57,7 @@ class RetrievalConfig:
         a = self.abstention
         return {
             "dense_weight": self.dense_weight,
+            "answer": asdict(self.answer),
             "abstention": {"weights": list(a.weights), "bias": a.bias, "threshold": a.threshold, "features": list(a.features)},
         }
 
@@ -56,4 +75,5 @@ def load_config(path: Path = CALIBRATION_PATH) -> RetrievalConfig:
         threshold=float(a.get("threshold", 0.0)),
         features=tuple(a.get("features", ("coverage",))),
     )
-    return replace(cfg, dense_weight=float(raw.get("dense_weight", cfg.dense_weight)), abstention=abstention)
+    answer = AnswerConfig(**raw.get("answer", {}))
+    return replace(cfg, dense_weight=float(raw.get("dense_weight", cfg.dense_weight)), answer=answer, abstention=abstention)

