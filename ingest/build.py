@@ -21,7 +21,7 @@ from ingest.clean import clean_text
 from ingest.config import BuildConfig, ChunkConfig
 from ingest.embed import Embedder, Vectors
 from ingest.errors import IndexFormatError
-from ingest.index_store import IndexData, current_dir, read_manifest, write_generation
+from ingest.index_store import IndexData, current_dir, read_manifest, verify_generation, write_generation
 from ingest.seeds import SeedEntry, read_seeds
 from ingest.store import Store, text_sha256
 from ingest.tokenize import tokenize
@@ -76,7 +76,8 @@ def sync_documents(store: Store, docs: Iterable[Document], chunk_cfg: ChunkConfi
     Returns:
         How many documents were added, replaced or removed.
     """
-    rechunk = store.set_chunk_config(repr(chunk_cfg.as_dict()))
+    fingerprint = repr(chunk_cfg.as_dict())
+    rechunk = store.get_meta("chunk_config") != fingerprint
     known = store.doc_sha256()
     listed, changes = set(), 0
     for doc in docs:
@@ -91,6 +92,8 @@ def sync_documents(store: Store, docs: Iterable[Document], chunk_cfg: ChunkConfi
             changes += 1
     if rechunk:
         changes += _rechunk_others(store, chunk_cfg, listed)
+        # Recorded only once every document is re-chunked, so a failure half-way is redone next time.
+        store.set_chunk_config(fingerprint)
     logger.info("%s: %d documents listed, %d changes", origin, len(listed), changes)
     return changes
 
@@ -132,6 +135,8 @@ def embed_with_cache(store: Store, embedder: Embedder, chunks: list[Chunk], prog
 def _lexical(chunks: list[Chunk], scheme: str) -> object:
     import bm25s
 
+    if not chunks:
+        return None
     model = bm25s.BM25()
     model.index([tokenize(c.context, scheme) for c in chunks], show_progress=False)
     return model
@@ -175,7 +180,7 @@ def build_index(store: Store, root: Path, cfg: BuildConfig, embedder: Embedder, 
 def index_is_current(paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder) -> bool:
     """True when the current generation exists, is complete, and matches the database and config."""
     try:
-        manifest = read_manifest(current_dir(paths.index))
+        manifest = verify_generation(paths.index)
     except IndexFormatError as e:
         logger.info("index needs a rebuild: %s", e)
         return False

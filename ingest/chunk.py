@@ -43,7 +43,9 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     i = start
     while i < stop:
         ch = text[i]
-        if ch in _OPENERS and depth == 0:
+        if ch == "\n":
+            depth = 0  # a quotation never runs past the end of its line
+        elif ch in _OPENERS and depth == 0:
             depth, closer = 1, _OPENERS[ch]
         elif depth and ch == closer:
             depth = 0
@@ -94,6 +96,7 @@ class _Packer:
     chunks: list[Chunk]
     current: list[Span]
     headings: tuple[str, ...] = ()
+    chunk_headings: tuple[str, ...] = ()
 
     def add(self, span: Span) -> None:
         if self.current and span.end - self.current[0].start > self.cfg.max_chars:
@@ -101,6 +104,10 @@ class _Packer:
             self.flush()
             if overlap and span.end - overlap[0].start <= self.cfg.max_chars:
                 self.current = list(overlap)
+                self.chunk_headings = self.headings
+        if not self.current:
+            # A chunk carries the headings in force where it starts; a heading inside it is its own text.
+            self.chunk_headings = self.headings
         self.current.append(span)
 
     def flush(self) -> None:
@@ -115,7 +122,7 @@ class _Packer:
                 text=self.doc.text[start:end],
                 start=start,
                 end=end,
-                headings=self.headings,
+                headings=self.chunk_headings,
             )
         )
         self.current = []

@@ -66,6 +66,20 @@ def _packaged_module(name: str) -> tuple[Any, dict[str, str]]:
     return st_modules.E5Module(), {"query": "query: ", "document": "passage: "}
 
 
+def _load_directory(path: str) -> Any:
+    """A sentence-transformers model saved in a local directory, never fetched from a hub.
+
+    ``trust_remote_code`` lets a saved packaged model name its module class (``ingest.st_modules``);
+    the directory is the operator's own configuration, not a download.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(path, device="cpu", local_files_only=True, trust_remote_code=True)
+    except (OSError, ValueError, ImportError) as e:
+        raise IngestError(f"cannot load the sentence-transformers model in {path}: {e}") from e
+
+
 class SentenceEmbedder:
     """An :class:`Embedder` backed by a ``SentenceTransformer``."""
 
@@ -82,7 +96,7 @@ class SentenceEmbedder:
             module, prompts = _packaged_module(name)
             self.model = SentenceTransformer(modules=[module], prompts=prompts, device="cpu")
         elif Path(name).is_dir():
-            self.model = SentenceTransformer(name, device="cpu", local_files_only=True)
+            self.model = _load_directory(name)
         else:
             raise IngestError(
                 f"unknown embedding model {name!r}: use one of {', '.join(PACKAGED_MODELS)} "

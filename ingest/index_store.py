@@ -43,7 +43,7 @@ class IndexData:
     chunks: tuple[Chunk, ...]
     ids: npt.NDArray[np.int64]
     dense: Any  # faiss.IndexIDMap2
-    lexical: Any  # bm25s.BM25
+    lexical: Any  # bm25s.BM25, or None when there are no chunks
 
 
 def _fsync_dir(path: Path) -> None:
@@ -81,7 +81,8 @@ def _write_files(tmp: Path, data: IndexData) -> None:
     rows = [{"id": int(i), **asdict(c)} for i, c in zip(data.ids, data.chunks, strict=True)]
     _write_jsonl(tmp / "chunks.jsonl", rows)
     faiss.write_index(data.dense, str(tmp / "dense.faiss"))
-    data.lexical.save(str(tmp / "lexical"), allow_pickle=False, show_progress=False)
+    if data.lexical is not None:  # None for an empty library: bm25s cannot index zero documents
+        data.lexical.save(str(tmp / "lexical"), allow_pickle=False, show_progress=False)
     for path in tmp.rglob("*"):
         if path.is_file():
             with path.open("rb") as f:
@@ -164,6 +165,18 @@ def read_manifest(gen_dir: Path) -> IndexManifest:
     return manifest
 
 
+def verify_generation(root: Path) -> IndexManifest:
+    """The manifest of the current generation after checking every file against its checksum.
+
+    Raises:
+        IndexFormatError: no current generation, or a file is missing, truncated or altered.
+    """
+    gen_dir = current_dir(root)
+    manifest = read_manifest(gen_dir)
+    _verify_files(gen_dir, manifest)
+    return manifest
+
+
 def _verify_files(gen_dir: Path, manifest: IndexManifest) -> None:
     for rel, digest in manifest.files.items():
         path = gen_dir / rel
@@ -188,7 +201,9 @@ def _load(gen_dir: Path, manifest: IndexManifest) -> IndexData:
     ids = np.array([r.pop("id") for r in rows], dtype=np.int64)
     chunks = tuple(Chunk(**{**r, "headings": tuple(r["headings"])}) for r in rows)
     dense = faiss.read_index(str(gen_dir / "dense.faiss"))
-    lexical = bm25s.BM25.load(str(gen_dir / "lexical"), allow_pickle=False, show_progress=False)
+    lexical = None
+    if manifest.n_chunks:
+        lexical = bm25s.BM25.load(str(gen_dir / "lexical"), allow_pickle=False, show_progress=False)
     return IndexData(manifest, docs, chunks, ids, dense, lexical)
 
 
@@ -218,7 +233,7 @@ def read_index(root: Path, embedder: EmbedderInfo | None = None) -> IndexData:
         "manifest": manifest.n_chunks,
         "chunks.jsonl": len(data.chunks),
         "dense.faiss": int(data.dense.ntotal),
-        "lexical": int(data.lexical.scores["num_docs"]),
+        "lexical": int(data.lexical.scores["num_docs"]) if data.lexical is not None else 0,
     }
     if len(set(counts.values())) != 1 or len(data.docs) != manifest.n_docs:
         raise IndexFormatError(f"{gen_dir}: counts disagree {counts}; rebuild with `zhengce ingest`")

@@ -93,6 +93,8 @@ def read_seeds(seeds_dir: Path) -> Iterator[SeedEntry]:
             row = json.loads(line)
         except json.JSONDecodeError as e:
             raise SeedError(f"{where}: not valid JSON ({e.msg})") from e
+        if not isinstance(row, dict):
+            raise SeedError(f"{where}: expected a JSON object with {', '.join(_REQUIRED)}, got {type(row).__name__}")
         entry = _entry(seeds_dir, row, where)
         if entry.doc_id in seen:
             raise SeedError(f"{where}: doc_id {entry.doc_id!r} appears twice")

@@ -116,12 +116,9 @@ class Store:
                 self._bump()
         return bool(deleted)
 
-    def set_chunk_config(self, fingerprint: str) -> bool:
-        """Record the chunk config; True when it differs from the recorded one."""
-        changed = self.get_meta("chunk_config") != fingerprint
-        if changed:
-            self._set_meta("chunk_config", fingerprint)
-        return changed
+    def set_chunk_config(self, fingerprint: str) -> None:
+        """Record the chunk config all chunks were made with."""
+        self._set_meta("chunk_config", fingerprint)
 
     def documents(self) -> list[Document]:
         """Every document, ordered by doc_id."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ingest.chunk import split_sentences
-from ingest.types import Document, Span
+from ingest.types import Chunk, Document, Span
 from retriever.config import Abstention, AnswerConfig
 from retriever.types import Citation, Hit
 
@@ -136,12 +136,12 @@ def _merge(spans: Sequence[Span], text: str) -> list[Span]:
     return merged
 
 
-def cite(doc: Document, span: Span, hit: Hit, score: float) -> Citation:
-    """A citation of ``doc`` at ``span``; its quote is the document text there, verbatim."""
+def cite(doc: Document, span: Span, chunk: Chunk, score: float) -> Citation:
+    """A citation of ``doc`` at ``span`` in ``chunk``; its quote is the document text there, verbatim."""
     return Citation(
         doc_id=doc.doc_id,
         title=doc.title,
-        chunk_id=hit.chunk.chunk_id,
+        chunk_id=chunk.chunk_id,
         quote=doc.text[span.start : span.end],
         start=span.start,
         end=span.end,

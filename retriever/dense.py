@@ -26,9 +26,7 @@ class DenseSearcher:
         if not np.array_equal(faiss.vector_to_array(index.id_map), ids):
             raise IndexFormatError("dense.faiss ids do not follow chunks.jsonl; rebuild with `zhengce ingest`")
         self._row_of = {int(i): r for r, i in enumerate(ids)}
-        flat = faiss.downcast_index(index.index)
-        # The stored vectors, to score candidates that only the lexical list found.
-        self.vectors = faiss.rev_swig_ptr(flat.get_xb(), flat.ntotal * flat.d).reshape(flat.ntotal, flat.d)
+        self._ids = ids
 
     def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[Rows, Scores]:
         """The rows and cosine scores of the ``k`` nearest chunks, best first."""
@@ -40,5 +38,8 @@ class DenseSearcher:
         return rows, scores[0]
 
     def scores(self, query: npt.NDArray[np.float32], rows: Rows) -> Scores:
-        """Cosine scores of the given rows."""
-        return np.asarray(self.vectors[rows] @ query, dtype=np.float32)
+        """Cosine scores of the given rows (for candidates only the lexical list found)."""
+        if len(rows) == 0:
+            return np.zeros(0, dtype=np.float32)
+        vectors = self.index.reconstruct_batch(self._ids[rows])
+        return np.asarray(vectors @ query, dtype=np.float32)

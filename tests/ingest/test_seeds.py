@@ -130,12 +130,6 @@ def test_blank_manifest_lines_are_skipped(tmp_path: Path, seed_writer: Callable[
     assert [e.doc_id for e in read_seeds(seeds)] == ["a"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AttributeError,
-    reason="BUG ingest/seeds.py:48: a manifest line that is valid JSON but not an object (e.g. a list) "
-    "raises AttributeError ('list' object has no attribute 'get') instead of SeedError",
-)
 def test_a_line_that_is_not_a_json_object_raises_seed_error(tmp_path: Path, seed_writer: Callable[..., Path]) -> None:
     seeds = seed_writer(tmp_path, [("a", DOC)])
     with (seeds / "manifest.jsonl").open("a", encoding="utf-8") as f:

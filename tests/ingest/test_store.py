@@ -147,11 +147,10 @@ def test_a_failed_put_leaves_the_previous_document_intact(store: Store) -> None:
     assert (store.documents(), store.chunks(), store.version) == before
 
 
-def test_set_chunk_config_reports_a_change_only_once(store: Store) -> None:
-    fp = repr(ChunkConfig().as_dict())
-    assert store.set_chunk_config(fp) is True
-    assert store.set_chunk_config(fp) is False
-    assert store.set_chunk_config(repr(ChunkConfig(max_chars=80).as_dict())) is True
+def test_set_chunk_config_records_the_latest_config(store: Store) -> None:
+    assert store.get_meta("chunk_config") is None
+    store.set_chunk_config(repr(ChunkConfig().as_dict()))
+    store.set_chunk_config(repr(ChunkConfig(max_chars=80).as_dict()))
     assert store.get_meta("chunk_config") == repr(ChunkConfig(max_chars=80).as_dict())
 
 

@@ -244,7 +244,7 @@ def test_cite_quotes_the_document_text_at_the_span_verbatim() -> None:
     doc = Document(DOC_ID, "重庆会议", INCOME_TEXT, published=date(2023, 8, 25), doc_number="渝府〔2023〕1号")
     s0 = sentences_of(doc.text)[0]
     h = hit(doc.text, 0, len(doc.text))
-    c = cite(doc, s0, h, 0.123456)
+    c = cite(doc, s0, h.chunk, 0.123456)
     assert c.quote == doc.text[c.start : c.end] == "收入达到16118元。"
     assert (c.doc_id, c.title, c.chunk_id, c.score) == (DOC_ID, "重庆会议", h.chunk.chunk_id, 0.1235)
     assert (c.doc_number, c.published) == ("渝府〔2023〕1号", date(2023, 8, 25))

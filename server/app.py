@@ -1,0 +1,82 @@
+"""The FastAPI app: built from settings, opens the index once, and maps errors to HTTP codes.
+
+This module is the one place where domain errors become HTTP status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI, Request, Response, status
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from retriever.errors import CitationError, QuestionError
+from server.routes import STATIC_DIR, router
+from server.runtime import Service, configure_logging, open_retriever
+from server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+INTERNAL_ERROR = "internal server error; the details are in the server log"
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The app for ``settings``; the model and index are loaded when it starts, not here.
+
+    Args:
+        settings: where the data and seeds are, the models to use, and the log level.
+    """
+    app = FastAPI(
+        title="政策问答 zhengce-qa",
+        summary="Extractive question answering over Chinese policy documents, with verbatim citations.",
+        version="0.1.0",
+        lifespan=_lifespan(settings),
+    )
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(QuestionError, _question_error)
+    app.add_exception_handler(CitationError, _citation_error)
+    app.middleware("http")(_unhandled_error)
+    return app
+
+
+def _lifespan(settings: Settings) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        started = time.perf_counter()
+        service = Service(open_retriever(settings))
+        warm_up_ms = service.warm_up()
+        app.state.service = service
+        manifest = service.retriever.manifest
+        logger.info(
+            "serving index generation %d (%d documents, %d chunks, %s) from %s; ready in %.1fs (warm-up %.0f ms)",
+            manifest.generation, manifest.n_docs, manifest.n_chunks, manifest.embedder.name,
+            settings.data, time.perf_counter() - started, warm_up_ms,
+        )  # fmt: skip
+        yield
+        logger.info("shutting down")
+
+    return lifespan
+
+
+async def _question_error(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _citation_error(request: Request, exc: Exception) -> Response:
+    logger.error("refused an answer on %s %s: %s", request.method, request.url.path, exc, exc_info=exc)
+    return JSONResponse({"detail": INTERNAL_ERROR}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+async def _unhandled_error(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    try:
+        return await call_next(request)
+    except Exception:  # the one catch-all: any failure not mapped above is a generic, logged 500
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": INTERNAL_ERROR}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)

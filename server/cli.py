@@ -1,0 +1,171 @@
+"""The ``zhengce`` command: ingest, ask, serve, eval.
+
+Results go to stdout as one JSON object (``ensure_ascii=False``); logs go to stderr. Settings come
+from the environment (``ZHENGCE_DATA``, ``ZHENGCE_SEEDS``, ...) and options override them.
+
+Exit codes: 0 ok (an abstention is an answer, so ``ask`` exits 0 for it too); 1 a failed check or
+an ingest or retrieval failure (bad seeds, unreadable index); 2 a usage error, which includes a
+blank or over-long question, reported on stderr before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """The command line asks for something impossible; exits with code 2."""
+
+
+def _top_k(value: str) -> int:
+    from server.schemas import TOP_K_MAX
+
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if not 1 <= k <= TOP_K_MAX:
+        raise argparse.ArgumentTypeError(f"{k} is out of range; use 1 to {TOP_K_MAX}")
+    return k
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``zhengce``."""
+    parser = argparse.ArgumentParser(prog="zhengce", description="政策问答: cited answers from policy documents.")
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument("--data", type=Path, help="data directory (default: $ZHENGCE_DATA or ./var)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ingest = sub.add_parser("ingest", parents=[data], help="sync the seeds and build the index; print its manifest")
+    ingest.add_argument("seeds", nargs="?", type=Path, metavar="SEEDS_DIR", help="default: $ZHENGCE_SEEDS or ./seeds")
+    ask = sub.add_parser("ask", parents=[data], help="answer a question; print the answer as JSON")
+    ask.add_argument("question", help="the question, e.g. 脱贫人口收入是多少")
+    ask.add_argument("--top-k", type=_top_k, default=5, help="at most this many citations (1-20, default 5)")
+    serve = sub.add_parser("serve", parents=[data], help="run the HTTP server")
+    serve.add_argument("--host", help="default: $ZHENGCE_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: $ZHENGCE_PORT, $PORT or 8000")
+    sub.add_parser("eval", add_help=False, help="run the evals; every further argument goes to `python -m evals`")
+    return parser
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
+    from server.settings import Settings
+
+    given = {k: v for k, v in {"data": args.data, **overrides}.items() if v is not None}
+    try:
+        return Settings(**given)  # options win over the environment, and are validated the same way
+    except ValidationError as e:
+        raise UsageError(f"bad settings (options or ZHENGCE_* environment): {e}") from e
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=1) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    """Sync the seeds into the database, build the index when needed, and print its manifest."""
+    from ingest.build import DataPaths
+    from server.runtime import configure_logging, open_retriever
+
+    settings = _settings(args, seeds=args.seeds)
+    configure_logging(settings.log_level)
+    retriever = open_retriever(settings, progress=True)
+    summary = {k: v for k, v in asdict(retriever.manifest).items() if k != "files"}
+    _print_json({**summary, "index_dir": str(DataPaths(settings.data).index)})
+    return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer one question and print it in the shape of ``POST /api/ask``."""
+    from retriever.errors import QuestionError
+    from retriever.pipeline import check_question
+
+    try:
+        check_question(args.question)
+    except QuestionError as e:
+        raise UsageError(str(e)) from e
+    from server.runtime import Service, configure_logging, open_retriever
+    from server.schemas import AnswerOut
+
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    service = Service(open_retriever(settings))
+    answer = service.ask(args.question, args.top_k)
+    _print_json(AnswerOut.from_domain(answer, service.generation).model_dump(mode="json"))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the HTTP API and the question page until interrupted."""
+    import uvicorn
+
+    from server.app import create_app
+    from server.runtime import configure_logging
+
+    settings = _settings(args, host=args.host, port=args.port)
+    configure_logging(settings.log_level)
+    # log_config=None: uvicorn's own loggers propagate to the root handler, in the one format.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    return EXIT_OK
+
+
+def cmd_eval(argv: list[str]) -> int:
+    """Hand ``argv`` to the evals' command line and return its exit code."""
+    import importlib.util
+
+    if importlib.util.find_spec("evals.__main__") is None:
+        sys.stderr.write("zhengce eval: error: the evals package has no command line (evals/__main__.py)\n")
+        return EXIT_FAILED
+    from evals.__main__ import main as evals_main
+
+    return int(evals_main(argv))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``zhengce`` with ``argv`` (default: the process arguments) and return the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "eval":
+        # No option precedes the command, so the first "eval" is it; the rest, in order, is theirs.
+        return cmd_eval(argv[argv.index("eval") + 1 :])
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    handlers = {"ingest": cmd_ingest, "ask": cmd_ask, "serve": cmd_serve}
+    return _run(handlers[args.command], args, parser.prog)
+
+
+def _run(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, prog: str) -> int:
+    from ingest.errors import IngestError
+    from retriever.errors import RetrieverError
+
+    try:
+        code = handler(args)
+    except UsageError as e:
+        sys.stderr.write(f"{prog} {args.command}: error: {e}\n")
+        return EXIT_USAGE
+    except (IngestError, RetrieverError) as e:
+        logger.debug("%s failed", args.command, exc_info=True)
+        sys.stderr.write(f"{prog} {args.command}: error: {e}\n")
+        return EXIT_FAILED
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""The HTTP endpoints: translation between JSON and the service, no retrieval logic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from server.deps import DocumentDep, ServiceDep
+from server.schemas import AnswerOut, AskRequest, DocumentOut, DocumentSummary, ErrorOut, Health
+
+STATIC_DIR = Path(__file__).with_name("static")
+# The page loads its script and style from this origin only; document text is never markup.
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'", "X-Content-Type-Options": "nosniff"}
+_SERVER_ERROR: dict[int | str, dict[str, Any]] = {
+    500: {"model": ErrorOut, "description": "Internal error (logged on the server)"}
+}
+
+router = APIRouter()
+
+
+@router.post("/api/ask", response_model=AnswerOut, responses=_SERVER_ERROR, tags=["questions"])
+def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
+    """Answer a question with verbatim citations, or abstain and offer related passages.
+
+    An empty, blank or over-long question gets 422 with a ``detail`` string that says why.
+    """
+    answer = service.ask(body.question, body.top_k)
+    return AnswerOut.from_domain(answer, service.generation)
+
+
+@router.get("/api/documents", response_model=list[DocumentSummary], tags=["documents"])
+def list_documents(service: ServiceDep) -> list[DocumentSummary]:
+    """Every served document's metadata, ordered by ``doc_id``."""
+    docs = sorted(service.retriever.docs.values(), key=lambda d: d.doc_id)
+    return [DocumentSummary.from_domain(d, service.chunk_counts.get(d.doc_id, 0)) for d in docs]
+
+
+@router.get(
+    "/api/documents/{doc_id}",
+    response_model=DocumentOut,
+    responses={404: {"model": ErrorOut, "description": "No document has this id"}},
+    tags=["documents"],
+)
+def get_document(doc: DocumentDep, service: ServiceDep) -> DocumentOut:
+    """One document with its clean ``text``, the text every citation's offsets refer to."""
+    return DocumentOut.from_domain(doc, service.chunk_counts.get(doc.doc_id, 0))
+
+
+@router.get("/healthz", response_model=Health, tags=["service"])
+def healthz(service: ServiceDep) -> Health:
+    """What is being served: counts, embedding model, tokenizer and index generation."""
+    return Health.from_manifest(service.retriever.manifest)
+
+
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+def index_page() -> FileResponse:
+    """The question page."""
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)

@@ -1,0 +1,142 @@
+"""What the server and the CLI share at run time: logging setup, opening the index, asking safely."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from typing import TextIO
+
+from ingest.build import DataPaths, build_index, ensure_index
+from ingest.embed import SentenceEmbedder
+from ingest.errors import IndexFormatError
+from ingest.store import Store
+from ingest.types import Document
+from retriever.errors import CitationError
+from retriever.pipeline import Retriever
+from retriever.types import Answer, Citation
+from server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Libraries that log too much at INFO or below: bm25s sets its own logger to DEBUG at import,
+# and faiss.loader reports every CPU-specific build it fails to find before the one that loads.
+_QUIET_LOGGERS = ("bm25s", "faiss.loader")
+WARM_UP_QUESTION = "政策的主要内容是什么"
+
+
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """The one handler this module installs, marked by its class so reconfiguring replaces it."""
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Send every log record to stderr in one format; safe to call more than once.
+
+    Args:
+        level: a level name such as ``INFO`` or ``DEBUG``.
+    """
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)
+    handler = _StderrHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(level)
+    # bm25s calls setLevel(DEBUG) on its logger when imported, which would undo the level below;
+    # every caller loads it anyway, so import it first.
+    import bm25s  # noqa: F401
+
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def open_retriever(settings: Settings, progress: bool = False) -> Retriever:
+    """Sync the seeds, build the index if it is stale or missing, and open it.
+
+    A generation that is corrupt or partial (caught only when its files are read) is rebuilt
+    from the database once; if the rebuilt one cannot be opened either, the error propagates,
+    so an empty or mismatched index is never served.
+
+    Args:
+        settings: where the data and seeds are and how to build.
+        progress: show a tqdm progress bar on stderr while embedding.
+
+    Raises:
+        IngestError: the seeds are malformed, the model is unknown, or the index cannot be rebuilt.
+    """
+    paths = DataPaths(settings.data)
+    cfg = settings.build_config()
+    embedder = SentenceEmbedder(settings.embedder)
+    ensure_index(paths, settings.seeds, cfg, embedder, progress)
+    try:
+        return Retriever.open(paths.index, embedder)
+    except IndexFormatError as e:
+        logger.warning("rebuilding the index: %s", e)
+    store = Store(paths.db)
+    try:
+        build_index(store, paths.index, cfg, embedder, progress)
+    finally:
+        store.close()
+    return Retriever.open(paths.index, embedder)
+
+
+def verify_citations(citations: tuple[Citation, ...], docs: Mapping[str, Document]) -> None:
+    """Check that every quote is its document's text at its offsets.
+
+    Raises:
+        CitationError: a citation names an unknown document or does not match its text.
+    """
+    for c in citations:
+        doc = docs.get(c.doc_id)
+        if doc is None or doc.text[c.start : c.end] != c.quote:
+            raise CitationError(f"citation {c.chunk_id} [{c.start}:{c.end}] does not match the text of {c.doc_id}")
+
+
+class Service:
+    """An open retriever shared by concurrent requests, with the facts the API reports about it."""
+
+    def __init__(self, retriever: Retriever) -> None:
+        """Wrap an open retriever.
+
+        Args:
+            retriever: the retriever of the generation to serve.
+        """
+        self.retriever = retriever
+        self.chunk_counts: Mapping[str, int] = Counter(c.doc_id for c in retriever.data.chunks)
+        # The embedder and bm25s do not promise thread safety and a question takes a few
+        # milliseconds, so requests from the thread pool take turns.
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> float:
+        """Ask one question so the first user does not pay for lazy initialization.
+
+        The first question takes ~1.7 s (the embedding model's first call and jieba's dictionaries);
+        later ones take ~5 ms.
+
+        Returns:
+            How long the warm-up question took, in milliseconds.
+        """
+        started = time.perf_counter()
+        self.ask(WARM_UP_QUESTION, 1)
+        return (time.perf_counter() - started) * 1000
+
+    @property
+    def generation(self) -> int:
+        """The number of the index generation being served."""
+        return self.retriever.manifest.generation
+
+    def ask(self, question: str, top_k: int) -> Answer:
+        """Answer a question, with every citation checked against its document.
+
+        Raises:
+            QuestionError: the question is empty, blank or too long.
+            CitationError: a quote does not match its document (a bug; never returned).
+        """
+        with self._lock:
+            answer = self.retriever.ask(question, top_k)
+        verify_citations(answer.citations + answer.related, self.retriever.docs)
+        return answer

