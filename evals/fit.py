@@ -88,41 +88,70 @@ def threshold_for_precision(prob: npt.NDArray[np.float64], y: npt.NDArray[np.boo
     return float(prob[order][ok[-1]])
 
 
-def fit_abstention(data: Sequence[Example], target_precision: float) -> Abstention:
-    """Fit the abstention model and choose its threshold for the target precision of answered questions."""
+def threshold_for_f_beta(prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], beta: float = 0.5) -> float:
+    """The probability cut with the best weighted F-beta of answering correctly.
+
+    ``beta = 0.5`` weighs precision (a wrong answer shown) twice as much as recall (a right answer held back).
+    """
+    order = np.argsort(-prob, kind="stable")
+    correct = np.cumsum(w[order] * y[order])
+    precision = correct / np.cumsum(w[order])
+    recall = correct / max(float((w * y).sum()), 1e-12)
+    f = (1 + beta**2) * precision * recall / np.maximum(beta**2 * precision + recall, 1e-12)
+    return float(prob[order][int(np.argmax(f))])
+
+
+def fit_abstention(data: Sequence[Example], target_precision: float | None) -> Abstention:
+    """Fit the abstention model and choose its threshold.
+
+    Args:
+        data: labelled, weighted examples.
+        target_precision: the wanted precision of answered questions; None for the best F0.5.
+    """
     x = np.array([e.features for e in data], dtype=np.float64)
     y = np.array([e.correct for e in data], dtype=bool)
     w = np.array([e.weight for e in data], dtype=np.float64)
     coef, bias = fit_logistic(x, y.astype(np.float64), w)
     prob = 1.0 / (1.0 + np.exp(-(x @ coef + bias)))
-    threshold = threshold_for_precision(prob, y, w, target_precision)
+    if target_precision is None:
+        threshold = threshold_for_f_beta(prob, y, w)
+    else:
+        threshold = threshold_for_precision(prob, y, w, target_precision)
     return Abstention(tuple(round(float(c), 5) for c in coef), round(bias, 5), round(threshold, 5), FEATURES)
 
 
 ANSWER_GRID = {
-    "rank_weight": (0.0, 0.1, 0.2, 0.3),
-    "intent_bonus": (0.0, 0.15, 0.25, 0.4),
+    "rank_weight": (0.0, 0.1, 0.2, 0.35, 0.5),
+    "intent_bonus": (0.0, 0.15, 0.3),
     "join_gain": (0.1, 0.15, 0.2),
     "join_gain_far": (0.2, 0.3, 1.01),
 }
 
 
-def fit_answer(retriever: Retriever, cases: Sequence[EvalCase]) -> tuple[AnswerConfig, float]:
+def fit_answer(corpora: Sequence[tuple[Retriever, Sequence[EvalCase]]]) -> tuple[AnswerConfig, float]:
     """The answer-extraction settings with the best mean of citation hit@1 and answer correctness.
 
-    Abstention is switched off while fitting, so every question is answered and judged.
+    Each corpus counts equally. Retrieval does not depend on these settings, so hits are
+    retrieved once per question; abstention is off while fitting, so every answer is judged.
     """
-    from evals.run import evaluate
+    from evals.run import judge
 
-    base = retriever.config
-    answerable = [c for c in cases if c.answerable]
-    best: tuple[float, AnswerConfig] = (-1.0, base.answer)
+    prepared = []
+    for retriever, cases in corpora:
+        answerable = [c for c in cases if c.answerable]
+        hits = [retriever.rank(retriever.signals(c.question, c.exclude_doc), 5) for c in answerable]
+        prepared.append((retriever, answerable, hits))
+    base = [r.config for r, _, _ in prepared]
+    best: tuple[float, AnswerConfig] = (-1.0, base[0].answer)
     for values in itertools.product(*ANSWER_GRID.values()):
-        cfg = replace(base.answer, **dict(zip(ANSWER_GRID, values, strict=True)))
-        retriever.config = replace(base, answer=cfg, abstention=Abstention())
-        results = evaluate(retriever, answerable, modes=())
-        score = sum((r.cite_rank == 1) + r.answer_ok for r in results) / (2 * len(results))
-        if score > best[0] + 1e-9:
-            best = (score, cfg)
-    retriever.config = base
+        cfg = replace(base[0].answer, **dict(zip(ANSWER_GRID, values, strict=True)))
+        scores = []
+        for (retriever, cases, hits), config in zip(prepared, base, strict=True):
+            retriever.config = replace(config, answer=cfg, abstention=Abstention())
+            judged = [judge(c, retriever.answer_from(c.question, h, 5)) for c, h in zip(cases, hits, strict=True)]
+            scores.append(sum((rank == 1) + ok for rank, ok in judged) / (2 * len(judged)))
+        if float(np.mean(scores)) > best[0] + 1e-9:
+            best = (float(np.mean(scores)), cfg)
+    for (retriever, _, _), config in zip(prepared, base, strict=True):
+        retriever.config = config
     return best[1], best[0]

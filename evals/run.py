@@ -49,6 +49,11 @@ def _answer_ok(case: EvalCase, answer: Answer) -> bool:
     return check(answer.text, case.must_contain)
 
 
+def judge(case: EvalCase, answer: Answer) -> tuple[int | None, bool]:
+    """The rank of the first relevant citation (or related passage) and whether the answer is right."""
+    return first_relevant_rank(case, citation_passages(answer.citations or answer.related)), _answer_ok(case, answer)
+
+
 def evaluate_case(retriever: Retriever, case: EvalCase, top_k: int = 5, modes: Sequence[Mode] = MODES) -> CaseResult:
     """Ask one case, and rank its gold among citations and among each mode's chunks."""
     started = time.perf_counter()
@@ -60,16 +65,8 @@ def evaluate_case(retriever: Retriever, case: EvalCase, top_k: int = 5, modes: S
         chunk_ranks = {m: first_relevant_rank(case, hit_passages(retriever.rank(signals, top_k, m))) for m in modes}
     shown = [*answer.citations, *answer.related]
     verified = sum(1 for c in shown if retriever.docs[c.doc_id].text[c.start : c.end] == c.quote)
-    return CaseResult(
-        case=case,
-        answer=answer,
-        cite_rank=first_relevant_rank(case, citation_passages(answer.citations or answer.related)),
-        chunk_ranks=chunk_ranks,
-        verified=verified,
-        n_citations=len(shown),
-        answer_ok=_answer_ok(case, answer),
-        latency_ms=latency,
-    )
+    cite_rank, answer_ok = judge(case, answer)
+    return CaseResult(case, answer, cite_rank, chunk_ranks, verified, len(shown), answer_ok, latency)
 
 
 def evaluate(retriever: Retriever, cases: Sequence[EvalCase], top_k: int = 5, modes: Sequence[Mode] = MODES) -> list[CaseResult]:

@@ -169,13 +169,14 @@ class Retriever:
         timer.lap("embed")
         hits = self.rank(self._signals(lexical, query, exclude_doc), max(top_k, self.config.answer_hits))
         timer.lap("fuse")
-        answer = self._answer(q, hits, top_k)
+        answer = self.answer_from(q, hits, top_k)
         timer.lap("answer")
         answer.timings_ms.update(timer.marks)
         answer.timings_ms["total"] = round(sum(timer.marks.values()), 2)
         return answer
 
-    def _answer(self, q: str, hits: list[Hit], top_k: int) -> Answer:
+    def answer_from(self, q: str, hits: list[Hit], top_k: int) -> Answer:
+        """The answer, citations and abstention decision for already retrieved hits."""
         if not hits:
             return Answer(q, ABSTAIN_TEXT, True, (), (), 0.0)
         cfg = self.config.answer

