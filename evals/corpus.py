@@ -16,7 +16,9 @@ from retriever.pipeline import Retriever
 logger = logging.getLogger(__name__)
 
 
-def seed_retriever(data_dir: Path, seeds_dir: Path, cfg: BuildConfig, embedder: Embedder, config: RetrievalConfig) -> Retriever:
+def seed_retriever(
+    data_dir: Path, seeds_dir: Path, cfg: BuildConfig, embedder: Embedder, config: RetrievalConfig
+) -> Retriever:
     """A retriever over ``seeds/`` exactly as the product builds it."""
     paths = DataPaths(data_dir)
     ensure_index(paths, seeds_dir, cfg, embedder)

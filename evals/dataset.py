@@ -118,7 +118,9 @@ def drcd_cases(questions: list[DrcdQuestion], docs: dict[str, Document]) -> list
     for q in questions:
         text = docs[q.context_id].text
         golds = tuple(
-            Gold(q.context_id, a, Span(text.find(a), text.find(a) + len(a))) for a in dict.fromkeys(q.answers) if a in text
+            Gold(q.context_id, a, Span(text.find(a), text.find(a) + len(a)))
+            for a in dict.fromkeys(q.answers)
+            if a in text
         )
         cases.append(EvalCase(q.id, q.question, "drcd", True, golds, tuple(dict.fromkeys(q.answers))))
     return cases

@@ -29,7 +29,10 @@ def weight_curve(retriever: Retriever, cases: Sequence[EvalCase], k: int = 5) ->
     answerable = [c for c in cases if c.answerable]
     curve = {}
     for w in WEIGHT_GRID:
-        ranks = [first_relevant_rank(c, hit_passages(retriever.rank(s, k, "fused", w))) for c, s in zip(answerable, signals, strict=True)]
+        ranks = [
+            first_relevant_rank(c, hit_passages(retriever.rank(s, k, "fused", w)))
+            for c, s in zip(answerable, signals, strict=True)
+        ]
         curve[w] = mrr(ranks)
     return curve
 
@@ -61,7 +64,9 @@ def examples(results: Sequence[CaseResult], weight: float) -> list[Example]:
     ]
 
 
-def fit_logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], w: npt.NDArray[np.float64], l2: float = 1e-3) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], w: npt.NDArray[np.float64], l2: float = 1e-3
+) -> tuple[np.ndarray, float]:
     """Weighted L2-regularised logistic regression by Newton's method (a handful of features)."""
     design = np.hstack([x, np.ones((len(x), 1))])
     beta = np.zeros(design.shape[1])
@@ -76,7 +81,9 @@ def fit_logistic(x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], w: npt.
     return beta[:-1], float(beta[-1])
 
 
-def threshold_for_precision(prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], target: float) -> float:
+def threshold_for_precision(
+    prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], target: float
+) -> float:
     """The lowest probability cut whose answered set reaches ``target`` weighted precision (most coverage)."""
     order = np.argsort(-prob, kind="stable")
     correct = np.cumsum(w[order] * y[order])
@@ -88,7 +95,9 @@ def threshold_for_precision(prob: npt.NDArray[np.float64], y: npt.NDArray[np.boo
     return float(prob[order][ok[-1]])
 
 
-def threshold_for_f_beta(prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], beta: float = 0.5) -> float:
+def threshold_for_f_beta(
+    prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], beta: float = 0.5
+) -> float:
     """The probability cut with the best weighted F-beta of answering correctly.
 
     ``beta = 0.5`` weighs precision (a wrong answer shown) twice as much as recall (a right answer held back).
@@ -144,7 +153,7 @@ def fit_answer(corpora: Sequence[tuple[Retriever, Sequence[EvalCase]]]) -> tuple
     base = [r.config for r, _, _ in prepared]
     best: tuple[float, AnswerConfig] = (-1.0, base[0].answer)
     for values in itertools.product(*ANSWER_GRID.values()):
-        cfg = replace(base[0].answer, **dict(zip(ANSWER_GRID, values, strict=True)))
+        cfg = replace(base[0].answer, **dict(zip(ANSWER_GRID, values, strict=True)))  # type: ignore[arg-type]
         scores = []
         for (retriever, cases, hits), config in zip(prepared, base, strict=True):
             retriever.config = replace(config, answer=cfg, abstention=Abstention())

@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 
-def regressions(metrics: dict[str, dict[str, float]], baseline: dict[str, dict[str, float]], tolerance: float = 0.005) -> list[str]:
+def regressions(
+    metrics: dict[str, dict[str, float]], baseline: dict[str, dict[str, float]], tolerance: float = 0.005
+) -> list[str]:
     """Metrics that fell by more than ``tolerance`` against the committed baseline (latency excluded)."""
     out = []
     for suite, values in baseline.items():
@@ -35,7 +37,17 @@ def markdown(report: dict[str, Any]) -> str:
     if report["gate_failures"]:
         lines += ["## Below the floors of evals/thresholds.json", "", *[f"- {r}" for r in report["gate_failures"]], ""]
     metrics = report["metrics"]
-    headline = ["n", "hit@1", "hit@5", "mrr", "answer_correct", "citations_verified", "abstain_precision", "abstain_recall", "latency_p50_ms"]
+    headline = [
+        "n",
+        "hit@1",
+        "hit@5",
+        "mrr",
+        "answer_correct",
+        "citations_verified",
+        "abstain_precision",
+        "abstain_recall",
+        "latency_p50_ms",
+    ]
     lines += ["## Metrics", "", *_table(metrics, headline), ""]
     ablation = {
         f"{suite} / {mode}": {k: metrics[suite].get(f"chunk_{k}_{mode}") for k in ("hit@1", "hit@5", "mrr")}
@@ -43,12 +55,20 @@ def markdown(report: dict[str, Any]) -> str:
         for mode in ("lexical", "dense", "fused")
         if f"chunk_mrr_{mode}" in metrics[suite]
     }
-    lines += ["## Retrieval ablation (gold among the top 5 chunks)", "", *_table(ablation, ["hit@1", "hit@5", "mrr"]), ""]
+    lines += [
+        "## Retrieval ablation (gold among the top 5 chunks)",
+        "",
+        *_table(ablation, ["hit@1", "hit@5", "mrr"]),
+        "",
+    ]
     for suite, kinds in report["by_kind"].items():
         lines += [f"## {suite} by kind", "", *_table(kinds, ["n", "hit@1", "answer_correct"]), ""]
     lines += ["## Failures (seed set)", ""]
     for f in report["failures"]:
-        lines.append(f"- **{f['id']}** {f['question']} — expected {f['expected']}, got {'abstention' if f['abstained'] else repr(f['answer'][:80])} (confidence {f['confidence']})")
+        got = "abstention" if f["abstained"] else repr(f["answer"][:80])
+        lines.append(
+            f"- **{f['id']}** {f['question']} — expected {f['expected']}, got {got} (confidence {f['confidence']})"
+        )
         lines += [f"  - cited: {q}" for q in f["cited"]]
     return "\n".join(lines) + "\n"
 

@@ -69,7 +69,9 @@ def evaluate_case(retriever: Retriever, case: EvalCase, top_k: int = 5, modes: S
     return CaseResult(case, answer, cite_rank, chunk_ranks, verified, len(shown), answer_ok, latency)
 
 
-def evaluate(retriever: Retriever, cases: Sequence[EvalCase], top_k: int = 5, modes: Sequence[Mode] = MODES) -> list[CaseResult]:
+def evaluate(
+    retriever: Retriever, cases: Sequence[EvalCase], top_k: int = 5, modes: Sequence[Mode] = MODES
+) -> list[CaseResult]:
     """Evaluate every case; ``modes`` are the retrieval modes whose chunk ranking is also measured."""
     return [evaluate_case(retriever, c, top_k, modes) for c in cases]
 

@@ -151,7 +151,9 @@ def _dense(ids: np.ndarray, vectors: Vectors, dim: int) -> object:
     return index
 
 
-def build_index(store: Store, root: Path, cfg: BuildConfig, embedder: Embedder, progress: bool = False) -> IndexManifest:
+def build_index(
+    store: Store, root: Path, cfg: BuildConfig, embedder: Embedder, progress: bool = False
+) -> IndexManifest:
     """Derive a new generation from everything in the database and publish it."""
     started = time.perf_counter()
     version = store.version
@@ -171,7 +173,9 @@ def build_index(store: Store, root: Path, cfg: BuildConfig, embedder: Embedder, 
         n_chunks=len(chunks),
         store_version=version,
     )
-    data = IndexData(manifest, docs, tuple(chunks), ids, _dense(ids, vectors, embedder.info.dim), _lexical(chunks, cfg.tokenizer))
+    data = IndexData(
+        manifest, docs, tuple(chunks), ids, _dense(ids, vectors, embedder.info.dim), _lexical(chunks, cfg.tokenizer)
+    )
     written = write_generation(root, data)
     logger.info("built index of %d chunks in %.1fs", len(chunks), time.perf_counter() - started)
     return written
@@ -192,7 +196,9 @@ def index_is_current(paths: DataPaths, store: Store, cfg: BuildConfig, embedder:
     )
 
 
-def ensure_index(paths: DataPaths, seeds_dir: Path | None, cfg: BuildConfig, embedder: Embedder, progress: bool = False) -> IndexManifest:
+def ensure_index(
+    paths: DataPaths, seeds_dir: Path | None, cfg: BuildConfig, embedder: Embedder, progress: bool = False
+) -> IndexManifest:
     """Sync the seeds into the database and rebuild the index if it is stale, partial or missing."""
     store = Store(paths.db)
     try:

@@ -126,4 +126,5 @@ class SentenceEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one question (with the model's query prompt, if it has one)."""
-        return self._encode([text], "query")[0]
+        vector: Vectors = self._encode([text], "query")[0]
+        return vector

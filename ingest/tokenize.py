@@ -25,7 +25,42 @@ _PIECES = re.compile(r"\d+(?:\.\d+)?[%‰]?|[a-z]+|[\u3400-\u9fff\uf900-\ufaff]+
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # Function words and question words that carry no topic; dropped from the word scheme only.
 _STOPWORDS = frozenset(
-    "的 了 是 在 和 与 及 等 对 把 被 为 之 也 都 就 又 着 吗 呢 吧 啊 哪 啥 怎么 怎样 如何 多少 什么 哪些 几 是否 有没有 请问".split()
+    [
+        "的",
+        "了",
+        "是",
+        "在",
+        "和",
+        "与",
+        "及",
+        "等",
+        "对",
+        "把",
+        "被",
+        "为",
+        "之",
+        "也",
+        "都",
+        "就",
+        "又",
+        "着",
+        "吗",
+        "呢",
+        "吧",
+        "啊",
+        "哪",
+        "啥",
+        "怎么",
+        "怎样",
+        "如何",
+        "多少",
+        "什么",
+        "哪些",
+        "几",
+        "是否",
+        "有没有",
+        "请问",
+    ]
 )
 
 

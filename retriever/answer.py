@@ -20,7 +20,9 @@ from retriever.types import Citation, Hit
 
 Tokenizer = Callable[[str], list[str]]
 
-NUMBER_QUESTION = re.compile(r"多少|几[个项大年次倍名家所条]?|比例|比重|百分|增长|增速|多大|多高|多长|多久|金额|规模|数量|第几")
+NUMBER_QUESTION = re.compile(
+    r"多少|几[个项大年次倍名家所条]?|比例|比重|百分|增长|增速|多大|多高|多长|多久|金额|规模|数量|第几"
+)
 LIST_QUESTION = re.compile(r"哪些|哪几|包括|包含|有什么|分别|主要内容|具体")
 # Question words and particles: they ask, they do not describe what to find.
 QUESTION_WORDS = re.compile(
@@ -86,7 +88,11 @@ def score_sentences(
                 continue
             sentence = text[span.start : span.end]
             tokens = frozenset(tokenize(sentence))
-            score = terms.coverage(tokens) + cfg.rank_weight * hit.score + _intent_bonus(question, sentence, cfg.intent_bonus)
+            score = (
+                terms.coverage(tokens)
+                + cfg.rank_weight * hit.score
+                + _intent_bonus(question, sentence, cfg.intent_bonus)
+            )
             scored[(hit.chunk.doc_id, span)] = Sentence(span, hit, tokens, score)
     return sorted(scored.values(), key=lambda s: -s.score)
 
@@ -94,6 +100,25 @@ def score_sentences(
 def _adjacent(a: Span, b: Span, text: str) -> bool:
     first, second = (a, b) if a.start < b.start else (b, a)
     return text[first.end : second.start].strip() == ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Joiner:
+    """Decides whether a sentence joins the answer so far."""
+
+    terms: Terms
+    text: str
+    cfg: AnswerConfig
+
+    def gain(self, candidate: Sentence, chosen: Sequence[Span], tokens: set[str]) -> float:
+        """The coverage the candidate adds (1 when it follows a lead-in), or 0 when too little."""
+        text = self.text
+        for c in chosen:
+            if text[c.end - 1] in _LEAD_IN and candidate.span.start > c.start and _adjacent(c, candidate.span, text):
+                return 1.0
+        extra = self.terms.coverage(tokens | candidate.tokens) - self.terms.coverage(tokens)
+        near = any(_adjacent(candidate.span, c, text) for c in chosen)
+        return extra if extra >= (self.cfg.join_gain if near else self.cfg.join_gain_far) else 0.0
 
 
 def answer_spans(terms: Terms, sentences: Sequence[Sentence], text: str, cfg: AnswerConfig) -> list[Span]:
@@ -108,17 +133,11 @@ def answer_spans(terms: Terms, sentences: Sequence[Sentence], text: str, cfg: An
     best = sentences[0]
     chosen, tokens = [best.span], set(best.tokens)
     pool = [s for s in sentences[1:] if s.hit.chunk.doc_id == best.hit.chunk.doc_id]
+    joiner = _Joiner(terms, text, cfg)
     while len(chosen) < cfg.max_parts:
-        base = terms.coverage(tokens)
-
-        def gain(s: Sentence) -> float:
-            near = any(_adjacent(s.span, c, text) for c in chosen)
-            lead_in = any(text[c.end - 1] in _LEAD_IN and _adjacent(c, s.span, text) and s.span.start > c.start for c in chosen)
-            extra = terms.coverage(tokens | s.tokens) - base
-            needed = cfg.join_gain if near else cfg.join_gain_far
-            return 1.0 if lead_in else (extra if extra >= needed else 0.0)
-
-        ranked = sorted(((gain(s), s) for s in pool if s.span not in chosen), key=lambda gs: -gs[0])
+        ranked = sorted(
+            ((joiner.gain(s, chosen, tokens), s) for s in pool if s.span not in chosen), key=lambda g: -g[0]
+        )
         if not ranked or ranked[0][0] <= 0.0:
             break
         chosen.append(ranked[0][1].span)
@@ -160,7 +179,9 @@ def supporting(sentences: Sequence[Sentence], taken: Sequence[tuple[str, Span]],
         doc_id = s.hit.chunk.doc_id
         if len(picked) >= limit:
             break
-        if s.hit.chunk.chunk_id in seen_chunks or any(d == doc_id and s.span.start < t.end and t.start < s.span.end for d, t in cited):
+        if s.hit.chunk.chunk_id in seen_chunks or any(
+            d == doc_id and s.span.start < t.end and t.start < s.span.end for d, t in cited
+        ):
             continue
         seen_chunks.add(s.hit.chunk.chunk_id)
         cited.append((doc_id, s.span))

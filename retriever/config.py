@@ -58,7 +58,12 @@ class RetrievalConfig:
         return {
             "dense_weight": self.dense_weight,
             "answer": asdict(self.answer),
-            "abstention": {"weights": list(a.weights), "bias": a.bias, "threshold": a.threshold, "features": list(a.features)},
+            "abstention": {
+                "weights": list(a.weights),
+                "bias": a.bias,
+                "threshold": a.threshold,
+                "features": list(a.features),
+            },
         }
 
 
@@ -76,4 +81,6 @@ def load_config(path: Path = CALIBRATION_PATH) -> RetrievalConfig:
         features=tuple(a.get("features", ("coverage",))),
     )
     answer = AnswerConfig(**raw.get("answer", {}))
-    return replace(cfg, dense_weight=float(raw.get("dense_weight", cfg.dense_weight)), answer=answer, abstention=abstention)
+    return replace(
+        cfg, dense_weight=float(raw.get("dense_weight", cfg.dense_weight)), answer=answer, abstention=abstention
+    )

@@ -13,8 +13,8 @@ import numpy.typing as npt
 
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
-from ingest.types import Chunk, Document, IndexManifest, Span
 from ingest.tokenize import entities, normalize_for_search
+from ingest.types import Chunk, Document, IndexManifest, Span
 from retriever.answer import (
     Evidence,
     Sentence,
@@ -88,7 +88,9 @@ class Retriever:
             self._chunks_of.setdefault(chunk.doc_id, []).append(chunk)
 
     @classmethod
-    def open(cls, index_root: Path, embedder: Embedder | None = None, config: RetrievalConfig | None = None) -> Retriever:
+    def open(
+        cls, index_root: Path, embedder: Embedder | None = None, config: RetrievalConfig | None = None
+    ) -> Retriever:
         """Open the current generation under ``index_root``.
 
         Args:
@@ -145,7 +147,14 @@ class Retriever:
             ranking = np.asarray(signals.lexical if mode == "lexical" else signals.dense, dtype=np.float64)
         order = np.argsort(-ranking, kind="stable")[:k]
         return [
-            Hit(self.data.chunks[signals.rows[i]], float(ranking[i]), rank, float(signals.lexical[i]), float(signals.dense[i]), mode)
+            Hit(
+                self.data.chunks[signals.rows[i]],
+                float(ranking[i]),
+                rank,
+                float(signals.lexical[i]),
+                float(signals.dense[i]),
+                mode,
+            )
             for rank, i in enumerate(order)
         ]
 

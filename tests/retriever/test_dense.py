@@ -91,7 +91,6 @@ def test_the_stored_vectors_are_the_vectors_that_were_added() -> None:
     np.testing.assert_array_equal(stored, vectors)
 
 
-
 @pytest.mark.model
 def test_the_real_seed_index_search_equals_brute_force_over_the_real_chunk_embeddings(
     seed_retriever: Retriever, real_embedder: Any

@@ -110,7 +110,9 @@ def test_every_quote_of_an_eager_answer_equals_the_document_text(eager_retriever
         assert answer.text == "……".join(c.quote for c in answer.citations[: len(answer.text.split("……"))])
 
 
-def test_every_citation_lies_inside_the_chunk_it_names_when_one_chunk_holds_it(seed_retriever: Retriever, repo_root: Path) -> None:
+def test_every_citation_lies_inside_the_chunk_it_names_when_one_chunk_holds_it(
+    seed_retriever: Retriever, repo_root: Path
+) -> None:
     # Generous joining (whatever calibration.json says) so that answers of several parts occur.
     joining = replace(RetrievalConfig(), answer=AnswerConfig(join_gain=0.05, join_gain_far=0.05, max_parts=3))
     retriever = Retriever(seed_retriever.data, seed_retriever.embedder, joining)
