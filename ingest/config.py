@@ -12,7 +12,7 @@ class ChunkConfig:
     ``max_chars`` was chosen on the evals (see README, "Chunk size").
     """
 
-    max_chars: int = 200
+    max_chars: int = 150
     overlap_sentences: int = 1
 
     def as_dict(self) -> dict[str, int]:

