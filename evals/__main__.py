@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         "--target-precision",
         type=float,
         default=None,
-        help="with --fit: wanted precision of answers (default: best F0.5)",
+        help="with --fit: wanted precision of answers (default: best F1)",
     )
     p.add_argument("--embedder", default=DEFAULT_BUILD.embedder)
     p.add_argument("--tokenizer", default=DEFAULT_BUILD.tokenizer)
@@ -141,7 +141,7 @@ def _fit(
         results = runner.evaluate(retriever, [*cases, *(_unanswerable(cases) if i else [])], modes=())
         sizes.append(len(results))
         # Each corpus weighs as much as the other in total, so the small seed set is not drowned.
-        data += fit.examples(results, weight=sizes[0] / len(results))
+        data += fit.examples(results, weight=sizes[0] / len(results), corpus=i)
     config = replace(config, abstention=fit.fit_abstention(data, args.target_precision))
     fitted = {
         "date": datetime.now(UTC).date().isoformat(),
@@ -154,7 +154,7 @@ def _fit(
         "answer_fit_score": round(answer_score, 4),
         "threshold_rule": f"precision >= {args.target_precision}"
         if args.target_precision
-        else "best F0.5 (precision weighs 2x recall)",
+        else "best mean F1 (answerable = positive) over the corpora",
         "mrr_by_dense_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in curves.items()},
         "index": f"{args.embedder}/{args.tokenizer}/{args.chunk_max_chars}",
     }

@@ -45,20 +45,21 @@ def best_weight(curves: Sequence[dict[float, float]]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One labelled question for the abstention model: its features, whether answering was right, its weight."""
+    """One labelled question for the abstention model: its features, its label, its weight and corpus."""
 
     features: tuple[float, ...]
-    correct: bool
+    answerable: bool
     weight: float
+    corpus: int = 0
 
 
-def examples(results: Sequence[CaseResult], weight: float) -> list[Example]:
+def examples(results: Sequence[CaseResult], weight: float, corpus: int) -> list[Example]:
     """Labelled examples from evaluated cases: answering is right when the question is answerable.
 
     The decision says whether the library holds the answer at all (what the abstention message
     tells the user); which passage answers is retrieval's job, measured by hit@1.
     """
-    return [Example(tuple(r.answer.features[f] for f in FEATURES), r.case.answerable, weight) for r in results]
+    return [Example(tuple(r.answer.features[f] for f in FEATURES), r.case.answerable, weight, corpus) for r in results]
 
 
 def fit_logistic(
@@ -92,35 +93,39 @@ def threshold_for_precision(
     return float(prob[order][ok[-1]])
 
 
-def threshold_for_f_beta(
-    prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], beta: float = 0.5
-) -> float:
-    """The probability cut with the best weighted F-beta of answering correctly.
-
-    ``beta = 0.5`` weighs precision (a wrong answer shown) twice as much as recall (a right answer held back).
-    """
-    order = np.argsort(-prob, kind="stable")
-    correct = np.cumsum(w[order] * y[order])
-    precision = correct / np.cumsum(w[order])
-    recall = correct / max(float((w * y).sum()), 1e-12)
-    f = (1 + beta**2) * precision * recall / np.maximum(beta**2 * precision + recall, 1e-12)
-    return float(prob[order][int(np.argmax(f))])
+def f1_by_threshold(
+    prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], cuts: npt.NDArray[np.float64]
+) -> np.ndarray:
+    """F1 of "answer when the probability reaches the cut" (answerable is positive), for each cut."""
+    answered = prob[None, :] >= cuts[:, None]
+    hits = (answered & y[None, :]).sum(axis=1)
+    precision = hits / np.maximum(answered.sum(axis=1), 1)
+    recall = hits / max(int(y.sum()), 1)
+    return np.asarray(2 * precision * recall / np.maximum(precision + recall, 1e-12))
 
 
 def fit_abstention(data: Sequence[Example], target_precision: float | None) -> Abstention:
     """Fit the abstention model and choose its threshold.
 
+    The model is fitted on all examples, each corpus weighing the same in total. The threshold is
+    the one with the best mean F1 over the corpora (each corpus's own F1, so the choice suits the
+    small policy set and the large benchmark alike), or, with ``target_precision``, the lowest cut
+    reaching that weighted precision.
+
     Args:
         data: labelled, weighted examples.
-        target_precision: the wanted precision of answered questions; None for the best F0.5.
+        target_precision: the wanted precision of answered questions; None for the best mean F1.
     """
     x = np.array([e.features for e in data], dtype=np.float64)
-    y = np.array([e.correct for e in data], dtype=bool)
+    y = np.array([e.answerable for e in data], dtype=bool)
     w = np.array([e.weight for e in data], dtype=np.float64)
+    corpus = np.array([e.corpus for e in data])
     coef, bias = fit_logistic(x, y.astype(np.float64), w)
     prob = 1.0 / (1.0 + np.exp(-(x @ coef + bias)))
     if target_precision is None:
-        threshold = threshold_for_f_beta(prob, y, w)
+        cuts = np.unique(prob)
+        mean_f1 = np.mean([f1_by_threshold(prob[corpus == c], y[corpus == c], cuts) for c in np.unique(corpus)], axis=0)
+        threshold = float(cuts[int(np.argmax(mean_f1))])
     else:
         threshold = threshold_for_precision(prob, y, w, target_precision)
     return Abstention(tuple(round(float(c), 5) for c in coef), round(bias, 5), round(threshold, 5), FEATURES)

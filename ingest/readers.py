@@ -1,0 +1,317 @@
+"""Read the files staff receive (.txt .md .html .htm .pdf .docx) into clean, offset-stable text.
+
+``read_document(filename, data)`` never touches the file system: only the extension of the
+file name's last component is used, to pick a reader. Every failure is a ``DocumentError`` whose
+message is in Chinese and English and names the file. Whatever the format, the text has no
+``\\r``, no blank lines and only stripped lines; control characters are dropped, and nothing is
+NFC-normalised (the text is shown as the source has it).
+
+* **.txt / .md**: decoded (BOM, strict UTF-8, else charset-normalizer's guess checked against
+  GB18030 and Big5 by the share of common Chinese characters), then ``clean_text`` removes scraped
+  page chrome. Markdown loses only line-level syntax: ``#`` heading marks, ``>`` quote marks,
+  ``- * +`` bullets, code fences, rules and table separator rows; inline ``**…**`` stays.
+* **.html / .htm**: trafilatura's main-content extraction (falling back to the ``<body>`` text
+  without scripts and styles), then ``clean_text``.
+* **.pdf**: pypdf's text layer, read in a subprocess with a timeout (``ingest.pdf_worker``).
+* **.docx**: python-docx after a zip-bomb check (``ingest.docx_reader``); not ``clean_text``ed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import PureWindowsPath
+
+import charset_normalizer
+import lxml.html
+import trafilatura
+from lxml import etree
+from trafilatura.settings import Document as ExtractedPage
+
+from ingest.clean import clean_text
+from ingest.docx_reader import read_docx
+from ingest.errors import DocumentError
+from ingest.pdf_worker import layout_pages, run_worker
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED = frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"})
+_FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+# Longest file name shown in an error message.
+_NAME_MAX_CHARS = 120
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# C0 controls other than \t \n \v \f \r, and DEL: real text has (almost) none of these bytes.
+_CONTROL_BYTES = bytes([*range(0x09), *range(0x0E, 0x20), 0x7F])
+_MAX_CONTROL_SHARE = 0.01
+# After decoding: controls, C1 controls, U+FFFD and private-use characters mark a wrong decoding.
+_BAD_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
+_MAX_BAD_SHARE = 0.01
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Decode with the superset a legacy name stands for in practice.
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "big5": "big5hkscs", "cp950": "big5hkscs"}
+# The most frequent Chinese characters, simplified and traditional: a right decoding of Chinese
+# text is full of them, GBK read as Big5 (or the reverse) is not.
+_COMMON_CJK = frozenset(
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
+    "而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把"
+    "這為個國來們時對會發動種過說產後學經進實業現關點機與從當開於"
+)
+_CJK_RANGE = re.compile(r"[\u4e00-\u9fff]")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_HTML_DROP_TAGS = ("script", "style", "noscript", "template")
+_HTML_BLOCK_TAGS = (
+    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "section",
+    "article", "header", "footer", "nav", "blockquote", "pre", "dd", "dt", "td", "th",
+)  # fmt: skip
+_MD_DROP = re.compile(r"^\s*(?:```.*|~~~.*|(?:[-*_]\s*){3,}|={3,}|\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?)$")
+_MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
+_MD_PREFIX = re.compile(r"^\s{0,3}(?:(?:>\s?)+|[-*+]\s+)")
+_DOC_TITLE = re.compile(r"^关于.{2,60}(?:通知|意见|决定|办法|规定|方案|批复|报告|函|公告|通告|细则|规划|纲要)$")
+_TITLE_MAX_CHARS = 60
+_TITLE_SEARCH_LINES = 10
+_TITLE_BAD_ENDS = ("。", "！", "？", "；", "，", ".", "!", "?", ";", ",")
+_JUNK_PDF_TITLE = re.compile(r"^(?:microsoft (?:word|excel|powerpoint) - |untitled$)|\.(?:docx?|wps|pdf)$", re.I)
+
+
+class UnsupportedFormatError(DocumentError):
+    """The file's extension is not one of ``SUPPORTED``."""
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpan:
+    """The part ``text[start:end]`` of a PDF's text that comes from page ``page`` (1-based)."""
+
+    start: int
+    end: int
+    page: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDocument:
+    r"""A file read into clean text; every offset (``pages``, later chunks) refers to ``text``.
+
+    Attributes:
+        text: Stripped, non-empty lines joined by ``"\n"``.
+        title: The best guess at the title, ``""`` if none.
+        pages: For a PDF, the span of each page with text, in order; empty otherwise.
+        author: The author named by the text's byline, ``""`` if none.
+        published: The date on the byline (or in HTML metadata), ``None`` if none.
+        fmt: ``"txt"``, ``"md"``, ``"html"``, ``"pdf"`` or ``"docx"``.
+    """
+
+    text: str
+    title: str
+    pages: tuple[PageSpan, ...]
+    author: str
+    published: date | None
+    fmt: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """Resource limits for reading one upload; the defaults suit a policy-document service."""
+
+    max_bytes: int = 50 * 2**20
+    max_inflated_bytes: int = 200 * 2**20
+    max_zip_entries: int = 2000
+    pdf_timeout_s: float = 30.0
+    max_pages: int = 2000
+
+
+_DEFAULT_LIMITS = ReadLimits()
+
+
+def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMITS) -> ParsedDocument:
+    """Read an uploaded file into clean text.
+
+    Args:
+        filename: The client's file name; only its last component's extension is used.
+        data: The file's bytes.
+        limits: Size, time and page limits.
+
+    Returns:
+        The clean text and what could be found about the document.
+
+    Raises:
+        UnsupportedFormatError: If the extension is not in ``SUPPORTED``.
+        DocumentError: If the file is empty, too large, unreadable, or has no text.
+    """
+    name, suffix = _name_and_suffix(filename)
+    fmt = _FORMATS.get(suffix)
+    if fmt is None:
+        raise UnsupportedFormatError(
+            f"{name!r}: 不支持的文件类型 / unsupported file type {suffix or '(none)'!r}; "
+            f"upload one of {', '.join(sorted(SUPPORTED))}"
+        )
+    if len(data) > limits.max_bytes:
+        raise DocumentError(
+            f"{name!r}: 文件过大 / the file is too large: {len(data)} bytes, more than max_bytes={limits.max_bytes}; "
+            "split it into smaller files"
+        )
+    if not data.strip():
+        raise DocumentError(f"{name!r}: 文件为空 / the file is empty; upload a file that has text")
+    if fmt in ("txt", "md"):
+        document = _read_plain(name, data, fmt)
+    elif fmt == "html":
+        document = _read_html(name, data)
+    elif fmt == "pdf":
+        document = _read_pdf(name, data, limits)
+    else:
+        lines, styled_title = read_docx(name, data, limits.max_zip_entries, limits.max_inflated_bytes)
+        text = _tidy("\n".join(lines))
+        document = ParsedDocument(text, styled_title or _guess_title(text), (), "", None, "docx")
+    if not document.text:
+        raise DocumentError(f"{name!r}: 没有可检索的正文 / no text left to search in the file; check its content")
+    logger.debug("read %s as %s: %d chars, title %r", name, fmt, len(document.text), document.title)
+    return document
+
+
+def _name_and_suffix(filename: str) -> tuple[str, str]:
+    """The last path component (``/`` or ``\\`` separated) for messages, and its lowercased extension."""
+    name = PureWindowsPath(_CONTROL_CHARS.sub("", filename)).name.strip()
+    _, dot, ext = name.rpartition(".")
+    return name[:_NAME_MAX_CHARS], (dot + ext).lower() if dot else ""
+
+
+def _read_plain(name: str, data: bytes, fmt: str) -> ParsedDocument:
+    """Read .txt or .md: decode, drop Markdown line syntax, remove page chrome."""
+    raw = _decode(name, data)
+    md_title = ""
+    if fmt == "md":
+        raw, md_title = _strip_markdown(raw)
+    cleaned = clean_text(raw)
+    logger.debug("%s: clean_text removed %d lines", name, len(cleaned.removed))
+    text = _tidy(cleaned.text)
+    return ParsedDocument(text, md_title or _guess_title(text), (), cleaned.author, cleaned.published, fmt)
+
+
+def _read_html(name: str, data: bytes) -> ParsedDocument:
+    """Read .html: main content via trafilatura (else the body text), then remove page chrome."""
+    declared = _META_CHARSET.search(data[:4096])
+    html = _XML_DECLARATION.sub("", _decode(name, data, declared.group(1).decode("ascii") if declared else None))
+    page = trafilatura.bare_extraction(
+        html, include_comments=False, include_tables=True, favor_precision=True, with_metadata=True
+    )
+    page = page if isinstance(page, ExtractedPage) else None
+    raw = page.text or "" if page else ""
+    if not raw.strip():
+        logger.debug("%s: trafilatura found no main content; using the body text", name)
+        raw = _body_text(html)
+    cleaned = clean_text(raw)
+    text = _tidy(cleaned.text)
+    title = _tidy(page.title or "").replace("\n", " ") if page else ""
+    published = cleaned.published or (_iso_date(page.date) if page else None)
+    author = cleaned.author or (page.author or "" if page else "")
+    return ParsedDocument(text, title or _guess_title(text), (), author, published, "html")
+
+
+def _read_pdf(name: str, data: bytes, limits: ReadLimits) -> ParsedDocument:
+    """Read .pdf: the text layer page by page, in a subprocess, laid out as clean lines."""
+    pages, meta_title = run_worker(name, data, limits.pdf_timeout_s, limits.max_pages)
+    text, spans = layout_pages(pages)
+    if not text:
+        raise DocumentError(
+            f"{name!r}: PDF 没有文字层（可能是扫描件），无法检索 / the PDF has no text layer (probably scanned); "
+            "it cannot be searched; run OCR on it (e.g. ocrmypdf) and upload the result"
+        )
+    meta_title = _tidy(meta_title).replace("\n", " ")
+    title = "" if _JUNK_PDF_TITLE.search(meta_title) else meta_title
+    page_spans = tuple(PageSpan(start, end, page) for start, end, page in spans)
+    return ParsedDocument(text, title or _guess_title(text), page_spans, "", None, "pdf")
+
+
+def _decode(name: str, data: bytes, declared: str | None = None) -> str:
+    """Decode text bytes: BOM, then a declared charset, strict UTF-8, or the best detected guess."""
+    not_text = f"{name!r}: 不是文本文件 / not a text file"
+    for bom, bom_codec in _BOMS:
+        if data.startswith(bom):
+            with_bom = _try_decode(data, bom_codec)
+            if with_bom is None:
+                raise DocumentError(f"{not_text}: it starts with a {bom_codec} mark but does not decode as such")
+            return with_bom
+    if b"\x00" in data or len(data) - len(data.translate(None, _CONTROL_BYTES)) > _MAX_CONTROL_SHARE * len(data):
+        raise DocumentError(f"{not_text}: it has NUL or control bytes; upload the document itself, not binary data")
+    for codec in ("utf-8", declared):  # UTF-8 first: GBK bytes never pass as UTF-8, the reverse does
+        text = _try_decode(data, codec) if codec else None
+        if text is not None:
+            return text
+    guess = charset_normalizer.from_bytes(data).best()
+    candidates = [guess.encoding] if guess else []
+    decoded = [t for t in (_try_decode(data, c) for c in (*candidates, "gb18030", "big5hkscs")) if t is not None]
+    if not decoded:
+        raise DocumentError(f"{not_text}: its encoding could not be detected; save it as UTF-8 and upload it again")
+    # max() keeps the first of equal scores, so charset-normalizer's guess wins a tie.
+    return max(decoded, key=_common_share)
+
+
+def _try_decode(data: bytes, codec: str) -> str | None:
+    """``data`` decoded strictly with ``codec`` if that works and looks like text, else ``None``."""
+    try:
+        text = data.decode(_SUPERSETS.get(codecs.lookup(codec).name, codecs.lookup(codec).name))
+    except (LookupError, UnicodeDecodeError):
+        return None
+    return text if len(_BAD_CHARS.findall(text)) <= _MAX_BAD_SHARE * len(text) else None
+
+
+def _common_share(text: str) -> float:
+    """The share of Chinese characters in ``text`` that are among the most frequent ones."""
+    cjk = _CJK_RANGE.findall(text)
+    return sum(ch in _COMMON_CJK for ch in cjk) / len(cjk) if cjk else 0.0
+
+
+def _strip_markdown(text: str) -> tuple[str, str]:
+    """Drop Markdown's line-level syntax; return the text and the first heading."""
+    lines: list[str] = []
+    title = ""
+    for line in text.splitlines():
+        if _MD_DROP.match(line):
+            continue
+        heading = _MD_HEADING.match(line)
+        if heading:
+            title = title or heading.group(1).strip()
+            lines.append(heading.group(1))
+        else:
+            lines.append(_MD_PREFIX.sub("", line))
+    return "\n".join(lines), title
+
+
+def _body_text(html: str) -> str:
+    """The text of ``<body>`` with one line per block element, without scripts and styles."""
+    try:
+        root = lxml.html.document_fromstring(html)
+    except (etree.ParserError, ValueError):
+        return ""
+    for element in list(root.iter(*_HTML_DROP_TAGS)):
+        element.drop_tree()
+    for element in root.iter(*_HTML_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+    body = root.find("body")
+    return str((body if body is not None else root).text_content())
+
+
+def _iso_date(value: str | None) -> date | None:
+    """A ``YYYY-MM-DD`` date, or ``None``."""
+    try:
+        return date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _tidy(text: str) -> str:
+    """Stripped non-empty lines without control characters, joined by ``"\\n"``."""
+    lines = (_CONTROL_CHARS.sub("", line).strip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
+def _guess_title(text: str) -> str:
+    """A ``关于…的通知`` line near the top, else the first line if it is short and no sentence."""
+    lines = text.split("\n", _TITLE_SEARCH_LINES)[:_TITLE_SEARCH_LINES]
+    official = next((line for line in lines if _DOC_TITLE.match(line)), "")
+    if official or not lines:
+        return official
+    first = lines[0]
+    return first if len(first) <= _TITLE_MAX_CHARS and not first.endswith(_TITLE_BAD_ENDS) else ""
