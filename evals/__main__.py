@@ -198,12 +198,19 @@ def _finish(
     return 1 if problems else 0
 
 
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr; quiet the libraries that log every step (bm25s sets DEBUG when imported)."""
+    import bm25s  # noqa: F401
+
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "faiss.loader", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the evals; see ``--help``."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("bm25s", "faiss.loader", "sentence_transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     return run(args)
 
 

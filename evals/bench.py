@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="passes over the questions")
     p.add_argument("--questions", type=int, default=300, help="DRCD questions per pass")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    from evals.__main__ import configure_logging
+
+    configure_logging(logging.WARNING)
     json.dump(run(args), sys.stdout, ensure_ascii=False, indent=1)
     sys.stdout.write("\n")
     return 0

@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evals.__main__ import DEFAULT_BUILD, DRCD_DEFAULT, REPO
+from evals.__main__ import DEFAULT_BUILD, DRCD_DEFAULT, REPO, configure_logging
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -68,9 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="+", type=int, default=[100, 150, 200, 300])
     p.add_argument("--questions", type=int, default=1000, help="DRCD test-split questions per configuration")
     args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    for noisy in ("bm25s", "faiss.loader", "sentence_transformers", "ingest"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
+    logging.getLogger("ingest").setLevel(logging.WARNING)
     for row in run(args):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     return 0

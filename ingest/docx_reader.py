@@ -65,7 +65,8 @@ def read_docx(name: str, data: bytes, max_entries: int, max_inflated: int) -> tu
         ) from e
     lines: list[str] = []
     title = ""
-    for block in _blocks(document, document.element.body):
+    body = document.element.body
+    for block in _blocks(document, body) if body is not None else ():
         if isinstance(block, Table):
             lines.extend(_table_lines(block))
             continue

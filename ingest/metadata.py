@@ -61,7 +61,7 @@ _PAGE_NUMBER = re.compile(r"^[-—－–―~\s]*(?:第\s*)?\d{1,4}\s*页?(?:\s*[
 _NUMBER_LINE_REST = re.compile(r"[\s（）()\[\]【】〔〕,，。.]*(?:签发人\s*[:：].*)?")
 _HINT_JUNK = re.compile(r"^microsoft\s+word\s*-\s*|\.(?:docx?|pdf|wps|txt|ofd|html?)$", re.IGNORECASE)
 
-_HEADER_LINES = 15  # the 版头 and title sit in the first lines; a 文号 further down is a citation
+_HEADER_LINES = 15  # the 版头 (masthead, 文号, title) ends by then, or at the first body line before that
 _FIELD_HEAD_LINES, _FIELD_TAIL_LINES = 30, 10  # field tables at the top; the 版记 (印发日期) at the end
 _TAIL_LINES = 8  # a date alone this close to the end is the signing date even without an organ above
 _MAX_TITLE_CHARS, _MAX_SHORT_TITLE_CHARS, _MAX_TITLE_PARTS = 100, 60, 3
@@ -88,10 +88,10 @@ class PolicyMetadata:
 
 
 def parse_chinese_date(s: str) -> date | None:
-    """Parse a string that is exactly one date: ``2019年7月23日``, ``2019年07月23日``,
-    ``2019 年 7 月 23 日``, ``2019-07-23`` (or ``/``, ``.``), ``二〇一九年七月二十三日``.
+    """Parse a string that is exactly one date, written the ways Chinese documents write dates.
 
-    Returns ``None`` if ``s`` (surrounding whitespace aside) is not exactly one valid date.
+    Handles ``2019年7月23日``, ``2019年07月23日``, ``2019 年 7 月 23 日``, ``2019-07-23`` (or ``/``, ``.``)
+    and ``二〇一九年七月二十三日``. Returns ``None`` unless ``s``, stripped, is exactly one valid date.
     """
     m = _DATE.fullmatch(s.strip())
     return _match_date(m) if m else None
@@ -116,11 +116,17 @@ def extract_metadata(text: str, title_hint: str = "") -> PolicyMetadata:
     """
     lines = _lines(text)
     fields = _fields(lines)
-    title, title_end = _title(lines, title_hint, fields.get("标题", ""))
+    # The 版头 ends at the first body line: a salutation ("各位代表：") or a sentence.
+    head = lines[:_HEADER_LINES]
+    body = (
+        i for i, line in enumerate(head) if line.endswith(("：", ":")) or not _is_titleish(line, _MAX_TITLE_CHARS, 0)
+    )
+    header_end = next(body, len(head))
+    title, title_end = _title(lines[:header_end], title_hint, fields.get("标题", ""))
     organs, signed = _signature(lines)
     issuer = organs or _organs(fields.get("发文机关", "")) or _header_issuer(lines, title)
     published = signed or _field_date(lines, fields) or _note_date(lines, title_end)
-    return PolicyMetadata(title, _doc_number(lines, fields), issuer, published)
+    return PolicyMetadata(title, _doc_number(lines[:header_end], fields), issuer, published)
 
 
 def _lines(text: str) -> list[str]:
@@ -182,11 +188,11 @@ def _fields(lines: list[str]) -> dict[str, str]:
 
 
 def _doc_number(lines: list[str], fields: dict[str, str]) -> str | None:
-    """The document's own 文号: a field, else one standing on its own line in the 版头."""
+    """The document's own 文号: a field, else one standing on its own line in the 版头 ``lines``."""
     for label in ("发文字号", "文号"):
         if number := normalize_doc_number(fields.get(label, "")):
             return number
-    for line in lines[:_HEADER_LINES]:
+    for line in lines:
         m = DOC_NUMBER.search(line)
         if m and _is_number_line(line, m):
             return _canonical(m)
@@ -199,21 +205,14 @@ def _is_number_line(line: str, m: re.Match[str] | None) -> bool:
 
 
 def _title(lines: list[str], hint: str, field: str) -> tuple[str, int]:
-    """The title and the index of its last line in ``lines`` (-1 if it came from the hint or a field)."""
+    """The title and the index of its last line in the 版头 ``lines`` (-1 if from the hint or a field)."""
     for candidate in (" ".join(_HINT_JUNK.sub("", c.strip()).split()) for c in (hint, field)):
         if _is_titleish(candidate, _MAX_TITLE_CHARS) and not candidate.endswith(("：", ":")):
             return candidate, -1
-    # The 版头 ends at the first body line: a salutation ("各位代表：") or a sentence.
-    body = (
-        i
-        for i, line in enumerate(lines[:_HEADER_LINES])
-        if line.endswith(("：", ":")) or not _is_titleish(line, _MAX_TITLE_CHARS, 0)
-    )
-    end = next(body, min(len(lines), _HEADER_LINES))
-    zone = [i for i in range(end) if not _is_header_chrome(lines[i])]
+    zone = [i for i, line in enumerate(lines) if not _is_header_chrome(line)]
     for i in zone:
         if _is_titleish(lines[i], _MAX_TITLE_CHARS) and (_TITLE_END.search(lines[i]) or "关于" in lines[i]):
-            return _join_title(lines, i, end)
+            return _join_title(lines, i)
     for i in zone:
         if _is_titleish(lines[i], _MAX_SHORT_TITLE_CHARS):
             return _unspace(lines[i]), i
@@ -231,15 +230,15 @@ def _is_titleish(line: str, max_chars: int, min_cjk: int = 2) -> bool:
     return short and not _SENTENCE_PUNCT.search(line) and not line.endswith(("，", "、"))
 
 
-def _join_title(lines: list[str], i: int, end: int) -> tuple[str, int]:
-    """Join a title wrapped over up to three lines, starting at line ``i``."""
+def _join_title(lines: list[str], i: int) -> tuple[str, int]:
+    """Join a title wrapped over up to three of the 版头 ``lines``, around line ``i``."""
     start = i
     before = lines[i - 1] if i > 0 else ""
     joins_before = _is_titleish(before, _MAX_SHORT_TITLE_CHARS) and not _TITLE_END.search(before)
     if lines[i].startswith("关于") and joins_before and not _is_header_chrome(before):
         start = i - 1
     title, j = "".join(lines[start : i + 1]), i
-    while j + 1 < end and j + 1 - start < _MAX_TITLE_PARTS:
+    while j + 1 < len(lines) and j + 1 - start < _MAX_TITLE_PARTS:
         nxt = lines[j + 1]
         if _is_header_chrome(nxt) or not _is_titleish(nxt, _MAX_SHORT_TITLE_CHARS, min_cjk=1):
             break
@@ -290,10 +289,11 @@ def _field_date(lines: list[str], fields: dict[str, str]) -> date | None:
 
 
 def _note_date(lines: list[str], title_end: int) -> date | None:
-    """A date note under the title: "——2025年1月19日在…会议上", "（2023年3月13日…通过）"."""
+    """A date note under the title: "——2025年1月19日在…会议上", "（2023年3月13日…通过）", "2025年…在…会议上"."""
     for line in lines[title_end + 1 : title_end + 1 + _NOTE_LINES]:
         s = line.lstrip("-—－–―~ （(")
         m = _DATE.match(s)
-        if m and len(line) <= _NOTE_MAX_CHARS and not s[m.end() :].startswith(("，", ",", "、")):
+        marked = s != line or re.search("在.*[会會][议議]", s)
+        if m and marked and len(line) <= _NOTE_MAX_CHARS:
             return _match_date(m)
     return None

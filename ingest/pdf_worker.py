@@ -51,6 +51,9 @@ _CLOSERS = "”’」』）)》】"
 _FULL_LINE_SHARE = 0.85
 # A line that starts a heading must be nearly full to count as broken ("（一）…" headings are long).
 _FULL_HEADING_SHARE = 0.95
+# Metadata titles that name a file or a tool rather than the document.
+_JUNK_TITLE = re.compile(r"^(?:microsoft (?:word|excel|powerpoint) - |untitled$)|\.(?:docx?|wps|pdf)$", re.IGNORECASE)
+_Spans = tuple[tuple[int, int, int], ...]
 _CJK = r"\u2e80-\u2fff\u3001-\u303f\u3040-\u9fff\uf900-\ufaff\uff01-\uff60"
 _CJK_ASCII_GAP = re.compile(rf"(?<=[{_CJK}])[ \t]+(?=[0-9A-Za-z%])|(?<=[0-9A-Za-z%])[ \t]+(?=[{_CJK}])")
 
@@ -94,7 +97,26 @@ def run_worker(name: str, data: bytes, timeout_s: float, max_pages: int) -> tupl
     return pages, title
 
 
-def layout_pages(pages: Sequence[str]) -> tuple[str, tuple[tuple[int, int, int], ...]]:
+def read_pdf(name: str, data: bytes, timeout_s: float, max_pages: int) -> tuple[str, _Spans, str]:
+    """Read a PDF's text layer into clean text (see ``layout_pages``) and its metadata title.
+
+    Raises:
+        DocumentError: If the PDF cannot be parsed (see ``run_worker``) or has no text layer.
+    """
+    from ingest.errors import DocumentError
+
+    pages, title = run_worker(name, data, timeout_s, max_pages)
+    text, spans = layout_pages(pages)
+    if not text:
+        raise DocumentError(
+            f"{name!r}: PDF 没有文字层（可能是扫描件），无法检索 / the PDF has no text layer (probably scanned); "
+            "it cannot be searched; run OCR on it (e.g. ocrmypdf) and upload the result"
+        )
+    title = " ".join(title.split())
+    return text, spans, "" if _JUNK_TITLE.search(title) else title
+
+
+def layout_pages(pages: Sequence[str]) -> tuple[str, _Spans]:
     r"""Lay out page texts as clean text, with the span of each page.
 
     Lines are stripped and blank lines dropped; page numbers and running headers/footers at page

@@ -1,24 +1,21 @@
 """Read the files staff receive (.txt .md .html .htm .pdf .docx) into clean, offset-stable text.
 
-``read_document(filename, data)`` never touches the file system: only the extension of the
-file name's last component is used, to pick a reader. Every failure is a ``DocumentError`` whose
-message is in Chinese and English and names the file. Whatever the format, the text has no
-``\\r``, no blank lines and only stripped lines; control characters are dropped, and nothing is
-NFC-normalised (the text is shown as the source has it).
+``read_document(filename, data)`` never touches the file system; only the extension of the name's
+last component picks a reader. Every failure is a ``DocumentError`` in Chinese and English naming
+the file. The text has no ``\\r``, no blank lines, no control characters and only stripped lines;
+it is not NFC-normalised (it is shown as the source has it).
 
-* **.txt / .md**: decoded (BOM, strict UTF-8, else charset-normalizer's guess checked against
-  GB18030 and Big5 by the share of common Chinese characters), then ``clean_text`` removes scraped
-  page chrome. Markdown loses only line-level syntax: ``#`` heading marks, ``>`` quote marks,
-  ``- * +`` bullets, code fences, rules and table separator rows; inline ``**…**`` stays.
-* **.html / .htm**: trafilatura's main-content extraction (falling back to the ``<body>`` text
-  without scripts and styles), then ``clean_text``.
-* **.pdf**: pypdf's text layer, read in a subprocess with a timeout (``ingest.pdf_worker``).
-* **.docx**: python-docx after a zip-bomb check (``ingest.docx_reader``); not ``clean_text``ed.
+* .txt/.md: decoded (BOM, strict UTF-8, else charset-normalizer's guess checked against GB18030 and
+  Big5), broken lines joined (see ``_tidy``), then ``clean_text``. Markdown loses only
+  line syntax: ``#`` marks, ``>`` marks, ``- * +`` bullets, fences, rules, table separator rows.
+* .html/.htm: trafilatura's main content (else the ``<body>`` text), then the same as .txt.
+* .pdf: ``ingest.pdf_worker``. .docx: ``ingest.docx_reader``; neither goes through ``clean_text``.
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import logging
 import re
 from dataclasses import dataclass
@@ -34,7 +31,7 @@ from trafilatura.settings import Document as ExtractedPage
 from ingest.clean import clean_text
 from ingest.docx_reader import read_docx
 from ingest.errors import DocumentError
-from ingest.pdf_worker import layout_pages, run_worker
+from ingest.pdf_worker import read_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -45,36 +42,35 @@ _NAME_MAX_CHARS = 120
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # C0 controls other than \t \n \v \f \r, and DEL: real text has (almost) none of these bytes.
 _CONTROL_BYTES = bytes([*range(0x09), *range(0x0E, 0x20), 0x7F])
-_MAX_CONTROL_SHARE = 0.01
 # After decoding: controls, C1 controls, U+FFFD and private-use characters mark a wrong decoding.
 _BAD_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
-_MAX_BAD_SHARE = 0.01
+# The most control bytes (before decoding) or bad characters (after) that text may have.
+_MAX_JUNK_SHARE = 0.01
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Decode with the superset a legacy name stands for in practice.
 _SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "cp936": "gb18030", "big5": "big5hkscs", "cp950": "big5hkscs"}
 # The most frequent Chinese characters, simplified and traditional: a right decoding of Chinese
 # text is full of them, GBK read as Big5 (or the reverse) is not.
 _COMMON_CJK = frozenset(
-    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面"
-    "而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把"
-    "這為個國來們時對會發動種過說產後學經進實業現關點機與從當開於"
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后"
+    "多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把這為個國來們"
 )
 _CJK_RANGE = re.compile(r"[\u4e00-\u9fff]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _HTML_DROP_TAGS = ("script", "style", "noscript", "template")
-_HTML_BLOCK_TAGS = (
-    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "section",
-    "article", "header", "footer", "nav", "blockquote", "pre", "dd", "dt", "td", "th",
-)  # fmt: skip
+_HTML_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol")
 _MD_DROP = re.compile(r"^\s*(?:```.*|~~~.*|(?:[-*_]\s*){3,}|={3,}|\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?)$")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)(?:\s+#+)?\s*$")
 _MD_PREFIX = re.compile(r"^\s{0,3}(?:(?:>\s?)+|[-*+]\s+)")
+# Chinese typesetting never starts a line with these marks nor ends one with those: a line break
+# next to them is a broken sentence (gov_work_reports: a linked title on its own line).
+_NO_LINE_START = tuple("，。、；：！？）」』》”’】〕")
+_NO_LINE_END = tuple("《“（「『【〔‘")
 _DOC_TITLE = re.compile(r"^关于.{2,60}(?:通知|意见|决定|办法|规定|方案|批复|报告|函|公告|通告|细则|规划|纲要)$")
 _TITLE_MAX_CHARS = 60
 _TITLE_SEARCH_LINES = 10
 _TITLE_BAD_ENDS = ("。", "！", "？", "；", "，", ".", "!", "?", ";", ",")
-_JUNK_PDF_TITLE = re.compile(r"^(?:microsoft (?:word|excel|powerpoint) - |untitled$)|\.(?:docx?|wps|pdf)$", re.I)
 
 
 class UnsupportedFormatError(DocumentError):
@@ -154,16 +150,7 @@ def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMI
         )
     if not data.strip():
         raise DocumentError(f"{name!r}: 文件为空 / the file is empty; upload a file that has text")
-    if fmt in ("txt", "md"):
-        document = _read_plain(name, data, fmt)
-    elif fmt == "html":
-        document = _read_html(name, data)
-    elif fmt == "pdf":
-        document = _read_pdf(name, data, limits)
-    else:
-        lines, styled_title = read_docx(name, data, limits.max_zip_entries, limits.max_inflated_bytes)
-        text = _tidy("\n".join(lines))
-        document = ParsedDocument(text, styled_title or _guess_title(text), (), "", None, "docx")
+    document = _read_binary(name, data, fmt, limits) if fmt in ("pdf", "docx") else _read_text(name, data, fmt)
     if not document.text:
         raise DocumentError(f"{name!r}: 没有可检索的正文 / no text left to search in the file; check its content")
     logger.debug("read %s as %s: %d chars, title %r", name, fmt, len(document.text), document.title)
@@ -177,16 +164,28 @@ def _name_and_suffix(filename: str) -> tuple[str, str]:
     return name[:_NAME_MAX_CHARS], (dot + ext).lower() if dot else ""
 
 
-def _read_plain(name: str, data: bytes, fmt: str) -> ParsedDocument:
-    """Read .txt or .md: decode, drop Markdown line syntax, remove page chrome."""
+def _read_binary(name: str, data: bytes, fmt: str, limits: ReadLimits) -> ParsedDocument:
+    """Read .pdf (page spans, metadata title) or .docx (Heading/Title-styled title)."""
+    if fmt == "pdf":
+        text, spans, title = read_pdf(name, data, limits.pdf_timeout_s, limits.max_pages)
+        return ParsedDocument(text, title or _guess_title(text), tuple(PageSpan(*s) for s in spans), "", None, fmt)
+    lines, title = read_docx(name, data, limits.max_zip_entries, limits.max_inflated_bytes)
+    text = _tidy("\n".join(lines))
+    return ParsedDocument(text, title or _guess_title(text), (), "", None, fmt)
+
+
+def _read_text(name: str, data: bytes, fmt: str) -> ParsedDocument:
+    """Read .txt, .md or .html: decode, extract, drop Markdown line syntax, remove page chrome."""
+    if fmt == "html":
+        return _read_html(name, data)
     raw = _decode(name, data)
     md_title = ""
     if fmt == "md":
         raw, md_title = _strip_markdown(raw)
-    cleaned = clean_text(raw)
+    cleaned = clean_text(_tidy(raw))
     logger.debug("%s: clean_text removed %d lines", name, len(cleaned.removed))
-    text = _tidy(cleaned.text)
-    return ParsedDocument(text, md_title or _guess_title(text), (), cleaned.author, cleaned.published, fmt)
+    title = md_title or _guess_title(cleaned.text)
+    return ParsedDocument(cleaned.text, title, (), cleaned.author, cleaned.published, fmt)
 
 
 def _read_html(name: str, data: bytes) -> ParsedDocument:
@@ -201,27 +200,11 @@ def _read_html(name: str, data: bytes) -> ParsedDocument:
     if not raw.strip():
         logger.debug("%s: trafilatura found no main content; using the body text", name)
         raw = _body_text(html)
-    cleaned = clean_text(raw)
-    text = _tidy(cleaned.text)
-    title = _tidy(page.title or "").replace("\n", " ") if page else ""
+    cleaned = clean_text(_tidy(raw))
+    title = " ".join((page.title or "").split()) if page else ""
     published = cleaned.published or (_iso_date(page.date) if page else None)
     author = cleaned.author or (page.author or "" if page else "")
-    return ParsedDocument(text, title or _guess_title(text), (), author, published, "html")
-
-
-def _read_pdf(name: str, data: bytes, limits: ReadLimits) -> ParsedDocument:
-    """Read .pdf: the text layer page by page, in a subprocess, laid out as clean lines."""
-    pages, meta_title = run_worker(name, data, limits.pdf_timeout_s, limits.max_pages)
-    text, spans = layout_pages(pages)
-    if not text:
-        raise DocumentError(
-            f"{name!r}: PDF 没有文字层（可能是扫描件），无法检索 / the PDF has no text layer (probably scanned); "
-            "it cannot be searched; run OCR on it (e.g. ocrmypdf) and upload the result"
-        )
-    meta_title = _tidy(meta_title).replace("\n", " ")
-    title = "" if _JUNK_PDF_TITLE.search(meta_title) else meta_title
-    page_spans = tuple(PageSpan(start, end, page) for start, end, page in spans)
-    return ParsedDocument(text, title or _guess_title(text), page_spans, "", None, "pdf")
+    return ParsedDocument(cleaned.text, title or _guess_title(cleaned.text), (), author, published, "html")
 
 
 def _decode(name: str, data: bytes, declared: str | None = None) -> str:
@@ -233,7 +216,7 @@ def _decode(name: str, data: bytes, declared: str | None = None) -> str:
             if with_bom is None:
                 raise DocumentError(f"{not_text}: it starts with a {bom_codec} mark but does not decode as such")
             return with_bom
-    if b"\x00" in data or len(data) - len(data.translate(None, _CONTROL_BYTES)) > _MAX_CONTROL_SHARE * len(data):
+    if b"\x00" in data or len(data) - len(data.translate(None, _CONTROL_BYTES)) > _MAX_JUNK_SHARE * len(data):
         raise DocumentError(f"{not_text}: it has NUL or control bytes; upload the document itself, not binary data")
     for codec in ("utf-8", declared):  # UTF-8 first: GBK bytes never pass as UTF-8, the reverse does
         text = _try_decode(data, codec) if codec else None
@@ -254,7 +237,7 @@ def _try_decode(data: bytes, codec: str) -> str | None:
         text = data.decode(_SUPERSETS.get(codecs.lookup(codec).name, codecs.lookup(codec).name))
     except (LookupError, UnicodeDecodeError):
         return None
-    return text if len(_BAD_CHARS.findall(text)) <= _MAX_BAD_SHARE * len(text) else None
+    return text if len(_BAD_CHARS.findall(text)) <= _MAX_JUNK_SHARE * len(text) else None
 
 
 def _common_share(text: str) -> float:
@@ -271,11 +254,8 @@ def _strip_markdown(text: str) -> tuple[str, str]:
         if _MD_DROP.match(line):
             continue
         heading = _MD_HEADING.match(line)
-        if heading:
-            title = title or heading.group(1).strip()
-            lines.append(heading.group(1))
-        else:
-            lines.append(_MD_PREFIX.sub("", line))
+        title = title or (heading.group(1).strip() if heading else "")
+        lines.append(heading.group(1) if heading else _MD_PREFIX.sub("", line))
     return "\n".join(lines), title
 
 
@@ -295,23 +275,25 @@ def _body_text(html: str) -> str:
 
 def _iso_date(value: str | None) -> date | None:
     """A ``YYYY-MM-DD`` date, or ``None``."""
-    try:
+    with contextlib.suppress(ValueError):
         return date.fromisoformat(value[:10]) if value else None
-    except ValueError:
-        return None
+    return None
 
 
 def _tidy(text: str) -> str:
-    """Stripped non-empty lines without control characters, joined by ``"\\n"``."""
-    lines = (_CONTROL_CHARS.sub("", line).strip() for line in text.splitlines())
-    return "\n".join(line for line in lines if line)
+    """Stripped non-empty lines without control characters; a break next to a no-break mark is joined."""
+    lines: list[str] = []
+    for line in (_CONTROL_CHARS.sub("", line).strip() for line in text.splitlines()):
+        if line and lines and (line.startswith(_NO_LINE_START) or lines[-1].endswith(_NO_LINE_END)):
+            lines[-1] += line
+        elif line:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def _guess_title(text: str) -> str:
     """A ``关于…的通知`` line near the top, else the first line if it is short and no sentence."""
     lines = text.split("\n", _TITLE_SEARCH_LINES)[:_TITLE_SEARCH_LINES]
     official = next((line for line in lines if _DOC_TITLE.match(line)), "")
-    if official or not lines:
-        return official
-    first = lines[0]
-    return first if len(first) <= _TITLE_MAX_CHARS and not first.endswith(_TITLE_BAD_ENDS) else ""
+    first = lines[0]  # str.split always gives at least one item
+    return official or (first if len(first) <= _TITLE_MAX_CHARS and not first.endswith(_TITLE_BAD_ENDS) else "")

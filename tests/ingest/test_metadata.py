@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from ingest.metadata import DOC_NUMBER, PolicyMetadata, extract_metadata, normalize_doc_number, parse_chinese_date
 
-DATA = Path("/work/shared/data")
+# shared/ lies beside the repository, here and in CI.
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 PDF_NOTICE = DATA / "pdf_sample" / "397.pdf"
 REPORTS_TXT = DATA / "gov_work_reports"
 REPORTS_DOCX = DATA / "provincial_reports_2025_docx"
@@ -154,13 +155,17 @@ def test_every_provincial_docx_report_gets_a_title_naming_its_province_and_a_202
 def test_a_state_council_notice_yields_its_header_number_joined_title_signature_and_date() -> None:
     meta = extract_metadata(STATE_COUNCIL_NOTICE)
 
-    assert meta == PolicyMetadata("国务院关于加强基层公共服务能力建设的通知", "国发〔2021〕1号", "国务院", date(2021, 1, 4))
+    assert meta == PolicyMetadata(
+        "国务院关于加强基层公共服务能力建设的通知", "国发〔2021〕1号", "国务院", date(2021, 1, 4)
+    )
 
 
 def test_a_joint_notice_names_both_issuers_in_signature_order() -> None:
     meta = extract_metadata(JOINT_NOTICE)
 
-    assert meta == PolicyMetadata("财政部 税务总局关于某项税费政策的通知", "财税〔2023〕12号", "财政部 税务总局", date(2023, 8, 2))
+    assert meta == PolicyMetadata(
+        "财政部 税务总局关于某项税费政策的通知", "财税〔2023〕12号", "财政部 税务总局", date(2023, 8, 2)
+    )
 
 
 def test_without_a_signature_the_issuers_come_from_the_title_prefix() -> None:
@@ -179,7 +184,27 @@ def test_without_signature_or_title_prefix_the_issuer_comes_from_the_masthead() 
     text = "国家发展和改革委员会文件\n发改投资〔2022〕7号\n关于某项投资工作的通知\n各省发展改革委：\n现通知如下。"
     meta = extract_metadata(text)
 
-    assert (meta.issuer, meta.doc_number, meta.title) == ("国家发展和改革委员会", "发改投资〔2022〕7号", "关于某项投资工作的通知")
+    assert (meta.issuer, meta.doc_number, meta.title) == (
+        "国家发展和改革委员会",
+        "发改投资〔2022〕7号",
+        "关于某项投资工作的通知",
+    )
+
+
+def test_a_title_wrapped_before_its_final_de_joins_the_next_line() -> None:
+    text = (
+        "渝府办发〔2023〕12号\n重庆市人民政府办公厅关于印发重庆市某项工作实施方案\n的通知\n各区县人民政府：\n现印发。"
+    )
+    meta = extract_metadata(text)
+
+    assert meta.title == "重庆市人民政府办公厅关于印发重庆市某项工作实施方案的通知"
+    assert (meta.doc_number, meta.issuer) == ("渝府办发〔2023〕12号", "重庆市人民政府办公厅")
+
+
+def test_an_organ_line_above_a_title_starting_with_guanyu_is_part_of_the_title() -> None:
+    meta = extract_metadata("重庆市人民政府办公厅\n关于某项工作的通知\n各区县人民政府：\n现通知如下。")
+
+    assert (meta.title, meta.issuer) == ("重庆市人民政府办公厅关于某项工作的通知", "重庆市人民政府办公厅")
 
 
 def test_a_doc_number_cited_only_in_the_body_is_not_the_documents_own() -> None:
@@ -201,7 +226,15 @@ def test_a_doc_number_standing_alone_beyond_the_header_is_not_taken() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["国发〔2021〕1号", "国发[2021]1号", "国发［2021］1号", "国发（2021）1号", "国发(2021)1号", "国发【2021】1号", "国发 〔2021〕 1 号"],
+    [
+        "国发〔2021〕1号",
+        "国发[2021]1号",
+        "国发［2021］1号",
+        "国发（2021）1号",
+        "国发(2021)1号",
+        "国发【2021】1号",
+        "国发 〔2021〕 1 号",
+    ],
 )
 def test_every_bracket_variant_of_a_header_number_normalises_to_hexagonal_brackets(raw: str) -> None:
     meta = extract_metadata(f"国务院文件\n{raw}\n国务院关于某项工作的通知\n各省：\n现通知如下。")
@@ -273,7 +306,9 @@ def test_a_web_page_field_table_gives_number_issuer_and_the_date_it_was_written(
         "各省、自治区、直辖市人民政府：\n现通知如下。\n"
     )
 
-    assert extract_metadata(text) == PolicyMetadata("国务院关于某项工作的通知", "国发〔2021〕1号", "国务院", date(2021, 1, 4))
+    assert extract_metadata(text) == PolicyMetadata(
+        "国务院关于某项工作的通知", "国发〔2021〕1号", "国务院", date(2021, 1, 4)
+    )
 
 
 def test_the_printing_line_of_the_colophon_dates_an_unsigned_document() -> None:
@@ -301,8 +336,37 @@ def test_empty_text_gives_empty_fields() -> None:
 
 
 _POLICY_PIECES = st.sampled_from(
-    ["\n", " ", "国务院", "关于", "的通知", "文件", "国发", "〔", "〕", "[", "（", "）", "2021", "年", "月", "日", "号", "十",
-     "二〇一九", "：", "。", "——", "— 1 —", "发文字号：", "成文日期：", "印发", "\u200b", "办公厅", "一"]
+    [
+        "\n",
+        " ",
+        "国务院",
+        "关于",
+        "的通知",
+        "文件",
+        "国发",
+        "〔",
+        "〕",
+        "[",
+        "（",
+        "）",
+        "2021",
+        "年",
+        "月",
+        "日",
+        "号",
+        "十",
+        "二〇一九",
+        "：",
+        "。",
+        "——",
+        "— 1 —",
+        "发文字号：",
+        "成文日期：",
+        "印发",
+        "\u200b",
+        "办公厅",
+        "一",
+    ]
 )
 
 
