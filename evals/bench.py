@@ -108,8 +108,8 @@ def _peak_rss_mb() -> float:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from evals import dataset
     from evals.corpus import corpus_retriever, seed_retriever
-    from ingest.build import DataPaths, build_index, ensure_index, sync_documents
-    from ingest.config import BuildConfig
+    from ingest.build import build_index, ensure_index, sync_documents
+    from ingest.config import BuildConfig, DataPaths
     from ingest.embed import SentenceEmbedder
     from ingest.store import Store
     from retriever.config import load_config

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from ingest.build import DataPaths, build_index, ensure_index, index_is_current, sync_documents
-from ingest.config import BuildConfig
+from ingest.build import build_index, ensure_index, index_is_current, sync_documents
+from ingest.config import BuildConfig, DataPaths
 from ingest.embed import Embedder
 from ingest.store import Store
 from ingest.types import Document

@@ -18,10 +18,12 @@ import numpy as np
 
 from ingest.chunk import chunk_document
 from ingest.clean import clean_text
-from ingest.config import BuildConfig, ChunkConfig
+from ingest.config import BuildConfig, ChunkConfig, DataPaths
 from ingest.embed import Embedder, Vectors
 from ingest.errors import IndexFormatError
 from ingest.index_store import IndexData, current_dir, read_manifest, verify_generation, write_generation
+from ingest.library import Library
+from ingest.lock import writer_lock
 from ingest.seeds import SeedEntry, read_seeds
 from ingest.store import Store, text_sha256
 from ingest.tokenize import tokenize
@@ -30,23 +32,6 @@ from ingest.types import Chunk, Document, IndexManifest
 logger = logging.getLogger(__name__)
 
 SEED_ORIGIN = "seed"
-
-
-@dataclass(frozen=True, slots=True)
-class DataPaths:
-    """Where a data directory keeps its database and its index."""
-
-    root: Path
-
-    @property
-    def db(self) -> Path:
-        """The SQLite database."""
-        return self.root / "zhengce.db"
-
-    @property
-    def index(self) -> Path:
-        """The directory of index generations."""
-        return self.root / "index"
 
 
 def seed_document(entry: SeedEntry) -> Document:
@@ -177,6 +162,7 @@ def build_index(
         manifest, docs, tuple(chunks), ids, _dense(ids, vectors, embedder.info.dim), _lexical(chunks, cfg.tokenizer)
     )
     written = write_generation(root, data)
+    store.mark_indexed(docs)
     logger.info("built index of %d chunks in %.1fs", len(chunks), time.perf_counter() - started)
     return written
 
@@ -197,15 +183,34 @@ def index_is_current(paths: DataPaths, store: Store, cfg: BuildConfig, embedder:
 
 
 def ensure_index(
-    paths: DataPaths, seeds_dir: Path | None, cfg: BuildConfig, embedder: Embedder, progress: bool = False
+    paths: DataPaths,
+    seeds_dir: Path | None,
+    cfg: BuildConfig,
+    embedder: Embedder,
+    options: UpdateOptions | None = None,
 ) -> IndexManifest:
-    """Sync the seeds into the database and rebuild the index if it is stale, partial or missing."""
-    store = Store(paths.db)
-    try:
-        if seeds_dir is not None:
-            sync_seeds(store, seeds_dir, cfg.chunk)
-        if index_is_current(paths, store, cfg, embedder):
-            return read_manifest(current_dir(paths.index))
-        return build_index(store, paths.index, cfg, embedder, progress)
-    finally:
-        store.close()
+    """Under the writer lock: sync the seeds, parse pending uploads, and rebuild a stale, partial or missing index.
+
+    Raises:
+        WriterBusyError: another process holds the writer lock longer than ``options.wait_s``.
+    """
+    opts = options or UpdateOptions()
+    with writer_lock(paths.root, opts.wait_s):
+        library = Library(paths, cfg.chunk)
+        try:
+            if seeds_dir is not None:
+                sync_seeds(library.store, seeds_dir, cfg.chunk)
+            library.process_pending()
+            if index_is_current(paths, library.store, cfg, embedder):
+                return read_manifest(current_dir(paths.index))
+            return build_index(library.store, paths.index, cfg, embedder, opts.progress)
+        finally:
+            library.close()
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateOptions:
+    """How an update runs: a progress bar on stderr, and how long to wait for the writer lock."""
+
+    progress: bool = False
+    wait_s: float = 0.0

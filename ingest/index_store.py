@@ -197,6 +197,7 @@ def _load(gen_dir: Path, manifest: IndexManifest) -> IndexData:
     docs = {}
     for row in _read_jsonl(gen_dir / "docs.jsonl"):
         row["published"] = date.fromisoformat(row["published"]) if row["published"] else None
+        row["pages"] = tuple(tuple(p) for p in row.get("pages", ()))
         docs[row["doc_id"]] = Document(**row)
     rows = _read_jsonl(gen_dir / "chunks.jsonl")
     ids = np.array([r.pop("id") for r in rows], dtype=np.int64)

@@ -22,9 +22,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ingest.errors import DocumentError
+
 logger = logging.getLogger(__name__)
 
-# The worker's address space cap: pypdf on a 50 MiB PDF stays far below it; a bomb does not.
+# The worker's address-space cap, so that a decompression bomb inside a PDF ends in a MemoryError
+# in the worker instead of eating the server's memory.
 _WORKER_MEMORY_BYTES = 2 * 2**30
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -49,6 +52,7 @@ _CLOSERS = "”’」』）)》】"
 # A line at least this share of the document's typical (90th percentile) width is a full line;
 # measured on 397.pdf: full lines 56-58, indented first lines 52, a "（一）…" heading 46.
 _FULL_LINE_SHARE = 0.85
+_MIN_LINES_FOR_PERCENTILE = 10
 # A line that starts a heading must be nearly full to count as broken ("（一）…" headings are long).
 _FULL_HEADING_SHARE = 0.95
 # Metadata titles that name a file or a tool rather than the document.
@@ -73,8 +77,6 @@ def run_worker(name: str, data: bytes, timeout_s: float, max_pages: int) -> tupl
     Raises:
         DocumentError: On a timeout, a crash, or any pypdf error.
     """
-    from ingest.errors import DocumentError
-
     failed = f"{name!r}: PDF 无法解析 / the PDF could not be parsed"
     command = [sys.executable, "-m", "ingest.pdf_worker", str(max_pages)]
     try:
@@ -103,8 +105,6 @@ def read_pdf(name: str, data: bytes, timeout_s: float, max_pages: int) -> tuple[
     Raises:
         DocumentError: If the PDF cannot be parsed (see ``run_worker``) or has no text layer.
     """
-    from ingest.errors import DocumentError
-
     pages, title = run_worker(name, data, timeout_s, max_pages)
     text, spans = layout_pages(pages)
     if not text:
@@ -167,7 +167,8 @@ def _drop_furniture(pages: list[list[str]]) -> list[list[str]]:
         key for lines in pages for key in {_edge_key(line) for i, line in enumerate(lines) if _at_edge(i, lines)}
     )
     threshold = max(_REPEATED_MIN_PAGES, _REPEATED_SHARE * len(pages))
-    repeated = {key for key, count in seen.items() if count >= threshold}
+    # A sentence is never a running header, however often it repeats.
+    repeated = {key for key, count in seen.items() if count >= threshold and not key.endswith(_SENTENCE_END)}
     if repeated:
         logger.debug("dropping running headers/footers %s", sorted(repeated))
     return [
@@ -192,14 +193,16 @@ def _width(line: str) -> int:
 
 
 def _typical_width(lines: Iterable[str]) -> int:
-    """The width of a full line of body text: the 90th percentile of all line widths."""
+    """The width of a full line of body text: the 90th percentile of line widths (the widest of a few)."""
     widths = sorted(_width(line) for line in lines)
-    return widths[int(0.9 * (len(widths) - 1))] if widths else 0
+    if len(widths) < _MIN_LINES_FOR_PERCENTILE:
+        return widths[-1] if widths else 0
+    return widths[int(0.9 * (len(widths) - 1))]
 
 
 def _separator(line: str, following: str, typical: int) -> str:
     """What goes between two consecutive lines: ``"\\n"``, ``""`` (a broken sentence) or ``" "``."""
-    ends_sentence = line.rstrip(_CLOSERS).endswith(_SENTENCE_END) or line.endswith(_SENTENCE_END)
+    ends_sentence = line.rstrip(_CLOSERS).endswith(_SENTENCE_END)  # "。”" ends a sentence, "》" does not
     share = _FULL_HEADING_SHARE if _HEADING_START.match(line) else _FULL_LINE_SHARE
     if ends_sentence or _width(line) < share * typical or _HEADING_START.match(following):
         return "\n"

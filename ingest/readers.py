@@ -5,9 +5,9 @@ last component picks a reader. Every failure is a ``DocumentError`` in Chinese a
 the file. The text has no ``\\r``, no blank lines, no control characters and only stripped lines;
 it is not NFC-normalised (it is shown as the source has it).
 
-* .txt/.md: decoded (BOM, strict UTF-8, else charset-normalizer's guess checked against GB18030 and
-  Big5), broken lines joined (see ``_tidy``), then ``clean_text``. Markdown loses only
-  line syntax: ``#`` marks, ``>`` marks, ``- * +`` bullets, fences, rules, table separator rows.
+* .txt/.md: decoded (BOM, strict UTF-8, else the most Chinese-looking of charset-normalizer's guess,
+  GB18030 and Big5), broken lines joined (``_tidy``), then ``clean_text``. Markdown loses only line
+  syntax: ``#`` marks, ``>`` marks, ``- * +`` bullets, fences, rules, table separator rows.
 * .html/.htm: trafilatura's main content (else the ``<body>`` text), then the same as .txt.
 * .pdf: ``ingest.pdf_worker``. .docx: ``ingest.docx_reader``; neither goes through ``clean_text``.
 """
@@ -37,12 +37,10 @@ logger = logging.getLogger(__name__)
 
 SUPPORTED = frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"})
 _FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
-# Longest file name shown in an error message.
-_NAME_MAX_CHARS = 120
+_NAME_MAX_CHARS = 120  # of a file name shown in an error message
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-# C0 controls other than \t \n \v \f \r, and DEL: real text has (almost) none of these bytes.
+# Before decoding, C0 controls but \t\n\v\f\r; after, also C1, U+FFFD, private use: rare in real text.
 _CONTROL_BYTES = bytes([*range(0x09), *range(0x0E, 0x20), 0x7F])
-# After decoding: controls, C1 controls, U+FFFD and private-use characters mark a wrong decoding.
 _BAD_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
 # The most control bytes (before decoding) or bad characters (after) that text may have.
 _MAX_JUNK_SHARE = 0.01
@@ -56,8 +54,11 @@ _COMMON_CJK = frozenset(
     "多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把這為個國來們"
 )
 _CJK_RANGE = re.compile(r"[\u4e00-\u9fff]")
+# Characters a Chinese document is made of; a wrong decoding brings kana, hangul, radicals, rare forms.
+_USUAL_CHARS = re.compile(r"[\s\x20-\x7e\u00b7\u2010-\u206f\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_SITE_SUFFIX = re.compile(r"(?<=\S{4})\s*(?:[_|｜]|\s[-–—]\s).*$")  # "标题_栏目_某市人民政府门户网站"
 _HTML_DROP_TAGS = ("script", "style", "noscript", "template")
 _HTML_BLOCK_TAGS = ("p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol")
 _MD_DROP = re.compile(r"^\s*(?:```.*|~~~.*|(?:[-*_]\s*){3,}|={3,}|\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?)$")
@@ -68,8 +69,7 @@ _MD_PREFIX = re.compile(r"^\s{0,3}(?:(?:>\s?)+|[-*+]\s+)")
 _NO_LINE_START = tuple("，。、；：！？）」』》”’】〕")
 _NO_LINE_END = tuple("《“（「『【〔‘")
 _DOC_TITLE = re.compile(r"^关于.{2,60}(?:通知|意见|决定|办法|规定|方案|批复|报告|函|公告|通告|细则|规划|纲要)$")
-_TITLE_MAX_CHARS = 60
-_TITLE_SEARCH_LINES = 10
+_TITLE_MAX_CHARS, _TITLE_SEARCH_LINES = 60, 10
 _TITLE_BAD_ENDS = ("。", "！", "？", "；", "，", ".", "!", "?", ";", ",")
 
 
@@ -201,14 +201,14 @@ def _read_html(name: str, data: bytes) -> ParsedDocument:
         logger.debug("%s: trafilatura found no main content; using the body text", name)
         raw = _body_text(html)
     cleaned = clean_text(_tidy(raw))
-    title = " ".join((page.title or "").split()) if page else ""
+    title = _SITE_SUFFIX.sub("", " ".join((page.title or "").split())) if page else ""
     published = cleaned.published or (_iso_date(page.date) if page else None)
     author = cleaned.author or (page.author or "" if page else "")
     return ParsedDocument(cleaned.text, title or _guess_title(cleaned.text), (), author, published, "html")
 
 
 def _decode(name: str, data: bytes, declared: str | None = None) -> str:
-    """Decode text bytes: BOM, then a declared charset, strict UTF-8, or the best detected guess."""
+    """Decode text bytes: by BOM, else strict UTF-8, the declared charset, or the most Chinese-looking guess."""
     not_text = f"{name!r}: 不是文本文件 / not a text file"
     for bom, bom_codec in _BOMS:
         if data.startswith(bom):
@@ -228,7 +228,7 @@ def _decode(name: str, data: bytes, declared: str | None = None) -> str:
     if not decoded:
         raise DocumentError(f"{not_text}: its encoding could not be detected; save it as UTF-8 and upload it again")
     # max() keeps the first of equal scores, so charset-normalizer's guess wins a tie.
-    return max(decoded, key=_common_share)
+    return max(decoded, key=_chinese_score)
 
 
 def _try_decode(data: bytes, codec: str) -> str | None:
@@ -240,10 +240,11 @@ def _try_decode(data: bytes, codec: str) -> str | None:
     return text if len(_BAD_CHARS.findall(text)) <= _MAX_JUNK_SHARE * len(text) else None
 
 
-def _common_share(text: str) -> float:
-    """The share of Chinese characters in ``text`` that are among the most frequent ones."""
+def _chinese_score(text: str) -> tuple[float, float]:
+    """How Chinese a decoding looks: the share of usual characters, then of the most frequent ideographs."""
     cjk = _CJK_RANGE.findall(text)
-    return sum(ch in _COMMON_CJK for ch in cjk) / len(cjk) if cjk else 0.0
+    usual = len(_USUAL_CHARS.findall(text)) / len(text) if text else 0.0
+    return usual, sum(ch in _COMMON_CJK for ch in cjk) / len(cjk) if cjk else 0.0
 
 
 def _strip_markdown(text: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ingest.embed import Vectors
-from ingest.types import Chunk, Document
+from ingest.types import Chunk, DocStatus, Document
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS documents (
     source TEXT NOT NULL DEFAULT '', author TEXT NOT NULL DEFAULT '', published TEXT,
     doc_number TEXT, issuer TEXT NOT NULL DEFAULT '', source_url TEXT,
     sha256 TEXT NOT NULL, origin TEXT NOT NULL, filename TEXT NOT NULL DEFAULT '',
-    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+    updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    status TEXT NOT NULL DEFAULT 'parsed', error TEXT, fmt TEXT NOT NULL DEFAULT '', pages TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -45,8 +46,21 @@ CREATE TABLE IF NOT EXISTS embeddings (
 """
 _DOC_FIELDS = (
     "doc_id", "title", "text", "source", "author", "published",
-    "doc_number", "issuer", "source_url", "sha256",
+    "doc_number", "issuer", "source_url", "sha256", "pages",
 )  # fmt: skip
+# A document is searchable once parsed; "indexed" means a published generation holds it.
+INDEXABLE = ("parsed", "indexed")
+_STATUS_FIELDS = (
+    "doc_id", "title", "filename", "status", "error", "fmt", "sha256",
+    "doc_number", "issuer", "published", "updated_at",
+)  # fmt: skip
+# Columns added after the first release, for databases created before them.
+_ADDED_COLUMNS = {
+    "status": "TEXT NOT NULL DEFAULT 'parsed'",
+    "error": "TEXT",
+    "fmt": "TEXT NOT NULL DEFAULT ''",
+    "pages": "TEXT NOT NULL DEFAULT '[]'",
+}
 
 
 def text_sha256(text: str) -> str:
@@ -64,7 +78,13 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=10000")
         self.db.executescript(_SCHEMA)
+        have = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
+        for column, decl in _ADDED_COLUMNS.items():
+            if column not in have:
+                self.db.execute(f"ALTER TABLE documents ADD COLUMN {column} {decl}")
+        self.db.execute("CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256)")
 
     def close(self) -> None:
         """Close the connection."""
@@ -91,16 +111,19 @@ class Store:
         rows = self.db.execute("SELECT doc_id, sha256, origin FROM documents")
         return {r[0]: (r[1], r[2]) for r in rows}
 
-    def put_document(self, doc: Document, chunks: Sequence[Chunk], origin: str, filename: str = "") -> None:
-        """Insert or replace a document and all its chunks, in one transaction."""
+    def put_document(
+        self, doc: Document, chunks: Sequence[Chunk], origin: str, filename: str = "", fmt: str = ""
+    ) -> None:
+        """Insert or replace a parsed document and all its chunks, in one transaction."""
         values = [getattr(doc, f) for f in _DOC_FIELDS]
         values[_DOC_FIELDS.index("published")] = doc.published.isoformat() if doc.published else None
+        values[_DOC_FIELDS.index("pages")] = json.dumps(doc.pages)
         with self._transaction():
             self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
             self.db.execute(
-                f"INSERT INTO documents({', '.join(_DOC_FIELDS)}, origin, filename) "
-                f"VALUES ({', '.join('?' * len(_DOC_FIELDS))}, ?, ?)",
-                (*values, origin, filename),
+                f"INSERT INTO documents({', '.join(_DOC_FIELDS)}, origin, filename, fmt, status) "
+                f"VALUES ({', '.join('?' * len(_DOC_FIELDS))}, ?, ?, ?, 'parsed')",
+                (*values, origin, filename, fmt),
             )
             self.db.executemany(
                 'INSERT INTO chunks(doc_id, ordinal, start, "end", text, headings) VALUES (?, ?, ?, ?, ?, ?)',
@@ -124,21 +147,100 @@ class Store:
         self._set_meta("chunk_config", fingerprint)
 
     def documents(self) -> list[Document]:
-        """Every document, ordered by doc_id."""
-        rows = self.db.execute(f"SELECT {', '.join(_DOC_FIELDS)} FROM documents ORDER BY doc_id")
+        """Every searchable (parsed or indexed) document, ordered by doc_id."""
+        rows = self.db.execute(
+            f"SELECT {', '.join(_DOC_FIELDS)} FROM documents WHERE status IN {INDEXABLE} ORDER BY doc_id"
+        )
         docs = []
         for row in rows:
             fields = dict(zip(_DOC_FIELDS, row, strict=True))
             fields["published"] = date.fromisoformat(fields["published"]) if fields["published"] else None
+            fields["pages"] = tuple(tuple(p) for p in json.loads(fields["pages"]))
             docs.append(Document(**fields))
         return docs
 
     def chunks(self) -> list[tuple[int, Chunk]]:
         """Every chunk with its row id (which is its FAISS id), in document order."""
         rows = self.db.execute(
-            'SELECT id, doc_id, ordinal, start, "end", text, headings FROM chunks ORDER BY doc_id, ordinal'
+            'SELECT c.id, c.doc_id, c.ordinal, c.start, c."end", c.text, c.headings FROM chunks c '
+            f"JOIN documents d ON d.doc_id = c.doc_id WHERE d.status IN {INDEXABLE} ORDER BY c.doc_id, c.ordinal"
         )
         return [(i, Chunk(f"{d}:{s}-{e}", d, o, t, s, e, tuple(json.loads(h)))) for i, d, o, s, e, t, h in rows]
+
+    def add_received(self, doc_id: str, filename: str, sha256: str, origin: str) -> None:
+        """Record an upload whose raw bytes are stored: acknowledged, not yet parsed."""
+        with self._transaction():
+            self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            self.db.execute(
+                "INSERT INTO documents(doc_id, title, text, sha256, origin, filename, status) "
+                "VALUES (?, ?, '', ?, ?, ?, 'received')",
+                (doc_id, filename, sha256, origin, filename),
+            )
+            self._bump()
+
+    def set_status(self, doc_id: str, status: str, error: str | None = None) -> None:
+        """Move a document to ``status`` (``failed`` with its reason)."""
+        with self._transaction():
+            self.db.execute(
+                "UPDATE documents SET status = ?, error = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+                "WHERE doc_id = ?",
+                (status, error, doc_id),
+            )
+            self._bump()
+
+    def mark_indexed(self, doc_ids: Iterable[str]) -> None:
+        """Record that a published generation holds these documents (no version bump: nothing to re-index)."""
+        with self._transaction():
+            self.db.executemany(
+                "UPDATE documents SET status = 'indexed' WHERE doc_id = ? AND status = 'parsed'",
+                [(d,) for d in doc_ids],
+            )
+
+    def update_metadata(self, doc_id: str, fields: dict[str, str | None]) -> bool:
+        """Correct title, doc_number, issuer or published of a document; False when there is none."""
+        allowed = {k: v for k, v in fields.items() if k in ("title", "doc_number", "issuer", "published")}
+        if not allowed:
+            return self.status(doc_id) is not None
+        sets = ", ".join(f"{k} = ?" for k in allowed)
+        with self._transaction():
+            n = self.db.execute(f"UPDATE documents SET {sets} WHERE doc_id = ?", (*allowed.values(), doc_id)).rowcount
+            if n:
+                self._bump()
+        return bool(n)
+
+    def find_by_sha256(self, sha256: str, origin: str) -> str | None:
+        """The doc_id of a document of ``origin`` with these raw bytes that did not fail, if any."""
+        row = self.db.execute(
+            "SELECT doc_id FROM documents WHERE sha256 = ? AND origin = ? AND status != 'failed'", (sha256, origin)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def statuses(self, doc_id: str | None = None, status: str | None = None) -> list[DocStatus]:
+        """Every document's status row (or one document's, or those in one status), with chunk counts."""
+        where, args = [], []
+        if doc_id is not None:
+            where.append("d.doc_id = ?")
+            args.append(doc_id)
+        if status is not None:
+            where.append("d.status = ?")
+            args.append(status)
+        rows = self.db.execute(
+            f"SELECT {', '.join('d.' + f for f in _STATUS_FIELDS)}, "
+            "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d "
+            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY d.doc_id",
+            args,
+        )
+        return [DocStatus(*row) for row in rows]
+
+    def origin(self, doc_id: str) -> str | None:
+        """Where a document came from (``seed``, ``upload``, ``benchmark``), or None."""
+        row = self.db.execute("SELECT origin FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def status(self, doc_id: str) -> DocStatus | None:
+        """One document's status row, or None."""
+        found = self.statuses(doc_id)
+        return found[0] if found else None
 
     def cached_vectors(self, model: str, keys: Iterable[str]) -> dict[str, Vectors]:
         """Cached embeddings of ``model`` for the given text hashes."""

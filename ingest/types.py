@@ -10,7 +10,8 @@ from datetime import date
 class Document:
     """One source document after cleaning; every offset in the system refers to ``text``.
 
-    ``sha256`` is the digest of the raw bytes as obtained, not of ``text``.
+    ``sha256`` is the digest of the raw bytes as obtained, not of ``text``. ``pages`` holds
+    ``(start, end, page)`` spans of ``text`` for a PDF, so a citation can name its page.
     """
 
     doc_id: str
@@ -23,6 +24,32 @@ class Document:
     issuer: str = ""
     source_url: str | None = None
     sha256: str = ""
+    pages: tuple[tuple[int, int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page that holds ``text[offset]`` (PDFs only; None otherwise)."""
+        for start, end, page in self.pages:
+            if start <= offset < end:
+                return page
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DocStatus:
+    """Where a document is on its way: ``received`` → ``parsed`` → ``indexed``, or ``failed`` with a reason."""
+
+    doc_id: str
+    title: str
+    filename: str
+    status: str
+    error: str | None
+    fmt: str
+    sha256: str
+    doc_number: str | None
+    issuer: str
+    published: str | None
+    updated_at: str
+    n_chunks: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,6 +167,7 @@ def cite(doc: Document, span: Span, chunk: Chunk, score: float) -> Citation:
         score=round(score, 4),
         doc_number=doc.doc_number,
         published=doc.published,
+        page=doc.page_at(span.start),
     )
 
 

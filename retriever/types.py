@@ -39,6 +39,7 @@ class Citation:
     score: float
     doc_number: str | None = None
     published: date | None = None
+    page: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

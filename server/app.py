@@ -14,7 +14,13 @@ from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from ingest.errors import DocumentError
+from ingest.lock import WriterBusyError
+from ingest.readers import UnsupportedFormatError
 from retriever.errors import CitationError, QuestionError
+from server.body_limit import BodyLimit
+from server.document_routes import router as document_router
+from server.documents import Documents, Indexer, SeedDocumentError
 from server.routes import STATIC_DIR, router
 from server.runtime import Service, configure_logging, open_retriever
 from server.settings import Settings
@@ -38,10 +44,14 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan(settings),
     )
     app.include_router(router)
+    app.include_router(document_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(QuestionError, _question_error)
+    for error, code in _DOCUMENT_ERRORS.items():
+        app.add_exception_handler(error, _status_error(code))
     app.add_exception_handler(CitationError, _citation_error)
     app.middleware("http")(_unhandled_error)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app
 
 
@@ -52,7 +62,10 @@ def _lifespan(settings: Settings) -> Lifespan:
         started = time.perf_counter()
         service = Service(open_retriever(settings))
         warm_up_ms = service.warm_up()
+        indexer = Indexer(settings, service.retriever.embedder, service.swap)
+        indexer.start()
         app.state.service = service
+        app.state.documents = Documents(settings, service, indexer)
         manifest = service.retriever.manifest
         logger.info(
             "serving index generation %d (%d documents, %d chunks, %s) from %s; ready in %.1fs (warm-up %.0f ms)",
@@ -61,8 +74,25 @@ def _lifespan(settings: Settings) -> Lifespan:
         )  # fmt: skip
         yield
         logger.info("shutting down")
+        indexer.stop()
 
     return lifespan
+
+
+# Most specific first: the handler of the first matching class in the exception's MRO applies.
+_DOCUMENT_ERRORS: dict[type[Exception], int] = {
+    UnsupportedFormatError: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    SeedDocumentError: status.HTTP_409_CONFLICT,
+    WriterBusyError: status.HTTP_503_SERVICE_UNAVAILABLE,
+    DocumentError: status.HTTP_422_UNPROCESSABLE_CONTENT,
+}
+
+
+def _status_error(code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def handler(request: Request, exc: Exception) -> Response:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
 
 
 async def _question_error(request: Request, exc: Exception) -> Response:

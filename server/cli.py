@@ -80,7 +80,7 @@ def _print_json(obj: Any) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     """Sync the seeds into the database, build the index when needed, and print its manifest."""
-    from ingest.build import DataPaths
+    from ingest.config import DataPaths
     from server.runtime import configure_logging, open_retriever
 
     settings = _settings(args, seeds=args.seeds)

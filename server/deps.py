@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, Request
 
-from ingest.types import Document
+from server.documents import Documents
 from server.runtime import Service
 
 
@@ -19,19 +19,10 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_document(doc_id: str, service: ServiceDep) -> Document:
-    """The served document with id ``doc_id``.
-
-    Raises:
-        HTTPException: 404 when no served document has that id.
-    """
-    doc = service.retriever.docs.get(doc_id)
-    if doc is None:
-        raise HTTPException(
-            status_code=status.HTTP_404_NOT_FOUND,
-            detail=f"no document with doc_id {doc_id!r}; GET /api/documents lists the documents",
-        )
-    return doc
+def get_documents(request: Request) -> Documents:
+    """The document service the app's lifespan started."""
+    documents: Documents = request.app.state.documents
+    return documents
 
 
-DocumentDep = Annotated[Document, Depends(get_document)]
+DocumentsDep = Annotated[Documents, Depends(get_documents)]

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
-from server.deps import DocumentDep, ServiceDep
-from server.schemas import AnswerOut, AskRequest, DocumentOut, DocumentSummary, ErrorOut, Health
+from server.deps import ServiceDep
+from server.schemas import AnswerOut, AskRequest, ErrorOut, Health
 
 STATIC_DIR = Path(__file__).with_name("static")
 # The page loads its script and style from this origin only; document text is never markup.
@@ -29,24 +29,6 @@ def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
     """
     answer = service.ask(body.question, body.top_k)
     return AnswerOut.from_domain(answer, service.generation)
-
-
-@router.get("/api/documents", response_model=list[DocumentSummary], tags=["documents"])
-def list_documents(service: ServiceDep) -> list[DocumentSummary]:
-    """Every served document's metadata, ordered by ``doc_id``."""
-    docs = sorted(service.retriever.docs.values(), key=lambda d: d.doc_id)
-    return [DocumentSummary.from_domain(d, service.chunk_counts.get(d.doc_id, 0)) for d in docs]
-
-
-@router.get(
-    "/api/documents/{doc_id}",
-    response_model=DocumentOut,
-    responses={404: {"model": ErrorOut, "description": "No document has this id"}},
-    tags=["documents"],
-)
-def get_document(doc: DocumentDep, service: ServiceDep) -> DocumentOut:
-    """One document with its clean ``text``, the text every citation's offsets refer to."""
-    return DocumentOut.from_domain(doc, service.chunk_counts.get(doc.doc_id, 0))
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])

@@ -10,7 +10,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TextIO
 
-from ingest.build import DataPaths, build_index, ensure_index
+from ingest.build import UpdateOptions, build_index, ensure_index
+from ingest.config import DataPaths
 from ingest.embed import SentenceEmbedder
 from ingest.errors import IndexFormatError
 from ingest.store import Store
@@ -27,6 +28,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # and faiss.loader reports every CPU-specific build it fails to find before the one that loads.
 _QUIET_LOGGERS = ("bm25s", "faiss.loader")
 WARM_UP_QUESTION = "政策的主要内容是什么"
+# How long the server waits for another writer (a `zhengce ingest` or `add` run) to finish.
+LOCK_WAIT_S = 120.0
 
 
 class _StderrHandler(logging.StreamHandler[TextIO]):
@@ -71,7 +74,7 @@ def open_retriever(settings: Settings, progress: bool = False) -> Retriever:
     paths = DataPaths(settings.data)
     cfg = settings.build_config()
     embedder = SentenceEmbedder(settings.embedder)
-    ensure_index(paths, settings.seeds, cfg, embedder, progress)
+    ensure_index(paths, settings.seeds, cfg, embedder, UpdateOptions(progress=progress, wait_s=LOCK_WAIT_S))
     try:
         return Retriever.open(paths.index, embedder)
     except IndexFormatError as e:
@@ -110,6 +113,13 @@ class Service:
         # The embedder and bm25s do not promise thread safety and a question takes a few
         # milliseconds, so requests from the thread pool take turns.
         self._lock = threading.Lock()
+
+    def swap(self, retriever: Retriever) -> None:
+        """Serve another generation from the next question on; questions under way finish on the old one."""
+        counts = Counter(c.doc_id for c in retriever.data.chunks)
+        with self._lock:
+            self.retriever, self.chunk_counts = retriever, counts
+        logger.info("now serving index generation %d", retriever.manifest.generation)
 
     def warm_up(self) -> float:
         """Ask one question so the first user does not pay for lazy initialization.

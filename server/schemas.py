@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.types import Document, IndexManifest
+from ingest.library import Received
+from ingest.types import DocStatus, Document, IndexManifest
 from retriever.config import MAX_QUESTION_CHARS
 from retriever.types import Answer, Citation
 
@@ -47,6 +48,7 @@ class CitationOut(BaseModel):
     score: float
     doc_number: str | None
     published: date | None
+    page: int | None = Field(default=None, description="The PDF page the quote starts on (第N页).")
 
     @classmethod
     def from_domain(cls, citation: Citation) -> CitationOut:
@@ -81,36 +83,88 @@ class AnswerOut(BaseModel):
         )
 
 
-class DocumentSummary(BaseModel):
-    """A document's metadata, as listed by ``GET /api/documents``."""
+Status = Literal["received", "parsed", "indexed", "failed"]
 
-    model_config = ConfigDict(from_attributes=True)
+
+class DocumentSummary(BaseModel):
+    """A document's metadata and where it is on its way, as listed by ``GET /api/documents``.
+
+    ``status`` goes ``received`` → ``parsed`` → ``indexed`` (searchable), or ``failed`` with
+    ``error`` saying why in Chinese and English.
+    """
 
     doc_id: str
     title: str
-    source: str
-    author: str
-    published: date | None
-    doc_number: str | None
-    issuer: str
-    n_chunks: int
+    source: str = ""
+    author: str = ""
+    published: date | None = None
+    doc_number: str | None = None
+    issuer: str = ""
+    n_chunks: int = 0
+    status: Status = "indexed"
+    error: str | None = None
+    filename: str = ""
 
     @classmethod
-    def from_domain(cls, doc: Document, n_chunks: int) -> DocumentSummary:
-        """The summary of a document that has ``n_chunks`` chunks in the index."""
-        return cls.model_validate({**_fields(doc), "n_chunks": n_chunks})
+    def from_domain(cls, doc: Document | None, row: DocStatus) -> DocumentSummary:
+        """The summary of a document from its status row and, when served, its indexed form."""
+        base: dict[str, object] = _fields(doc) if doc is not None else {}
+        base.update(
+            n_chunks=row.n_chunks, status=row.status, error=row.error, filename=row.filename, issuer=row.issuer,
+            title=row.title, doc_number=row.doc_number, published=row.published or base.get("published"),
+        )  # fmt: skip
+        return cls.model_validate(base)
 
 
 class DocumentOut(DocumentSummary):
-    """A whole document: ``text`` is the clean text that every citation's offsets refer to."""
+    """A whole document: ``text`` is the clean text that every citation's offsets refer to.
 
-    source_url: str | None
-    text: str
+    ``text`` is the served (indexed) version; it is empty until the document is first indexed.
+    ``pages`` lists ``[start, end, page]`` spans of ``text`` for a PDF.
+    """
+
+    source_url: str | None = None
+    text: str = ""
+    pages: list[tuple[int, int, int]] = []
 
     @classmethod
-    def from_domain(cls, doc: Document, n_chunks: int) -> DocumentOut:
-        """The full API form of a document that has ``n_chunks`` chunks in the index."""
-        return cls.model_validate({**_fields(doc), "n_chunks": n_chunks})
+    def from_domain(cls, doc: Document | None, row: DocStatus) -> DocumentOut:
+        """The full API form of a document."""
+        summary = DocumentSummary.from_domain(doc, row).model_dump()
+        if doc is None:
+            return cls.model_validate(summary)
+        return cls.model_validate({**summary, "source_url": doc.source_url, "text": doc.text, "pages": doc.pages})
+
+
+class UploadResult(BaseModel):
+    """What happened to one uploaded file: acknowledged (``received``), already here, or refused."""
+
+    doc_id: str | None
+    title: str
+    status: Status
+    n_chunks: int = 0
+    error: str | None = None
+    duplicate: bool = False
+
+    @classmethod
+    def from_received(cls, received: Received) -> UploadResult:
+        """The result of a stored upload."""
+        row = received.status
+        return cls.model_validate(
+            {"doc_id": row.doc_id, "title": row.title, "status": row.status, "n_chunks": row.n_chunks,
+             "error": row.error, "duplicate": received.duplicate}
+        )  # fmt: skip
+
+
+class MetadataPatch(BaseModel):
+    """Corrections to a document's metadata; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    doc_number: str | None = Field(default=None, max_length=100)
+    issuer: str | None = Field(default=None, max_length=200)
+    published: date | None = None
 
 
 class Health(BaseModel):

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     tokenizer: str = _DEFAULT.tokenizer
     chunk_max_chars: int = Field(default=_DEFAULT.chunk.max_chars, gt=0)
     log_level: str = "INFO"
+    # The largest request body accepted (an upload of one or several files); larger ones get 413.
+    max_upload_bytes: int = Field(default=50 * 2**20, gt=0)
 
     @field_validator("log_level")
     @classmethod

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.build import DataPaths, ensure_index, seed_document
-from ingest.config import BuildConfig
+from ingest.build import ensure_index, seed_document
+from ingest.config import BuildConfig, DataPaths
 from ingest.embed import SentenceEmbedder, Vectors
 from ingest.seeds import read_seeds
 from ingest.types import Document, EmbedderInfo, IndexManifest

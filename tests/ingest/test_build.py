@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from ingest.build import SEED_ORIGIN, DataPaths, ensure_index, seed_document, sync_seeds
+from ingest.build import SEED_ORIGIN, ensure_index, seed_document, sync_seeds
 from ingest.chunk import split_sentences
 from ingest.clean import clean_text
-from ingest.config import BuildConfig, ChunkConfig
+from ingest.config import BuildConfig, ChunkConfig, DataPaths
 from ingest.errors import IngestError, SeedError
 from ingest.index_store import current_dir, read_index
 from ingest.seeds import read_seeds

@@ -20,9 +20,8 @@ import faiss
 import numpy as np
 import pytest
 
-from ingest.build import DataPaths
 from ingest.chunk import chunk_document
-from ingest.config import ChunkConfig
+from ingest.config import ChunkConfig, DataPaths
 from ingest.errors import IndexFormatError
 from ingest.index_store import FORMAT_VERSION, IndexData, current_dir, read_index, read_manifest, write_generation
 from ingest.tokenize import tokenize

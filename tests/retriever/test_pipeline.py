@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ingest.build import DataPaths, ensure_index
-from ingest.config import BuildConfig
+from ingest.build import ensure_index
+from ingest.config import BuildConfig, DataPaths
 from ingest.errors import IndexFormatError
 from ingest.tokenize import tokenize
 from retriever.config import MAX_QUESTION_CHARS, Abstention, AnswerConfig, RetrievalConfig

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ingest.build import DataPaths
+from ingest.config import DataPaths
 from ingest.index_store import current_dir
 from retriever.config import MAX_QUESTION_CHARS
 from server.app import INTERNAL_ERROR

@@ -1,0 +1,157 @@
+"""Documents staff add: receive (acknowledged once committed) → parse → searchable; replace, delete, correct.
+
+The raw bytes are stored under their sha256 (``files/<sha256>``), never under the client's name.
+Parsing runs later (``process_pending``), so an upload is acknowledged fast and a crash between
+the two loses nothing: on restart, every ``received`` document is parsed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from ingest.chunk import chunk_document
+from ingest.config import ChunkConfig, DataPaths
+from ingest.errors import DocumentError
+from ingest.metadata import extract_metadata
+from ingest.readers import SUPPORTED, ReadLimits, UnsupportedFormatError, read_document
+from ingest.store import Store
+from ingest.types import DocStatus, Document
+
+logger = logging.getLogger(__name__)
+
+UPLOAD_ORIGIN = "upload"
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """The outcome of handing over one file: its status row, and whether the same bytes were there already."""
+
+    status: DocStatus
+    duplicate: bool
+
+
+def safe_name(filename: str) -> str:
+    """The last component of a client's file name (``../../x.txt`` → ``x.txt``), for display only."""
+    name = PureWindowsPath(PurePosixPath(filename).name).name.strip()
+    return name[:200] or "unnamed"
+
+
+def check_upload(filename: str, data: bytes, limits: ReadLimits) -> str:
+    """The safe name of an acceptable upload.
+
+    Raises:
+        UnsupportedFormatError: the extension is not supported.
+        DocumentError: the file is empty, blank, or larger than the limit.
+    """
+    name = safe_name(filename)
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix not in SUPPORTED:
+        raise UnsupportedFormatError(
+            f"{name!r}: 不支持的文件类型 / unsupported file type {suffix or '(none)'!r}; "
+            f"upload one of {', '.join(sorted(SUPPORTED))}"
+        )
+    if len(data) > limits.max_bytes:
+        raise DocumentError(f"{name!r}: 文件过大 / the file is too large ({len(data)} bytes > {limits.max_bytes})")
+    if not data.strip():
+        raise DocumentError(f"{name!r}: 文件为空 / the file is empty; upload a file that has text")
+    return name
+
+
+class Library:
+    """The documents of one data directory, as staff add, replace and delete them."""
+
+    def __init__(self, paths: DataPaths, chunk: ChunkConfig, limits: ReadLimits | None = None) -> None:
+        self.paths = paths
+        self.chunk = chunk
+        self.limits = limits or ReadLimits()
+        self.store = Store(paths.db)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.store.close()
+
+    def _raw_path(self, sha256: str) -> Path:
+        return self.paths.root / "files" / sha256
+
+    def _save_raw(self, sha256: str, data: bytes) -> None:
+        path = self._raw_path(sha256)
+        if path.is_file():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp-{os.getpid()}")
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def receive(self, filename: str, data: bytes, doc_id: str | None = None) -> Received:
+        """Store an upload and record it as ``received``; identical bytes already here are a no-op.
+
+        Args:
+            filename: the client's file name (only its last component is kept).
+            data: the file's bytes.
+            doc_id: the document to replace; None for a new document.
+
+        Raises:
+            UnsupportedFormatError, DocumentError: the upload is refused; nothing was stored.
+        """
+        name = check_upload(filename, data, self.limits)
+        sha = hashlib.sha256(data).hexdigest()
+        existing = self.store.find_by_sha256(sha, UPLOAD_ORIGIN)
+        if existing is not None and doc_id in (None, existing):
+            found = self.store.status(existing)
+            assert found is not None
+            return Received(found, duplicate=True)
+        new_id = doc_id or f"doc-{sha[:16]}"
+        self._save_raw(sha, data)
+        self.store.add_received(new_id, name, sha, UPLOAD_ORIGIN)
+        status = self.store.status(new_id)
+        assert status is not None
+        logger.info("received %s as %s (%d bytes)", name, new_id, len(data))
+        return Received(status, duplicate=False)
+
+    def parse(self, status: DocStatus) -> DocStatus:
+        """Read, clean, describe and chunk one received document; a failure is recorded with its reason."""
+        try:
+            data = self._raw_path(status.sha256).read_bytes()
+            parsed = read_document(status.filename, data, self.limits)
+        except (DocumentError, OSError) as e:
+            self.store.set_status(status.doc_id, "failed", str(e))
+            logger.warning("could not parse %s: %s", status.doc_id, e)
+        else:
+            meta = extract_metadata(parsed.text, parsed.title)
+            doc = Document(
+                doc_id=status.doc_id,
+                title=meta.title or parsed.title or os.path.splitext(status.filename)[0],
+                text=parsed.text,
+                author=parsed.author,
+                published=meta.published or parsed.published,
+                doc_number=meta.doc_number,
+                issuer=meta.issuer,
+                sha256=status.sha256,
+                pages=tuple((p.start, p.end, p.page) for p in parsed.pages),
+            )
+            chunks = chunk_document(doc, self.chunk)
+            self.store.put_document(doc, chunks, UPLOAD_ORIGIN, status.filename, parsed.fmt)
+        found = self.store.status(status.doc_id)
+        assert found is not None
+        return found
+
+    def process_pending(self) -> list[DocStatus]:
+        """Parse every ``received`` document (after a crash too); returns their new status rows."""
+        return [self.parse(s) for s in self.store.statuses(status="received")]
+
+    def delete(self, doc_id: str) -> bool:
+        """Delete a document, its chunks and (when nothing else uses them) its raw bytes."""
+        status = self.store.status(doc_id)
+        if status is None or not self.store.delete_document(doc_id):
+            return False
+        if self.store.find_by_sha256(status.sha256, UPLOAD_ORIGIN) is None:
+            self._raw_path(status.sha256).unlink(missing_ok=True)
+        logger.info("deleted %s", doc_id)
+        return True

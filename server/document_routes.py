@@ -1,0 +1,93 @@
+"""The document endpoints: list, read, upload, replace, correct, delete. No ingest logic here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, HTTPException, UploadFile, status
+
+from ingest.errors import DocumentError
+from ingest.library import Received
+from ingest.readers import UnsupportedFormatError
+from server.deps import DocumentsDep, ServiceDep
+from server.schemas import DocumentOut, DocumentSummary, ErrorOut, MetadataPatch, UploadResult
+
+router = APIRouter(prefix="/api/documents", tags=["documents"])
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No document has this id"}}
+Files = Annotated[list[UploadFile], File(description="One or several .txt .md .html .htm .pdf .docx files")]
+
+
+def _missing(doc_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND, f"no document with doc_id {doc_id!r}; GET /api/documents lists the documents"
+    )
+
+
+@router.get("", response_model=list[DocumentSummary])
+def list_documents(documents: DocumentsDep, service: ServiceDep) -> list[DocumentSummary]:
+    """Every document with its metadata, chunk count and status, ordered by ``doc_id``."""
+    served = service.retriever.docs
+    return [DocumentSummary.from_domain(served.get(row.doc_id), row) for row in documents.statuses()]
+
+
+@router.get("/{doc_id}", response_model=DocumentOut, responses=_NOT_FOUND)
+def get_document(doc_id: str, documents: DocumentsDep, service: ServiceDep) -> DocumentOut:
+    """One document: status, metadata and the clean ``text`` every citation's offsets refer to."""
+    rows = documents.statuses(doc_id)
+    if not rows:
+        raise _missing(doc_id)
+    return DocumentOut.from_domain(service.retriever.docs.get(doc_id), rows[0])
+
+
+async def _read(files: list[UploadFile]) -> list[tuple[str, bytes]]:
+    return [(f.filename or "unnamed", await f.read()) for f in files]
+
+
+def _result(outcome: Received | DocumentError, name: str) -> UploadResult:
+    if isinstance(outcome, Received):
+        return UploadResult.from_received(outcome)
+    return UploadResult(doc_id=None, title=name, status="failed", error=str(outcome))
+
+
+@router.post("", response_model=list[UploadResult], status_code=status.HTTP_202_ACCEPTED)
+async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
+    """Add documents. Each file is acknowledged once stored (``received``), then indexed in the background.
+
+    Identical bytes already here are reported with their existing ``doc_id`` (``duplicate: true``).
+    A file that cannot be taken gets ``failed`` with the reason; when every file has an
+    unsupported type the reply is 415 listing the supported ones.
+    """
+    named = await _read(files)
+    outcomes = documents.add(named)
+    if outcomes and all(isinstance(o, UnsupportedFormatError) for o in outcomes):
+        raise outcomes[0]  # type: ignore[misc]
+    return [_result(o, name) for o, (name, _) in zip(outcomes, named, strict=True)]
+
+
+@router.put("/{doc_id}", response_model=UploadResult, status_code=status.HTTP_202_ACCEPTED, responses=_NOT_FOUND)
+async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadResult:
+    """Replace a document with a new version (one file); all its chunks are replaced once it is indexed."""
+    if len(files) != 1:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"send exactly one file, not {len(files)}")
+    ((name, data),) = await _read(files)
+    received = documents.replace(doc_id, name, data)
+    if received is None:
+        raise _missing(doc_id)
+    return UploadResult.from_received(received)
+
+
+@router.patch("/{doc_id}", response_model=DocumentSummary, responses=_NOT_FOUND)
+def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: ServiceDep) -> DocumentSummary:
+    """Correct title, 文号 (``doc_number``), issuer or date; citations show the correction once re-indexed."""
+    row = documents.patch(doc_id, body.model_dump(mode="json", exclude_unset=True))
+    if row is None:
+        raise _missing(doc_id)
+    return DocumentSummary.from_domain(service.retriever.docs.get(doc_id), row)
+
+
+@router.delete("/{doc_id}", responses=_NOT_FOUND)
+def delete(doc_id: str, documents: DocumentsDep) -> dict[str, object]:
+    """Delete a document; once the next generation is served, nothing of it is ever cited again."""
+    if not documents.delete(doc_id):
+        raise _missing(doc_id)
+    return {"doc_id": doc_id, "deleted": True}

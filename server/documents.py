@@ -1,0 +1,171 @@
+"""Adding, replacing and deleting documents while the server keeps answering.
+
+Uploads are stored and acknowledged at once (status ``received``); one background thread then
+parses them, builds a new index generation under the data directory's writer lock, and swaps
+the served retriever. Questions keep being answered from the previous generation meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from ingest.build import UpdateOptions, ensure_index
+from ingest.config import DataPaths
+from ingest.embed import Embedder
+from ingest.errors import DocumentError
+from ingest.library import Library, Received
+from ingest.readers import ReadLimits
+from ingest.types import DocStatus
+from retriever.pipeline import Retriever
+from server.runtime import LOCK_WAIT_S, Service
+from server.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class SeedDocumentError(DocumentError):
+    """Seed documents are managed in ``seeds/``, not through the API."""
+
+
+class Indexer:
+    """One background thread that turns received documents into a served generation."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, publish: Callable[[Retriever], None]) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.publish = publish
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread after the update under way."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=LOCK_WAIT_S)
+
+    def request(self) -> None:
+        """Ask for an update; several requests before it starts make one update."""
+        self._idle.clear()
+        self._wake.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no update is pending or running; False on timeout."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.update()
+            except Exception:  # the thread must survive any one failed update; the next upload retries
+                logger.exception("index update failed; the previous generation is still served")
+            if not self._wake.is_set():
+                self._idle.set()
+
+    def update(self) -> None:
+        """Parse pending documents, rebuild if anything changed, and serve the new generation."""
+        s = self.settings
+        manifest = ensure_index(
+            DataPaths(s.data), s.seeds, s.build_config(), self.embedder, UpdateOptions(wait_s=LOCK_WAIT_S)
+        )
+        self.publish(Retriever.open(DataPaths(s.data).index, self.embedder))
+        logger.info("index generation %d published (%d documents)", manifest.generation, manifest.n_docs)
+
+
+class Documents:
+    """The document routes' service: acknowledge uploads, then let the indexer do the work."""
+
+    def __init__(self, settings: Settings, service: Service, indexer: Indexer) -> None:
+        self.settings = settings
+        self.service = service
+        self.indexer = indexer
+        self.limits = ReadLimits(max_bytes=settings.max_upload_bytes)
+
+    def _library(self) -> Library:
+        return Library(DataPaths(self.settings.data), self.settings.build_config().chunk, self.limits)
+
+    def add(self, files: list[tuple[str, bytes]]) -> list[Received | DocumentError]:
+        """Store each file and acknowledge it, or say why it was refused; then ask for an update."""
+        library = self._library()
+        results: list[Received | DocumentError] = []
+        try:
+            for name, data in files:
+                try:
+                    results.append(library.receive(name, data))
+                except DocumentError as e:
+                    results.append(e)
+        finally:
+            library.close()
+        if any(isinstance(r, Received) and not r.duplicate for r in results):
+            self.indexer.request()
+        return results
+
+    def replace(self, doc_id: str, name: str, data: bytes) -> Received | None:
+        """Replace a document with a new version; None when there is no such document.
+
+        Raises:
+            SeedDocumentError: it is a seed document.
+            DocumentError: the new file is refused (UnsupportedFormatError for its type); the old version stays.
+        """
+        library = self._library()
+        try:
+            if self._guard(library, doc_id) is None:
+                return None
+            received = library.receive(name, data, doc_id=doc_id)
+        finally:
+            library.close()
+        self.indexer.request()
+        return received
+
+    def delete(self, doc_id: str) -> bool:
+        """Delete a document; it is never cited again once the next generation is served."""
+        library = self._library()
+        try:
+            if self._guard(library, doc_id) is None:
+                return False
+            deleted = library.delete(doc_id)
+        finally:
+            library.close()
+        self.indexer.request()
+        return deleted
+
+    def patch(self, doc_id: str, fields: dict[str, str | None]) -> DocStatus | None:
+        """Correct a document's metadata; None when there is no such document."""
+        library = self._library()
+        try:
+            if not library.store.update_metadata(doc_id, fields):
+                return None
+            status = library.store.status(doc_id)
+        finally:
+            library.close()
+        self.indexer.request()
+        return status
+
+    def statuses(self, doc_id: str | None = None) -> list[DocStatus]:
+        """The status rows of every document, or of one."""
+        library = self._library()
+        try:
+            return library.store.statuses(doc_id)
+        finally:
+            library.close()
+
+    @staticmethod
+    def _guard(library: Library, doc_id: str) -> DocStatus | None:
+        status = library.store.status(doc_id)
+        if status is not None and library.store.origin(doc_id) == "seed":
+            raise SeedDocumentError(
+                f"{doc_id} is a seed document; edit seeds/manifest.jsonl and restart to change or remove it"
+            )
+        return status
