@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     ingest = sub.add_parser("ingest", parents=[data], help="sync the seeds and build the index; print its manifest")
     ingest.add_argument("seeds", nargs="?", type=Path, metavar="SEEDS_DIR", help="default: $ZHENGCE_SEEDS or ./seeds")
+    add = sub.add_parser("add", parents=[data], help="add files or folders (recursively); one JSON line per file")
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ask = sub.add_parser("ask", parents=[data], help="answer a question; print the answer as JSON")
     ask.add_argument("question", help="the question, e.g. 脱贫人口收入是多少")
     ask.add_argument("--top-k", type=_top_k, default=5, help="at most this many citations (1-20, default 5)")
@@ -89,6 +91,66 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     summary = {k: v for k, v in asdict(retriever.manifest).items() if k != "files"}
     _print_json({**summary, "index_dir": str(DataPaths(settings.data).index)})
     return EXIT_OK
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    from ingest.readers import SUPPORTED
+
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    return found
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Store each file (a JSON line says so once it is committed), then parse and index them.
+
+    Exit code 1 when any file was refused or failed to parse; the others are added regardless.
+    """
+    from tqdm import tqdm
+
+    from ingest.build import UpdateOptions, ensure_index
+    from ingest.config import DataPaths
+    from ingest.embed import SentenceEmbedder
+    from ingest.errors import DocumentError
+    from ingest.library import Library
+    from ingest.lock import writer_lock
+    from server.runtime import configure_logging
+
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    files, paths, failed = _files(args.paths), DataPaths(settings.data), 0
+    with writer_lock(paths.root):
+        library = Library(paths, settings.build_config().chunk)
+        try:
+            for path in tqdm(files, desc="adding", unit="file", file=sys.stderr):
+                line: dict[str, Any] = {"path": str(path)}
+                try:
+                    got = library.receive(path.name, path.read_bytes())
+                    line.update(doc_id=got.status.doc_id, status=got.status.status, duplicate=got.duplicate)
+                except DocumentError as e:
+                    failed += 1
+                    line.update(status="failed", error=str(e))
+                sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+        finally:
+            library.close()
+    embedder = SentenceEmbedder(settings.embedder)
+    manifest = ensure_index(paths, settings.seeds, settings.build_config(), embedder, UpdateOptions(progress=True))
+    library = Library(paths, settings.build_config().chunk)
+    try:
+        rows = library.store.statuses()
+    finally:
+        library.close()
+    failed += sum(1 for r in rows if r.status == "failed")
+    summary = {"generation": manifest.generation, "documents": manifest.n_docs, "chunks": manifest.n_chunks}
+    _print_json({**summary, "failed": [{"doc_id": r.doc_id, "error": r.error} for r in rows if r.status == "failed"]})
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -147,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_eval(argv[argv.index("eval") + 1 :])
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    handlers = {"ingest": cmd_ingest, "ask": cmd_ask, "serve": cmd_serve}
+    handlers = {"ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "serve": cmd_serve}
     return _run(handlers[args.command], args, parser.prog)
 
 
