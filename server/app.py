@@ -62,7 +62,7 @@ def _lifespan(settings: Settings) -> Lifespan:
         started = time.perf_counter()
         service = Service(open_retriever(settings))
         warm_up_ms = service.warm_up()
-        indexer = Indexer(settings, service.retriever.embedder, service.swap)
+        indexer = Indexer(settings, service.retriever.embedder, service)
         indexer.start()
         app.state.service = service
         app.state.documents = Documents(settings, service, indexer)

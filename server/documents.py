@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
 from ingest.build import UpdateOptions, ensure_index
 from ingest.config import DataPaths
 from ingest.embed import Embedder
-from ingest.errors import DocumentError
+from ingest.errors import DocumentError, IndexFormatError
+from ingest.index_store import current_dir
 from ingest.library import Library, Received
 from ingest.readers import ReadLimits
 from ingest.types import DocStatus
@@ -29,13 +29,20 @@ class SeedDocumentError(DocumentError):
     """Seed documents are managed in ``seeds/``, not through the API."""
 
 
-class Indexer:
-    """One background thread that turns received documents into a served generation."""
+# How often the indexer looks for a generation published by another process (`zhengce add`).
+POLL_S = 5.0
 
-    def __init__(self, settings: Settings, embedder: Embedder, publish: Callable[[Retriever], None]) -> None:
+
+class Indexer:
+    """One background thread that turns received documents into a served generation.
+
+    It also notices a generation that another writer process published and serves it.
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder, service: Service) -> None:
         self.settings = settings
         self.embedder = embedder
-        self.publish = publish
+        self.service = service
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._idle = threading.Event()
@@ -61,12 +68,21 @@ class Indexer:
         """Wait until no update is pending or running; False on timeout."""
         return self._idle.wait(timeout)
 
+    def _published_elsewhere(self) -> bool:
+        try:
+            name = current_dir(DataPaths(self.settings.data).index).name
+        except IndexFormatError:
+            return False
+        return name != f"gen-{self.service.generation:06d}"
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait()
+            woken = self._wake.wait(POLL_S)
             self._wake.clear()
             if self._stop.is_set():
                 break
+            if not woken and not self._published_elsewhere():
+                continue
             try:
                 self.update()
             except Exception:  # the thread must survive any one failed update; the next upload retries
@@ -80,7 +96,8 @@ class Indexer:
         manifest = ensure_index(
             DataPaths(s.data), s.seeds, s.build_config(), self.embedder, UpdateOptions(wait_s=LOCK_WAIT_S)
         )
-        self.publish(Retriever.open(DataPaths(s.data).index, self.embedder))
+        if manifest.generation != self.service.generation:
+            self.service.swap(Retriever.open(DataPaths(s.data).index, self.embedder))
         logger.info("index generation %d published (%d documents)", manifest.generation, manifest.n_docs)
 
 
