@@ -18,7 +18,8 @@ from ingest.config import BuildConfig
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BUILD = BuildConfig()
-DRCD_DEFAULT = REPO.parent / "shared" / "data" / "drcd" / "dev.jsonl"
+SHARED_DATA = REPO.parent / "shared" / "data"
+DRCD_DEFAULT = SHARED_DATA / "drcd" / "dev.jsonl"
 
 logger = logging.getLogger("evals")
 # How many DRCD dev questions the answer settings are fitted on (all of them would take minutes per setting).
@@ -31,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=Path, default=REPO / "seeds")
     p.add_argument("--drcd", type=Path, default=DRCD_DEFAULT, help="DRCD dev.jsonl (CC BY-SA 3.0)")
     p.add_argument("--skip-drcd", action="store_true", help="seed set only (the DRCD floors are then not checked)")
+    p.add_argument(
+        "--shared-data", type=Path, default=SHARED_DATA, help="the shared data the library suite's documents come from"
+    )
+    p.add_argument(
+        "--skip-library", action="store_true", help="no multi-document library suite (its floors are then not checked)"
+    )
     p.add_argument("--fit", action="store_true", help="refit dense weight and abstention on the dev splits")
     p.add_argument(
         "--target-precision",
@@ -71,13 +78,43 @@ def _unanswerable(cases: list[Any]) -> list[Any]:
     ]
 
 
+def _library_files(args: argparse.Namespace) -> list[Path] | None:
+    """The library suite's files, or None when it is skipped.
+
+    Raises:
+        FileNotFoundError: files are missing and ``thresholds.json`` has floors for the suite.
+    """
+    from evals import library
+
+    if args.skip_library:
+        return None
+    files = library.library_files(args.shared_data)
+    missing = library.missing_files(files)
+    if not missing:
+        return files
+    some = len(missing) < len(files)
+    names = ", ".join(str(f) for f in missing) if some else f"{args.shared_data} (the whole corpus)"
+    if "library" in json.loads(args.thresholds.read_text(encoding="utf-8")):
+        raise FileNotFoundError(
+            f"library suite: {names} not found, and {args.thresholds.name} has floors for it; "
+            "pass --shared-data DIR or --skip-library"
+        )
+    logger.warning("library suite skipped: %s not found (pass --shared-data DIR)", names)
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
-    from evals import corpus, dataset, fit, report
+    from evals import corpus, dataset, fit, library, report
     from evals import run as runner
     from ingest.config import BuildConfig, ChunkConfig
     from ingest.embed import SentenceEmbedder
     from retriever.config import CALIBRATION_PATH, load_config
 
+    try:
+        lib_files = _library_files(args)
+    except FileNotFoundError as e:
+        logger.error("%s", e)
+        return 2
     cfg = BuildConfig(
         chunk=ChunkConfig(max_chars=args.chunk_max_chars), embedder=args.embedder, tokenizer=args.tokenizer
     )
@@ -110,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
     seed.config = config
     results = {"seed": runner.evaluate(seed, seed_cases)}
     results["seed_test"] = [r for r in results["seed"] if r.case in seed_test]
+    if lib_files is not None:
+        lib = library.library_retriever(args.data / f"library-{tag}", lib_files, cfg, embedder, config)
+        lib_cases = library.load_library_set(library.LIBRARY_SET, lib.docs, lib_files)
+        results["library"] = runner.evaluate(lib, lib_cases)
     if drcd is not None:
         drcd.config = config
         results["drcd"] = runner.evaluate(drcd, [*drcd_dev, *drcd_test])
@@ -168,18 +209,22 @@ def _finish(
     floors = json.loads(args.thresholds.read_text(encoding="utf-8"))
     if args.skip_drcd:
         floors = {k: v for k, v in floors.items() if not k.startswith("drcd")}
+    if "library" not in results:
+        floors.pop("library", None)
     problems = runner.check_floors(metrics, floors)
     baseline = json.loads(args.baseline.read_text(encoding="utf-8")) if args.baseline.is_file() else {}
     body = {
         "index": tag,
         "metrics": metrics,
-        "by_kind": {"seed": runner.by_kind(results["seed"])},
+        "by_kind": {name: runner.by_kind(results[name]) for name in ("seed", "library") if name in results},
         "regressions": report.regressions(metrics, baseline),
         "gate_failures": problems,
         "failures": runner.failures(results["seed"]),
+        "library_failures": runner.failures(results.get("library", [])),
         "fitted": fitted,
     }
     path = report.write_report(args.report, body)
+    _append_failures(path, "library set", body["library_failures"])
     if args.write_baseline:
         args.baseline.write_text(
             json.dumps({k: {m: v for m, v in d.items() if "latency" not in m} for k, d in metrics.items()}, indent=1)
@@ -196,6 +241,21 @@ def _finish(
     for p in problems:
         logger.error("eval gate: %s", p)
     return 1 if problems else 0
+
+
+def _append_failures(path: Path, suite: str, failures: list[dict[str, Any]]) -> None:
+    """Add a suite's failures to the Markdown report, in the shape of the seed set's."""
+    if not failures:
+        return
+    lines = ["", f"## Failures ({suite})", ""]
+    for f in failures:
+        got = "abstention" if f["abstained"] else repr(f["answer"][:80])
+        lines.append(
+            f"- **{f['id']}** {f['question']} — expected {f['expected']}, got {got} (confidence {f['confidence']})"
+        )
+        lines += [f"  - cited: {q}" for q in f["cited"]]
+    with path.open("a", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 def configure_logging(level: int = logging.INFO) -> None:
