@@ -90,9 +90,11 @@ def sync_seeds(store: Store, seeds_dir: Path, chunk_cfg: ChunkConfig) -> int:
 
 def _rechunk_others(store: Store, chunk_cfg: ChunkConfig, skip: set[str]) -> int:
     docs = [d for d in store.documents() if d.doc_id not in skip]  # of other origins
-    origins = store.doc_sha256()
     for doc in docs:
-        store.put_document(doc, chunk_document(doc, chunk_cfg), origins[doc.doc_id][1])
+        row = store.status(doc.doc_id)
+        origin = store.origin(doc.doc_id)
+        assert row is not None and origin is not None
+        store.put_document(doc, chunk_document(doc, chunk_cfg), origin, row.filename, row.fmt)
     return len(docs)
 
 

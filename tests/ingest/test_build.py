@@ -162,7 +162,7 @@ def test_changing_max_chars_rechunks_every_document(tmp_path: Path, repo_root: P
     cfg = BuildConfig(chunk=ChunkConfig(max_chars=80))
     after = ensure_index(paths, repo_root / "seeds", cfg, real_embedder)
     assert after.generation == before.generation + 1
-    assert after.chunk_config == {"max_chars": 80, "overlap_sentences": 1}
+    assert after.chunk_config == {**ChunkConfig().as_dict(), "max_chars": 80}
     assert after.n_chunks > before.n_chunks
     data = read_index(paths.index, real_embedder.info)
     assert _multi_sentence_chunks_longer_than(data, 80) == []
