@@ -38,6 +38,11 @@ class EvalCase:
     must_contain: tuple[str, ...]
     exclude_doc: str | None = None
 
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        """The documents left out of the index for this case."""
+        return (self.exclude_doc,) if self.exclude_doc else ()
+
 
 def _locate(row: dict[str, object], docs: dict[str, Document]) -> tuple[Gold, ...]:
     golds = []

@@ -25,7 +25,7 @@ FEATURES = ("coverage", "answer_coverage", "bigram_coverage", "missing_number", 
 
 def weight_curve(retriever: Retriever, cases: Sequence[EvalCase], k: int = 5) -> dict[float, float]:
     """Chunk-level MRR@k of fused retrieval for every dense weight of the grid."""
-    signals = [retriever.signals(c.question, c.exclude_doc) for c in cases if c.answerable]
+    signals = [retriever.signals(c.question, c.excluded) for c in cases if c.answerable]
     answerable = [c for c in cases if c.answerable]
     curve = {}
     for w in WEIGHT_GRID:
@@ -150,7 +150,7 @@ def fit_answer(corpora: Sequence[tuple[Retriever, Sequence[EvalCase]]]) -> tuple
     prepared = []
     for retriever, cases in corpora:
         answerable = [c for c in cases if c.answerable]
-        hits = [retriever.rank(retriever.signals(c.question, c.exclude_doc), 5) for c in answerable]
+        hits = [retriever.rank(retriever.signals(c.question, c.excluded), 5) for c in answerable]
         prepared.append((retriever, answerable, hits))
     base = [r.config for r, _, _ in prepared]
     best: tuple[float, AnswerConfig] = (-1.0, base[0].answer)

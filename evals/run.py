@@ -57,11 +57,11 @@ def judge(case: EvalCase, answer: Answer) -> tuple[int | None, bool]:
 def evaluate_case(retriever: Retriever, case: EvalCase, top_k: int = 5, modes: Sequence[Mode] = MODES) -> CaseResult:
     """Ask one case, and rank its gold among citations and among each mode's chunks."""
     started = time.perf_counter()
-    answer = retriever.ask(case.question, top_k=top_k, exclude_doc=case.exclude_doc)
+    answer = retriever.ask(case.question, top_k=top_k, exclude=case.excluded)
     latency = (time.perf_counter() - started) * 1000
     chunk_ranks: dict[str, int | None] = {}
     if modes:
-        signals = retriever.signals(case.question, case.exclude_doc)
+        signals = retriever.signals(case.question, case.excluded)
         chunk_ranks = {m: first_relevant_rank(case, hit_passages(retriever.rank(signals, top_k, m))) for m in modes}
     shown = [*answer.citations, *answer.related]
     verified = sum(1 for c in shown if retriever.docs[c.doc_id].text[c.start : c.end] == c.quote)

@@ -204,6 +204,8 @@ def ensure_index(
                 sync_seeds(library.store, seeds_dir, cfg.chunk)
             library.process_pending()
             if index_is_current(paths, library.store, cfg, embedder):
+                # A crash may have come between publishing and recording it: the generation holds them all.
+                library.store.mark_indexed(d.doc_id for d in library.store.documents())
                 return read_manifest(current_dir(paths.index))
             return build_index(library.store, paths.index, cfg, embedder, opts.progress)
         finally:

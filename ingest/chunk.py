@@ -137,13 +137,9 @@ def _line_spans(text: str) -> list[Span]:
 
 
 def chunk_document(doc: Document, cfg: ChunkConfig) -> list[Chunk]:
-    """Cut a document into chunks of whole sentences; ``doc.text[c.start:c.end] == c.text``.
-
-    The document's title heads every chunk's heading path: provincial reports say 全市/全省, not
-    their province, so without it a chunk could not be told from its neighbours' near-twins.
-    """
-    stack: list[tuple[int, str]] = [(-1, doc.title.strip())] if doc.title.strip() else []
-    packer = _Packer(doc, cfg, [], [], headings=tuple(h for _, h in stack))
+    """Cut a document into chunks of whole sentences; ``doc.text[c.start:c.end] == c.text``."""
+    packer = _Packer(doc, cfg, [], [])
+    stack: list[tuple[int, str]] = []
     for line in _line_spans(doc.text):
         level = heading_level(doc.text[line.start : line.end])
         if level is not None:

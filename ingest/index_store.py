@@ -175,7 +175,18 @@ def verify_generation(root: Path) -> IndexManifest:
     gen_dir = current_dir(root)
     manifest = read_manifest(gen_dir)
     _verify_files(gen_dir, manifest)
+    lines = {name: _count_lines(gen_dir / name) for name in ("docs.jsonl", "chunks.jsonl")}
+    if lines != {"docs.jsonl": manifest.n_docs, "chunks.jsonl": manifest.n_chunks}:
+        raise IndexFormatError(
+            f"{gen_dir}: manifest counts ({manifest.n_docs} docs, {manifest.n_chunks} chunks) disagree with {lines}; "
+            "rebuild with `zhengce ingest`"
+        )
     return manifest
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)
 
 
 def _verify_files(gen_dir: Path, manifest: IndexManifest) -> None:

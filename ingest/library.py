@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from ingest.chunk import chunk_document
@@ -92,6 +92,9 @@ class Library:
     def receive(self, filename: str, data: bytes, doc_id: str | None = None) -> Received:
         """Store an upload and record it as ``received``; identical bytes already here are a no-op.
 
+        A new version of an existing document is kept apart until it parses: if it cannot be read,
+        the document keeps its current version (and says why in ``error``).
+
         Args:
             filename: the client's file name (only its last component is kept).
             data: the file's bytes.
@@ -104,54 +107,100 @@ class Library:
         sha = hashlib.sha256(data).hexdigest()
         existing = self.store.find_by_sha256(sha, UPLOAD_ORIGIN)
         if existing is not None and doc_id in (None, existing):
-            found = self.store.status(existing)
-            assert found is not None
-            return Received(found, duplicate=True)
-        new_id = doc_id or f"doc-{sha[:16]}"
+            return Received(self._status(existing), duplicate=True)
         self._save_raw(sha, data)
+        if doc_id is not None and self.store.status(doc_id) is not None:
+            self.store.add_replacement(doc_id, name, sha)
+            logger.info("received a new version of %s: %s (%d bytes)", doc_id, name, len(data))
+            return Received(replace(self._status(doc_id), status="received", filename=name), duplicate=False)
+        new_id = doc_id or self._free_id(f"doc-{sha[:16]}", sha)
         self.store.add_received(new_id, name, sha, UPLOAD_ORIGIN)
-        status = self.store.status(new_id)
-        assert status is not None
         logger.info("received %s as %s (%d bytes)", name, new_id, len(data))
-        return Received(status, duplicate=False)
+        return Received(self._status(new_id), duplicate=False)
+
+    def _status(self, doc_id: str) -> DocStatus:
+        status = self.store.status(doc_id)
+        assert status is not None, doc_id
+        return status
+
+    def _free_id(self, wanted: str, sha256: str) -> str:
+        """``wanted``, or ``wanted-2``, ``-3``…: the id may belong to a document since replaced by other bytes.
+
+        An id whose document failed with these very bytes is free again: sending them again retries.
+        """
+        candidate, n = wanted, 1
+        while (row := self.store.status(candidate)) is not None and not (
+            row.status == "failed" and row.sha256 == sha256
+        ):
+            n += 1
+            candidate = f"{wanted}-{n}"
+        return candidate
+
+    def _read(self, doc_id: str, filename: str, sha256: str) -> tuple[Document, str]:
+        """The parsed document and its format.
+
+        Raises:
+            DocumentError: the file cannot be read into text (or its bytes are gone).
+        """
+        try:
+            data = self._raw_path(sha256).read_bytes()
+        except OSError as e:
+            raise DocumentError(f"{filename!r}: 原始文件丢失 / the stored file is missing ({e.strerror})") from e
+        parsed = read_document(filename, data, self.limits)
+        meta = extract_metadata(parsed.text, parsed.title)
+        doc = Document(
+            doc_id=doc_id,
+            title=meta.title or parsed.title or os.path.splitext(filename)[0],
+            text=parsed.text,
+            author=parsed.author,
+            published=meta.published or parsed.published,
+            doc_number=meta.doc_number,
+            issuer=meta.issuer,
+            sha256=sha256,
+            pages=tuple((p.start, p.end, p.page) for p in parsed.pages),
+        )
+        return doc, parsed.fmt
 
     def parse(self, status: DocStatus) -> DocStatus:
         """Read, clean, describe and chunk one received document; a failure is recorded with its reason."""
         try:
-            data = self._raw_path(status.sha256).read_bytes()
-            parsed = read_document(status.filename, data, self.limits)
-        except (DocumentError, OSError) as e:
+            doc, fmt = self._read(status.doc_id, status.filename, status.sha256)
+        except DocumentError as e:
             self.store.set_status(status.doc_id, "failed", str(e))
             logger.warning("could not parse %s: %s", status.doc_id, e)
         else:
-            meta = extract_metadata(parsed.text, parsed.title)
-            doc = Document(
-                doc_id=status.doc_id,
-                title=meta.title or parsed.title or os.path.splitext(status.filename)[0],
-                text=parsed.text,
-                author=parsed.author,
-                published=meta.published or parsed.published,
-                doc_number=meta.doc_number,
-                issuer=meta.issuer,
-                sha256=status.sha256,
-                pages=tuple((p.start, p.end, p.page) for p in parsed.pages),
-            )
-            chunks = chunk_document(doc, self.chunk)
-            self.store.put_document(doc, chunks, UPLOAD_ORIGIN, status.filename, parsed.fmt)
-        found = self.store.status(status.doc_id)
-        assert found is not None
-        return found
+            self.store.put_document(doc, chunk_document(doc, self.chunk), UPLOAD_ORIGIN, status.filename, fmt)
+        return self._status(status.doc_id)
+
+    def _apply_replacement(self, doc_id: str, filename: str, sha256: str) -> DocStatus:
+        old = self._status(doc_id)
+        try:
+            doc, fmt = self._read(doc_id, filename, sha256)
+        except DocumentError as e:
+            self.store.drop_replacement(doc_id, f"新版本未采用 / the new version was not used: {e}")
+            self._remove_raw_if_unused(sha256)
+            return self._status(doc_id)
+        self.store.put_document(doc, chunk_document(doc, self.chunk), UPLOAD_ORIGIN, filename, fmt)
+        self.store.drop_replacement(doc_id, None)
+        self._remove_raw_if_unused(old.sha256)
+        return self._status(doc_id)
+
+    def _remove_raw_if_unused(self, sha256: str) -> None:
+        if self.store.find_by_sha256(sha256, UPLOAD_ORIGIN) is None:
+            self._raw_path(sha256).unlink(missing_ok=True)
 
     def process_pending(self) -> list[DocStatus]:
-        """Parse every ``received`` document (after a crash too); returns their new status rows."""
-        return [self.parse(s) for s in self.store.statuses(status="received")]
+        """Parse every ``received`` document and new version (after a crash too); returns their status rows."""
+        done = [self.parse(s) for s in self.store.statuses(status="received")]
+        return done + [self._apply_replacement(*r) for r in self.store.replacements()]
 
     def delete(self, doc_id: str) -> bool:
         """Delete a document, its chunks and (when nothing else uses them) its raw bytes."""
         status = self.store.status(doc_id)
+        pending = [sha for d, _, sha in self.store.replacements() if d == doc_id]
         if status is None or not self.store.delete_document(doc_id):
             return False
-        if self.store.find_by_sha256(status.sha256, UPLOAD_ORIGIN) is None:
-            self._raw_path(status.sha256).unlink(missing_ok=True)
+        for sha in [status.sha256, *pending]:
+            self._remove_raw_if_unused(sha)
         logger.info("deleted %s", doc_id)
         return True

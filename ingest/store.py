@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL, headings TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ordinal);
+CREATE TABLE IF NOT EXISTS replacements (
+    doc_id TEXT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
+    filename TEXT NOT NULL, sha256 TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS embeddings (
     text_sha256 TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (text_sha256, model)
@@ -178,6 +182,26 @@ class Store:
             )
             self._bump()
 
+    def add_replacement(self, doc_id: str, filename: str, sha256: str) -> None:
+        """Record a new version of a document, stored but not yet parsed; the current version stays served."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO replacements(doc_id, filename, sha256) VALUES (?, ?, ?)",
+                (doc_id, filename, sha256),
+            )
+
+    def replacements(self) -> list[tuple[str, str, str]]:
+        """Pending new versions: ``(doc_id, filename, sha256)``."""
+        return [
+            (str(d), str(f), str(h)) for d, f, h in self.db.execute("SELECT doc_id, filename, sha256 FROM replacements")
+        ]
+
+    def drop_replacement(self, doc_id: str, error: str | None) -> None:
+        """Forget a pending new version; a failure reason is kept on the document, which stays as it was."""
+        with self._transaction():
+            self.db.execute("DELETE FROM replacements WHERE doc_id = ?", (doc_id,))
+            self.db.execute("UPDATE documents SET error = ? WHERE doc_id = ?", (error, doc_id))
+
     def set_status(self, doc_id: str, status: str, error: str | None = None) -> None:
         """Move a document to ``status`` (``failed`` with its reason)."""
         with self._transaction():
@@ -209,9 +233,11 @@ class Store:
         return bool(n)
 
     def find_by_sha256(self, sha256: str, origin: str) -> str | None:
-        """The doc_id of a document of ``origin`` with these raw bytes that did not fail, if any."""
+        """The doc_id of a document of ``origin`` whose current or pending bytes are these, if it did not fail."""
         row = self.db.execute(
-            "SELECT doc_id FROM documents WHERE sha256 = ? AND origin = ? AND status != 'failed'", (sha256, origin)
+            "SELECT doc_id FROM documents WHERE sha256 = ? AND origin = ? AND status != 'failed' "
+            "UNION SELECT doc_id FROM replacements WHERE sha256 = ?",
+            (sha256, origin, sha256),
         ).fetchone()
         return None if row is None else str(row[0])
 

@@ -48,6 +48,8 @@ class RetrievalConfig:
 
     candidates: int = 50
     dense_weight: float = 0.3
+    # Added to a candidate's fused score times its document title's share of the question's terms.
+    title_weight: float = 4.0
     answer_hits: int = 3
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     abstention: Abstention = field(default_factory=Abstention)
@@ -57,6 +59,7 @@ class RetrievalConfig:
         a = self.abstention
         return {
             "dense_weight": self.dense_weight,
+            "title_weight": self.title_weight,
             "answer": asdict(self.answer),
             "abstention": {
                 "weights": list(a.weights),
@@ -82,5 +85,9 @@ def load_config(path: Path = CALIBRATION_PATH) -> RetrievalConfig:
     )
     answer = AnswerConfig(**raw.get("answer", {}))
     return replace(
-        cfg, dense_weight=float(raw.get("dense_weight", cfg.dense_weight)), answer=answer, abstention=abstention
+        cfg,
+        dense_weight=float(raw.get("dense_weight", cfg.dense_weight)),
+        title_weight=float(raw.get("title_weight", cfg.title_weight)),
+        answer=answer,
+        abstention=abstention,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -66,11 +67,16 @@ class _Timer:
 
 @dataclass(frozen=True, slots=True)
 class Signals:
-    """Candidate rows (the union of both top lists) with their raw lexical and dense scores."""
+    """Candidate rows (the union of both top lists) with their raw lexical and dense scores.
+
+    ``title`` is the share of the question's idf weight (terms of two characters or more) that
+    the candidate's document title holds: "四川…目标" should prefer 四川's report to its near-twins.
+    """
 
     rows: npt.NDArray[np.int64]
     lexical: npt.NDArray[np.float32]
     dense: npt.NDArray[np.float32]
+    title: npt.NDArray[np.float64]
 
 
 class Retriever:
@@ -83,6 +89,7 @@ class Retriever:
         self.lexical = LexicalSearcher(data.lexical, data.manifest.tokenizer)
         self.dense = DenseSearcher(data.dense, data.ids)
         self.texts = {d.doc_id: d.text for d in data.docs.values()}
+        self._title_tokens = {d.doc_id: frozenset(self.lexical.tokens(d.title)) for d in data.docs.values()}
         self._chunks_of: dict[str, list[Chunk]] = {}
         for chunk in data.chunks:
             self._chunks_of.setdefault(chunk.doc_id, []).append(chunk)
@@ -118,31 +125,36 @@ class Retriever:
         """The documents of the open generation by doc_id."""
         return self.data.docs
 
-    def signals(self, question: str, exclude_doc: str | None = None) -> Signals:
+    def signals(self, question: str, exclude: Collection[str] = ()) -> Signals:
         """The candidate rows of both lists with both raw scores for each.
 
         Args:
             question: the question text.
-            exclude_doc: leave this document's chunks out (to make a question unanswerable in evals).
+            exclude: leave these documents' chunks out (deleted ones still in the served generation;
+                in evals, a question's own paragraph, to make it unanswerable).
         """
         lexical = self.lexical.scores(self.lexical.tokens(question))
         query = self.embedder.embed_query(question)
-        return self._signals(lexical, query, exclude_doc)
+        return self._signals(question, lexical, query, exclude)
 
-    def _signals(self, lexical: np.ndarray, query: np.ndarray, exclude_doc: str | None) -> Signals:
+    def _signals(self, question: str, lexical: np.ndarray, query: np.ndarray, exclude: Collection[str]) -> Signals:
         n = self.config.candidates
         dense_rows, _ = self.dense.search(query, n)
         lex_rows = np.argsort(-lexical, kind="stable")[:n]
         lex_rows = lex_rows[lexical[lex_rows] > 0]
         merged = dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()])
-        rows = np.array([r for r in merged if self.data.chunks[r].doc_id != exclude_doc], dtype=np.int64)
-        return Signals(rows, lexical[rows], self.dense.scores(query, rows))
+        rows = np.array([r for r in merged if self.data.chunks[r].doc_id not in exclude], dtype=np.int64)
+        terms = question_terms(question, self.lexical.tokens, self.lexical.idf)
+        docs = {self.data.chunks[r].doc_id for r in rows}
+        cover = {d: terms.coverage(self._title_tokens[d], min_len=2) for d in docs}
+        title = np.array([cover[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
+        return Signals(rows, lexical[rows], self.dense.scores(query, rows), title)
 
     def rank(self, signals: Signals, k: int, mode: Mode = "fused", dense_weight: float | None = None) -> list[Hit]:
         """The ``k`` best candidates by one signal or by their fusion."""
         if mode == "fused":
             weight = self.config.dense_weight if dense_weight is None else dense_weight
-            ranking = fuse(signals.lexical, signals.dense, weight)
+            ranking = fuse(signals.lexical, signals.dense, weight) + self.config.title_weight * signals.title
         else:
             ranking = np.asarray(signals.lexical if mode == "lexical" else signals.dense, dtype=np.float64)
         order = np.argsort(-ranking, kind="stable")[:k]
@@ -158,11 +170,11 @@ class Retriever:
             for rank, i in enumerate(order)
         ]
 
-    def search(self, question: str, k: int, mode: Mode = "fused", exclude_doc: str | None = None) -> list[Hit]:
+    def search(self, question: str, k: int, mode: Mode = "fused", exclude: Collection[str] = ()) -> list[Hit]:
         """The ``k`` best chunks for a question by one signal or both."""
-        return self.rank(self.signals(question, exclude_doc), k, mode)
+        return self.rank(self.signals(question, exclude), k, mode)
 
-    def ask(self, question: str, top_k: int = 5, exclude_doc: str | None = None) -> Answer:
+    def ask(self, question: str, top_k: int = 5, exclude: Collection[str] = ()) -> Answer:
         """Answer a question with verbatim citations, or abstain and offer related passages.
 
         Raises:
@@ -175,7 +187,7 @@ class Retriever:
         timer.lap("lexical")
         query = self.embedder.embed_query(q)
         timer.lap("embed")
-        hits = self.rank(self._signals(lexical, query, exclude_doc), max(top_k, self.config.answer_hits))
+        hits = self.rank(self._signals(q, lexical, query, exclude), max(top_k, self.config.answer_hits))
         timer.lap("fuse")
         answer = self.answer_from(q, hits, top_k)
         timer.lap("answer")

@@ -8,10 +8,6 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    """The body grew past the limit while streaming in."""
-
-
 class BodyLimit:
     """ASGI middleware: a declared ``Content-Length`` over ``max_bytes`` is refused at once; a body
     without one is counted as it streams and refused as soon as it passes the limit."""
@@ -29,27 +25,32 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        exceeded = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    # Tell the app the client went away, so it stops reading; the 413 is ours to send.
+                    exceeded = True
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def guarded(message: Message) -> None:
+            if not exceeded:
+                await send(message)
 
         try:
-            await self.app(scope, counted, tracked)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded:
+            await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
         detail: dict[str, Any] = {

@@ -155,6 +155,8 @@ class Documents:
             deleted = library.delete(doc_id)
         finally:
             library.close()
+        if deleted:
+            self.service.hide(doc_id)
         self.indexer.request()
         return deleted
 

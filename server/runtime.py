@@ -113,12 +113,20 @@ class Service:
         # The embedder and bm25s do not promise thread safety and a question takes a few
         # milliseconds, so requests from the thread pool take turns.
         self._lock = threading.Lock()
+        self.hidden: frozenset[str] = frozenset()
+
+    def hide(self, doc_id: str) -> None:
+        """Never cite ``doc_id`` again, from this moment, though the served generation still holds it."""
+        with self._lock:
+            self.hidden = self.hidden | {doc_id}
 
     def swap(self, retriever: Retriever) -> None:
         """Serve another generation from the next question on; questions under way finish on the old one."""
         counts = Counter(c.doc_id for c in retriever.data.chunks)
         with self._lock:
             self.retriever, self.chunk_counts = retriever, counts
+            # A generation built before a delete still holds that document: keep hiding it.
+            self.hidden = frozenset(d for d in self.hidden if d in retriever.docs)
         logger.info("now serving index generation %d", retriever.manifest.generation)
 
     def warm_up(self) -> float:
@@ -147,6 +155,6 @@ class Service:
             CitationError: a quote does not match its document (a bug; never returned).
         """
         with self._lock:
-            answer = self.retriever.ask(question, top_k)
+            answer = self.retriever.ask(question, top_k, exclude=self.hidden)
         verify_citations(answer.citations + answer.related, self.retriever.docs)
         return answer

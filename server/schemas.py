@@ -108,7 +108,7 @@ class DocumentSummary(BaseModel):
     @classmethod
     def from_domain(cls, doc: Document | None, row: DocStatus) -> DocumentSummary:
         """The summary of a document from its status row and, when served, its indexed form."""
-        base: dict[str, object] = _fields(doc) if doc is not None else {}
+        base: dict[str, object] = _fields(doc) if doc is not None else {"doc_id": row.doc_id}
         base.update(
             n_chunks=row.n_chunks, status=row.status, error=row.error, filename=row.filename, issuer=row.issuer,
             title=row.title, doc_number=row.doc_number, published=row.published or base.get("published"),

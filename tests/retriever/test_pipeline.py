@@ -153,9 +153,9 @@ def test_a_retriever_that_always_abstains_offers_related_quotes_but_no_citations
 
 
 def test_excluding_the_only_document_abstains_with_nothing_to_cite(seed_retriever: Retriever) -> None:
-    answer = seed_retriever.ask(INCOME, exclude_doc=SEED_ID)
+    answer = seed_retriever.ask(INCOME, exclude=(SEED_ID,))
     assert answer.abstained and answer.citations == () and answer.related == ()
-    assert seed_retriever.search(INCOME, 5, exclude_doc=SEED_ID) == []
+    assert seed_retriever.search(INCOME, 5, exclude=(SEED_ID,)) == []
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t　"])
@@ -206,14 +206,14 @@ def test_the_query_is_tokenized_with_the_tokenizer_the_index_was_built_with(seed
     assert tokens == list(dict.fromkeys(tokenize(INCOME, seed_retriever.manifest.tokenizer)))
 
 
-def test_exclude_doc_removes_that_documents_chunks(two_doc_retriever: Retriever) -> None:
+def test_exclude_removes_those_documents_chunks(two_doc_retriever: Retriever) -> None:
     question = "个体工商户个人所得税有什么优惠"
     assert {h.chunk.doc_id for h in two_doc_retriever.search(question, 20)} == {SEED_ID, TAX_ID}
     assert two_doc_retriever.search(question, 1)[0].chunk.doc_id == TAX_ID
     for mode in MODES:
-        hits = two_doc_retriever.search(question, 20, mode, exclude_doc=TAX_ID)  # type: ignore[arg-type]
+        hits = two_doc_retriever.search(question, 20, mode, exclude=(TAX_ID,))  # type: ignore[arg-type]
         assert hits and {h.chunk.doc_id for h in hits} == {SEED_ID}
-    answer = two_doc_retriever.ask(question, exclude_doc=TAX_ID)
+    answer = two_doc_retriever.ask(question, exclude=(TAX_ID,))
     assert all(c.doc_id == SEED_ID for c in _all_citations(answer))
     assert all(h.chunk.doc_id == SEED_ID for h in answer.hits)
 
