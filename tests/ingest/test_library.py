@@ -264,6 +264,35 @@ def test_replacing_removes_the_previous_versions_raw_file(library: Library, path
     assert raw_files(paths) == {sha256(PARKING_REVISED.read_bytes())}
 
 
+def test_a_new_version_that_cannot_be_read_leaves_the_current_one_and_says_why(
+    library: Library, paths: DataPaths
+) -> None:
+    first = library.parse(library.receive(PARKING.name, PARKING.read_bytes()).status)
+    photo = (UPLOADS / "photo.png").read_bytes()
+    got = library.receive("parking-v2.txt", photo, doc_id=first.doc_id)
+    assert (got.duplicate, got.status.status) == (False, "received")
+    (row,) = library.process_pending()
+    assert (row.doc_id, row.status, row.filename, row.sha256) == (first.doc_id, "parsed", PARKING.name, first.sha256)
+    assert row.error is not None
+    assert "新版本未采用 / the new version was not used" in row.error
+    assert "不是文本文件 / not a text file" in row.error
+    assert "每小时收费8元" in stored(library, first.doc_id).text
+    assert raw_files(paths) == {first.sha256}
+    assert library.store.replacements() == []
+
+
+def test_deleting_a_document_with_a_pending_new_version_removes_both_raw_files(
+    library: Library, paths: DataPaths
+) -> None:
+    first = library.parse(library.receive(PARKING.name, PARKING.read_bytes()).status)
+    library.receive(PARKING_REVISED.name, PARKING_REVISED.read_bytes(), doc_id=first.doc_id)
+    assert raw_files(paths) == {first.sha256, sha256(PARKING_REVISED.read_bytes())}
+    assert library.delete(first.doc_id) is True
+    assert raw_files(paths) == set()
+    assert library.process_pending() == []
+    assert library.store.statuses() == []
+
+
 def test_delete_removes_the_document_its_chunks_and_its_raw_file(library: Library, paths: DataPaths) -> None:
     keep = library.parse(library.receive(PDF.name, PDF.read_bytes()).status)
     gone = library.parse(library.receive(PARKING.name, PARKING.read_bytes()).status)
@@ -376,3 +405,38 @@ def test_a_failed_document_is_never_indexed_and_the_others_are(paths: DataPaths,
         library.close()
     assert statuses == {good: "indexed", bad: "failed"}
     assert set(Retriever.open(paths.index, hash_embedder).docs) == {good}
+
+
+# Sends a new version of a document and dies before it is parsed.
+CRASHING_REPLACER = """
+import os, sys
+from pathlib import Path
+from ingest.config import ChunkConfig, DataPaths
+from ingest.library import Library
+library = Library(DataPaths(Path(sys.argv[1])), ChunkConfig())
+library.receive(Path(sys.argv[3]).name, Path(sys.argv[3]).read_bytes(), doc_id=sys.argv[2])
+os._exit(137)
+"""
+
+
+def test_a_new_version_a_crash_left_pending_is_applied_by_the_next_update(paths: DataPaths, hash_embedder: Any) -> None:
+    library = Library(paths, ChunkConfig())
+    try:
+        doc_id = library.receive(PARKING.name, PARKING.read_bytes()).status.doc_id
+    finally:
+        library.close()
+    ensure_index(paths, None, BuildConfig(), hash_embedder)
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_REPLACER, str(paths.root), doc_id, str(PARKING_REVISED)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert crashed.returncode == 137, crashed.stderr
+    assert "每小时收费8元" in Retriever.open(paths.index, hash_embedder).docs[doc_id].text
+    ensure_index(paths, None, BuildConfig(), hash_embedder)
+    served = Retriever.open(paths.index, hash_embedder).docs[doc_id]
+    assert "每半小时收费3元" in served.text
+    assert "每小时收费8元" not in served.text

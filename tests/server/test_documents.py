@@ -10,8 +10,12 @@ A second server with a small ``ZHENGCE_MAX_UPLOAD_BYTES`` serves the 413 tests.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -44,13 +48,9 @@ SEED_DOC = "cq-2023-08-25-xianjie"
 PDF_DOC_NUMBER = "发改办财金规〔2019〕860号"
 # Bounds on waiting, never expectations: indexing these files takes seconds.
 INDEX_WAIT_S = 120.0
+POLL_S = 0.2
 SMALL_LIMIT = 64 * 1024
 DATA_DIR_NAMES = {"files", "index", "writer.lock", "zhengce.db", "zhengce.db-wal", "zhengce.db-shm"}
-GET_FAILS_BEFORE_INDEXED = (
-    "BUG server/schemas.py:111-116 (DocumentSummary.from_domain): for a document the served generation does "
-    "not hold (received, parsed or failed) `base` has no doc_id, so GET /api/documents/{id} and GET "
-    "/api/documents answer 500 (pydantic 'doc_id Field required') instead of the status and failure reason"
-)
 # Files no reader can turn into text: (client name, bytes, Chinese reason, English reason).
 UNREADABLE = [
     ("photo.txt", (UPLOADS / "photo.png").read_bytes(), "不是文本文件", "not a text file"),
@@ -120,6 +120,23 @@ def generation(api: httpx.Client) -> int:
 def settle(server: Any) -> None:
     """Wait (bounded) until the server's indexer has nothing pending or running."""
     assert server.app.state.documents.indexer.wait_idle(INDEX_WAIT_S), f"indexer still busy after {INDEX_WAIT_S}s"
+
+
+def poll(api: httpx.Client, doc_id: str) -> tuple[dict[str, Any], list[str]]:
+    """Poll ``GET /api/documents/{doc_id}`` (bounded) until it is indexed or failed.
+
+    Returns:
+        The last reply, and the statuses seen, in order, each once.
+    """
+    seen: list[str] = []
+    for _ in range(int(INDEX_WAIT_S / POLL_S)):
+        doc = get_doc(api, doc_id)
+        if not seen or seen[-1] != doc["status"]:
+            seen.append(doc["status"])
+        if doc["status"] in ("indexed", "failed"):
+            return doc, seen
+        threading.Event().wait(POLL_S)
+    raise AssertionError(f"{doc_id} still {seen[-1]!r} after {INDEX_WAIT_S}s")
 
 
 def is_idle(server: Any) -> bool:
@@ -193,7 +210,11 @@ class Corpus:
 def corpus(server: Any) -> Corpus:
     with server.client() as api:
         response = upload(api, (PDF.name, PDF.read_bytes()), (CHONGQING.name, CHONGQING.read_bytes()))
-    results = response.json()
+        results = response.json()
+        for result in results:
+            doc, _ = poll(api, result["doc_id"])
+            assert doc["status"] == "indexed", doc["error"]
+    # "indexed" can come a moment before the generation is served (see the xfail below): wait for that too.
     settle(server)
     return Corpus(response.status_code, results, results[0]["doc_id"], results[1]["doc_id"])
 
@@ -298,23 +319,57 @@ def test_re_uploading_identical_bytes_reports_the_existing_doc_id_and_builds_not
     assert raw_files(server) == files
 
 
-@pytest.mark.xfail(strict=True, reason=GET_FAILS_BEFORE_INDEXED)
 def test_a_document_shows_received_then_indexed_while_it_is_polled(server: Any, api: httpx.Client) -> None:
     data = (UPLOADS / "heating_notice_big5.txt").read_bytes()
     with writer_lock(data_dir(server)):  # another writer is busy: the upload has to wait in "received"
         [result] = upload(api, ("heating_notice_big5.txt", data)).json()
-        assert get_doc(api, result["doc_id"])["status"] == "received"
-    seen: list[str] = []
-    for _ in range(int(INDEX_WAIT_S / 0.2)):
-        doc = get_doc(api, result["doc_id"])
-        if not seen or seen[-1] != doc["status"]:
-            seen.append(doc["status"])
-        if doc["status"] in ("indexed", "failed"):
-            break
-        threading.Event().wait(0.2)
-    assert seen[-1] == "indexed"
-    assert seen == [s for s in ("received", "parsed", "indexed") if s in seen]
+        held = get_doc(api, result["doc_id"])
+        assert (held["status"], held["n_chunks"], held["error"]) == ("received", 0, None)
+    doc, seen = poll(api, result["doc_id"])
+    path = ["received"] + [status for status in seen if status != "received"]  # "received" was seen above
+    assert path in (["received", "indexed"], ["received", "parsed", "indexed"])
     assert doc["title"] == "關於做好今冬明春城鎮集中供暖工作的通知"
+    assert doc["n_chunks"] > 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG ingest/build.py:166-167 (build_index marks documents 'indexed' as soon as the generation is "
+    "written) with server/documents.py:96-100 (Indexer.update serves it only after Retriever.open): GET says "
+    "'indexed' while /api/ask still serves the previous generation and cannot cite the document",
+)
+def test_a_document_reported_indexed_is_already_cited(server: Any, api: httpx.Client) -> None:
+    # The swap to the new generation is held back here, as a slow Retriever.open of a large index
+    # holds it back in production (measured: ~40 ms with 24 provincial reports); nothing else changes.
+    data = text_file(
+        "关于开展高层建筑消防安全专项检查的通知",
+        "一、检查对象为建筑高度超过50米的住宅和公共建筑。",
+        "二、物业服务企业每月至少组织一次消防设施联动测试。",
+    )
+    question = "物业服务企业多久组织一次消防设施联动测试"
+    service = server.app.state.service
+    swap = service.swap
+    reached, go_on = threading.Event(), threading.Event()
+
+    def held_back_swap(retriever: Any) -> None:
+        reached.set()
+        go_on.wait(INDEX_WAIT_S)
+        swap(retriever)
+
+    settle(server)
+    service.swap = held_back_swap
+    try:
+        [result] = upload(api, ("fire-safety.txt", data)).json()
+        assert reached.wait(INDEX_WAIT_S), "the indexer never got to serving the new generation"
+        status = get_doc(api, result["doc_id"])["status"]
+        cited = result["doc_id"] in {c["doc_id"] for c in ask(api, question)["citations"]}
+        assert status != "indexed" or cited, "GET says indexed, but /api/ask does not know the document"
+    finally:
+        go_on.set()
+        del service.swap
+        settle(server)
+    assert poll(api, result["doc_id"])[0]["status"] == "indexed"
+    assert ask(api, question)["citations"][0]["doc_id"] == result["doc_id"]
 
 
 def test_an_upload_waits_for_another_writer_and_is_indexed_once_it_is_done(server: Any, api: httpx.Client) -> None:
@@ -339,6 +394,43 @@ def test_an_upload_waits_for_another_writer_and_is_indexed_once_it_is_done(serve
     answer = ask(api, question)
     assert answer["citations"][0]["doc_id"] == result["doc_id"]
     assert "每周一闭馆" in answer["answer"]
+
+
+def test_a_document_zhengce_add_adds_from_another_process_is_served_without_a_restart(
+    server: Any, api: httpx.Client, tmp_path: Path
+) -> None:
+    notice = tmp_path / "street-lights.txt"
+    notice.write_bytes(
+        text_file(
+            "关于调整城市道路照明开关灯时间的通知",
+            "一、夏季道路照明开灯时间为19时30分，关灯时间为次日5时。",
+            "二、冬季道路照明开灯时间为17时30分，关灯时间为次日6时30分。",
+        )
+    )
+    settle(server)
+    before = generation(api)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHENGCE_") and k != "PORT"}
+    env.update(HF_HUB_OFFLINE="1", ZHENGCE_SEEDS=str(SEEDS))
+    added = subprocess.run(
+        [sys.executable, "-m", "server.cli", "add", "--data", str(data_dir(server)), str(notice)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert added.returncode == 0, added.stderr
+    doc_id = json.loads(added.stdout.splitlines()[0])["doc_id"]
+    for _ in range(int(INDEX_WAIT_S / POLL_S)):
+        if generation(api) > before:
+            break
+        threading.Event().wait(POLL_S)
+    assert generation(api) > before, "the server never served the generation `zhengce add` published"
+    assert get_doc(api, doc_id)["status"] == "indexed"
+    answer = ask(api, "冬季道路照明几点开灯")
+    assert answer["citations"][0]["doc_id"] == doc_id
+    assert "17时30分" in answer["answer"]
 
 
 # --- replace, correct, delete
@@ -411,12 +503,6 @@ def test_a_refused_replacement_keeps_the_current_version(server: Any, api: httpx
     assert answer["citations"][0]["doc_id"] == doc_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/library.py:110-112 + ingest/store.py:173 (receive with doc_id → add_received deletes the "
-    "indexed row before the new file is parsed): a replacement that then fails to parse destroys the working "
-    "version; the document is 'failed' and no longer answers",
-)
 def test_a_replacement_that_cannot_be_parsed_keeps_the_previous_version_answering(
     server: Any, api: httpx.Client
 ) -> None:
@@ -430,11 +516,16 @@ def test_a_replacement_that_cannot_be_parsed_keeps_the_previous_version_answerin
     settle(server)
     photo = (UPLOADS / "photo.png").read_bytes()
     response = api.put(f"/api/documents/{doc_id}", files=[("files", ("bikes-v2.txt", photo, "text/plain"))])
-    assert response.status_code in (202, 422)
+    assert response.status_code == 202
     settle(server)
     answer = ask(api, "运营企业应当在多长时间内清理违规停放的共享单车")
     assert not answer["abstained"], "the previous version no longer answers"
     assert answer["citations"][0]["doc_id"] == doc_id
+    doc = get_doc(api, doc_id)
+    assert (doc["status"], doc["filename"]) == ("indexed", "bikes.txt")
+    assert "2小时内清理违规停放车辆" in doc["text"]
+    assert_bilingual(doc["error"], "新版本未采用", "the new version was not used")
+    assert "不是文本文件" in doc["error"]
 
 
 def test_corrected_metadata_shows_at_once_and_in_citations_after_reindexing(server: Any, api: httpx.Client) -> None:
@@ -516,13 +607,6 @@ def test_a_deleted_document_is_gone_from_every_answer_and_every_endpoint(server:
     assert doc_id not in rows(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG server/documents.py:149-159 (Documents.delete) with server/runtime.py:142-153 (Service.ask): "
-    "a delete only changes the database; the served generation keeps answering from and citing the deleted "
-    "document until the indexer publishes a new one, which waits up to 120 s for the writer lock, while GET "
-    "on the cited doc_id already says 404",
-)
 def test_a_document_deleted_while_another_writer_works_is_not_cited_meanwhile(server: Any, api: httpx.Client) -> None:
     data = text_file(
         "关于调整城市公交夜班线路的通知",
@@ -640,7 +724,6 @@ def test_unreadable_files_fail_with_a_bilingual_reason_and_everything_else_still
         assert not failed & {c["doc_id"] for c in quoted(answer)}
 
 
-@pytest.mark.xfail(strict=True, reason=GET_FAILS_BEFORE_INDEXED)
 def test_an_unreadable_file_shows_failed_with_its_bilingual_reason_through_the_api(
     server: Any, api: httpx.Client
 ) -> None:
@@ -722,12 +805,6 @@ def streamed(body: bytes) -> Iterator[bytes]:
         yield body[i : i + 8192]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG server/body_limit.py:34-41 (BodyLimit.counted raises BodyTooLarge inside receive()): FastAPI's "
-    "body parsing catches every exception while reading the form (fastapi/routing.py 'There was an error "
-    "parsing the body') and answers 400, so a streamed body over the limit never gets 413",
-)
 def test_a_streamed_body_over_the_limit_without_content_length_is_413(small_server: Any) -> None:
     body, content_type = multipart([("big.txt", text_file("关于大文件的通知", "大" * SMALL_LIMIT))])
     with small_server.client() as api:
