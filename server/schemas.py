@@ -109,8 +109,10 @@ class DocumentSummary(BaseModel):
     def from_domain(cls, doc: Document | None, row: DocStatus) -> DocumentSummary:
         """The summary of a document from its status row and, when served, its indexed form."""
         base: dict[str, object] = _fields(doc) if doc is not None else {"doc_id": row.doc_id}
+        # "indexed" is what the server serves: a generation written but not yet swapped in is not.
+        served = doc is not None and doc.sha256 == row.sha256
         base.update(
-            n_chunks=row.n_chunks, status=row.status, error=row.error, filename=row.filename, issuer=row.issuer,
+            n_chunks=row.n_chunks, status="parsed" if row.status == "indexed" and not served else row.status, error=row.error, filename=row.filename, issuer=row.issuer,
             title=row.title, doc_number=row.doc_number, published=row.published or base.get("published"),
         )  # fmt: skip
         return cls.model_validate(base)
