@@ -111,8 +111,9 @@ class DocumentSummary(BaseModel):
         base: dict[str, object] = _fields(doc) if doc is not None else {"doc_id": row.doc_id}
         # "indexed" is what the server serves: a generation written but not yet swapped in is not.
         served = doc is not None and doc.sha256 == row.sha256
+        status = "parsed" if row.status == "indexed" and not served else row.status
         base.update(
-            n_chunks=row.n_chunks, status="parsed" if row.status == "indexed" and not served else row.status, error=row.error, filename=row.filename, issuer=row.issuer,
+            n_chunks=row.n_chunks, status=status, error=row.error, filename=row.filename, issuer=row.issuer,
             title=row.title, doc_number=row.doc_number, published=row.published or base.get("published"),
         )  # fmt: skip
         return cls.model_validate(base)
