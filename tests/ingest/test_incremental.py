@@ -27,11 +27,12 @@ from ingest.embed import SentenceEmbedder
 from ingest.index_store import read_index
 from ingest.library import Library
 from retriever.pipeline import Retriever
+from retriever.types import Answer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "durability"
-QUESTIONS = json.loads((FIXTURES / "questions.json").read_text(encoding="utf-8"))
-# Eight of the twelve documents take part; two versions each (docs/ and changed/).
-SLOTS = [q for q in QUESTIONS if q["file"][7:11] in ("2008", "2012", "2014", "2016", "2017", "2018", "2021", "2022")]
+QUESTIONS = {q["file"]: q for q in json.loads((FIXTURES / "questions.json").read_text(encoding="utf-8"))}
+# Eight of the twelve documents take part, in two versions each (docs/ and changed/).
+SLOTS = [QUESTIONS[f"report-{year}.txt"] for year in (2008, 2012, 2014, 2016, 2017, 2018, 2021, 2022)]
 VERSIONS = ("docs", "changed")
 # Each document's own question, and two that several documents answer in part.
 ASKED = [*(q["question"] for q in SLOTS), "如何防范化解地方政府债务风险？", "如何加强生态系统保护和修复？"]
@@ -109,9 +110,8 @@ class Model:
         ensure_index(paths, None, CFG, embedder)
 
 
-def seen_by_user(retriever: Retriever, question: str) -> tuple[Any, ...]:
-    """Everything an answer shows: its text, whether it abstained, and every quote with its place."""
-    answer = retriever.ask(question)
+def shown(answer: Answer) -> tuple[Any, ...]:
+    """What a user sees of an answer besides its confidence: text, abstention, every quote with its place, in order."""
     quotes = [tuple((c.doc_id, c.start, c.end, c.quote) for c in cs) for cs in (answer.citations, answer.related)]
     return (answer.text, answer.abstained, *quotes)
 
@@ -160,9 +160,11 @@ def test_any_sequence_of_adds_replacements_and_deletions_answers_like_a_fresh_bu
         }
         assert index.docs == read_index(fresh.index).docs
         assert chunk_spans(incremental.index) == chunk_spans(fresh.index)
-        old, new = Retriever.open(incremental.index, real_embedder), Retriever.open(fresh.index, real_embedder)
+        built_up, from_scratch = (Retriever.open(d.index, real_embedder) for d in (incremental, fresh))
         for question in ASKED:
-            assert seen_by_user(old, question) == seen_by_user(new, question), question
+            a, b = built_up.ask(question), from_scratch.ask(question)
+            assert shown(a) == shown(b), question
+            assert a.confidence == pytest.approx(b.confidence, abs=1e-6), question
 
         cached = embedding_rows(incremental)
         shutil.rmtree(incremental.index)
