@@ -11,13 +11,13 @@ import hashlib
 import logging
 import os
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 
 from ingest.chunk import chunk_document
 from ingest.config import ChunkConfig, DataPaths
 from ingest.errors import DocumentError
 from ingest.metadata import extract_metadata
-from ingest.readers import SUPPORTED, ReadLimits, UnsupportedFormatError, read_document
+from ingest.readers import ReadLimits, format_of, read_document
 from ingest.store import Store
 from ingest.types import DocStatus, Document
 
@@ -34,31 +34,19 @@ class Received:
     duplicate: bool
 
 
-def safe_name(filename: str) -> str:
-    """The last component of a client's file name (``../../x.txt`` → ``x.txt``), for display only."""
-    name = PureWindowsPath(PurePosixPath(filename).name).name.strip()
-    return name[:200] or "unnamed"
-
-
 def check_upload(filename: str, data: bytes, limits: ReadLimits) -> str:
-    """The safe name of an acceptable upload.
+    """The safe name (last path component) of an acceptable upload.
 
     Raises:
         UnsupportedFormatError: the extension is not supported.
         DocumentError: the file is empty, blank, or larger than the limit.
     """
-    name = safe_name(filename)
-    suffix = os.path.splitext(name)[1].lower()
-    if suffix not in SUPPORTED:
-        raise UnsupportedFormatError(
-            f"{name!r}: 不支持的文件类型 / unsupported file type {suffix or '(none)'!r}; "
-            f"upload one of {', '.join(sorted(SUPPORTED))}"
-        )
+    name, _ = format_of(filename)
     if len(data) > limits.max_bytes:
         raise DocumentError(f"{name!r}: 文件过大 / the file is too large ({len(data)} bytes > {limits.max_bytes})")
     if not data.strip():
         raise DocumentError(f"{name!r}: 文件为空 / the file is empty; upload a file that has text")
-    return name
+    return name or "unnamed"
 
 
 class Library:
@@ -101,7 +89,7 @@ class Library:
             doc_id: the document to replace; None for a new document.
 
         Raises:
-            UnsupportedFormatError, DocumentError: the upload is refused; nothing was stored.
+            DocumentError: the upload is refused (UnsupportedFormatError for its type); nothing was stored.
         """
         name = check_upload(filename, data, self.limits)
         sha = hashlib.sha256(data).hexdigest()

@@ -136,13 +136,7 @@ def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMI
         UnsupportedFormatError: If the extension is not in ``SUPPORTED``.
         DocumentError: If the file is empty, too large, unreadable, or has no text.
     """
-    name, suffix = _name_and_suffix(filename)
-    fmt = _FORMATS.get(suffix)
-    if fmt is None:
-        raise UnsupportedFormatError(
-            f"{name!r}: 不支持的文件类型 / unsupported file type {suffix or '(none)'!r}; "
-            f"upload one of {', '.join(sorted(SUPPORTED))}"
-        )
+    name, fmt = format_of(filename)
     if len(data) > limits.max_bytes:
         raise DocumentError(
             f"{name!r}: 文件过大 / the file is too large: {len(data)} bytes, more than max_bytes={limits.max_bytes}; "
@@ -155,6 +149,22 @@ def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMI
         raise DocumentError(f"{name!r}: 没有可检索的正文 / no text left to search in the file; check its content")
     logger.debug("read %s as %s: %d chars, title %r", name, fmt, len(document.text), document.title)
     return document
+
+
+def format_of(filename: str) -> tuple[str, str]:
+    """The file's name for messages (its last path component) and its format.
+
+    Raises:
+        UnsupportedFormatError: the extension is not in ``SUPPORTED``.
+    """
+    name, suffix = _name_and_suffix(filename)
+    fmt = _FORMATS.get(suffix)
+    if fmt is None:
+        raise UnsupportedFormatError(
+            f"{name!r}: 不支持的文件类型 / unsupported file type {suffix or '(none)'!r}; "
+            f"upload one of {', '.join(sorted(SUPPORTED))}"
+        )
+    return name, fmt
 
 
 def _name_and_suffix(filename: str) -> tuple[str, str]:
