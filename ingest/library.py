@@ -95,6 +95,8 @@ class Library:
         sha = hashlib.sha256(data).hexdigest()
         existing = self.store.find_by_sha256(sha, UPLOAD_ORIGIN)
         if existing is not None and doc_id in (None, existing):
+            if doc_id is not None and self._status(doc_id).sha256 == sha:
+                self._cancel_replacement(doc_id)  # back to the bytes it has: a pending new version is void
             return Received(self._status(existing), duplicate=True)
         self._save_raw(sha, data)
         if doc_id is not None and self.store.status(doc_id) is not None:
@@ -105,6 +107,12 @@ class Library:
         self.store.add_received(new_id, name, sha, UPLOAD_ORIGIN)
         logger.info("received %s as %s (%d bytes)", name, new_id, len(data))
         return Received(self._status(new_id), duplicate=False)
+
+    def _cancel_replacement(self, doc_id: str) -> None:
+        for pending_id, _, sha in self.store.replacements():
+            if pending_id == doc_id:
+                self.store.drop_replacement(doc_id, None)
+                self._remove_raw_if_unused(sha)
 
     def _status(self, doc_id: str) -> DocStatus:
         status = self.store.status(doc_id)

@@ -118,15 +118,22 @@ class Store:
     def put_document(
         self, doc: Document, chunks: Sequence[Chunk], origin: str, filename: str = "", fmt: str = ""
     ) -> None:
-        """Insert or replace a parsed document and all its chunks, in one transaction."""
+        """Insert or update a parsed document and replace all its chunks, in one transaction.
+
+        The row is updated in place, not deleted, so what hangs off it (a pending new version) stays.
+        """
         values = [getattr(doc, f) for f in _DOC_FIELDS]
         values[_DOC_FIELDS.index("published")] = doc.published.isoformat() if doc.published else None
         values[_DOC_FIELDS.index("pages")] = json.dumps(doc.pages)
+        columns = [*_DOC_FIELDS, "origin", "filename", "fmt"]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         with self._transaction():
-            self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc.doc_id,))
+            self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
             self.db.execute(
-                f"INSERT INTO documents({', '.join(_DOC_FIELDS)}, origin, filename, fmt, status) "
-                f"VALUES ({', '.join('?' * len(_DOC_FIELDS))}, ?, ?, ?, 'parsed')",
+                f"INSERT INTO documents({', '.join(columns)}, status, error) "
+                f"VALUES ({', '.join('?' * len(columns))}, 'parsed', NULL) "
+                f"ON CONFLICT(doc_id) DO UPDATE SET {updates}, status = 'parsed', error = NULL, "
+                "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
                 (*values, origin, filename, fmt),
             )
             self.db.executemany(

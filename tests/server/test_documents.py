@@ -3,8 +3,10 @@
 One uvicorn server per module, over a fresh data directory built from the repository's seeds, with
 the real model, real FAISS and real HTTP. The tests share that server, so each one uploads its own
 documents (its own bytes: identical bytes would be duplicates) and says nothing about the others'.
-Waiting for indexing uses the server's own indexer (``wait_idle``), bounded; nothing asserts timing.
-A second server with a small ``ZHENGCE_MAX_UPLOAD_BYTES`` serves the 413 tests.
+Waiting is bounded, by polling ``GET /api/documents/{id}`` or the server's own indexer (``wait_idle``);
+nothing asserts timing. Races are set up by real means, never by sleeping: another writer holding
+the real writer lock, a real 300-page PDF whose worker process is seen running (psutil), or the swap
+to a new generation held back. A second server with a small ``ZHENGCE_MAX_UPLOAD_BYTES`` serves the 413 tests.
 """
 
 from __future__ import annotations
@@ -654,8 +656,8 @@ def still_running(process: psutil.Process) -> bool:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG ingest/library.py:172 + ingest/store.py:126-130 (Library.parse ends in Store.put_document, "
-    "DELETE + INSERT of the row): a document deleted (200) while the indexer parses it is inserted again "
+    reason="BUG ingest/library.py:168 + ingest/store.py:133-135 (Library.parse ends in Store.put_document, an "
+    "INSERT … ON CONFLICT upsert): a document deleted (200) while the indexer parses it is inserted again "
     "when the parse ends: GET answers 200 'indexed', the next generation holds it, and once the server restarts "
     "(its in-memory 'hidden' set is gone) /api/ask cites it again",
 )
@@ -678,7 +680,7 @@ def test_a_document_deleted_while_it_is_being_parsed_stays_deleted(server: Any, 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG ingest/library.py:169-173 (Library.parse → _status asserts the row exists): a document deleted "
+    reason="BUG ingest/library.py:169 + 119 (Library.parse → _status asserts the row exists): a document deleted "
     "after the indexer listed the batch but before it read the file makes the whole update fail with an "
     "AssertionError ('index update failed' logged with a traceback); the batch is indexed only by a later update",
 )
