@@ -157,8 +157,12 @@ class Library:
         )
         return doc, parsed.fmt
 
-    def parse(self, status: DocStatus) -> DocStatus:
-        """Read, clean, describe and chunk one received document; a failure is recorded with its reason."""
+    def parse(self, status: DocStatus) -> DocStatus | None:
+        """Read, clean, describe and chunk one received document; a failure is recorded with its reason.
+
+        Returns:
+            The new status row, or None when the document was deleted while it was being read.
+        """
         try:
             doc, fmt = self._read(status.doc_id, status.filename, status.sha256)
         except DocumentError as e:
@@ -166,20 +170,22 @@ class Library:
             logger.warning("could not parse %s: %s", status.doc_id, e)
         else:
             self.store.put_document(doc, chunk_document(doc, self.chunk), UPLOAD_ORIGIN, status.filename, fmt)
-        return self._status(status.doc_id)
+        return self.store.status(status.doc_id)
 
-    def _apply_replacement(self, doc_id: str, filename: str, sha256: str) -> DocStatus:
-        old = self._status(doc_id)
+    def _apply_replacement(self, doc_id: str, filename: str, sha256: str) -> DocStatus | None:
+        old = self.store.status(doc_id)
+        if old is None:
+            return None
         try:
             doc, fmt = self._read(doc_id, filename, sha256)
         except DocumentError as e:
             self.store.drop_replacement(doc_id, f"新版本未采用 / the new version was not used: {e}")
             self._remove_raw_if_unused(sha256)
-            return self._status(doc_id)
-        self.store.put_document(doc, chunk_document(doc, self.chunk), UPLOAD_ORIGIN, filename, fmt)
-        self.store.drop_replacement(doc_id, None)
+            return self.store.status(doc_id)
+        if self.store.put_document(doc, chunk_document(doc, self.chunk), UPLOAD_ORIGIN, filename, fmt):
+            self.store.drop_replacement(doc_id, None)
         self._remove_raw_if_unused(old.sha256)
-        return self._status(doc_id)
+        return self.store.status(doc_id)
 
     def _remove_raw_if_unused(self, sha256: str) -> None:
         if self.store.find_by_sha256(sha256, UPLOAD_ORIGIN) is None:
@@ -188,7 +194,8 @@ class Library:
     def process_pending(self) -> list[DocStatus]:
         """Parse every ``received`` document and new version (after a crash too); returns their status rows."""
         done = [self.parse(s) for s in self.store.statuses(status="received")]
-        return done + [self._apply_replacement(*r) for r in self.store.replacements()]
+        done += [self._apply_replacement(*r) for r in self.store.replacements()]
+        return [s for s in done if s is not None]
 
     def delete(self, doc_id: str) -> bool:
         """Delete a document, its chunks and (when nothing else uses them) its raw bytes."""

@@ -116,11 +116,20 @@ class Store:
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def put_document(
-        self, doc: Document, chunks: Sequence[Chunk], origin: str, filename: str = "", fmt: str = ""
-    ) -> None:
+        self,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        origin: str,
+        filename: str = "",
+        fmt: str = "",
+    ) -> bool:
         """Insert or update a parsed document and replace all its chunks, in one transaction.
 
         The row is updated in place, not deleted, so what hangs off it (a pending new version) stays.
+        An upload's row must still be there: one deleted while it was being parsed stays deleted.
+
+        Returns:
+            False when nothing was stored because the upload was deleted meanwhile.
         """
         values = [getattr(doc, f) for f in _DOC_FIELDS]
         values[_DOC_FIELDS.index("published")] = doc.published.isoformat() if doc.published else None
@@ -128,6 +137,9 @@ class Store:
         columns = [*_DOC_FIELDS, "origin", "filename", "fmt"]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         with self._transaction():
+            present = self.db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
+            if origin == "upload" and present is None:
+                return False
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
             self.db.execute(
                 f"INSERT INTO documents({', '.join(columns)}, status, error) "
@@ -144,6 +156,7 @@ class Store:
                 ],
             )
             self._bump()
+        return True
 
     def delete_document(self, doc_id: str) -> bool:
         """Delete a document and its chunks; False when there was none."""

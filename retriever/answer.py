@@ -155,13 +155,17 @@ def _merge(spans: Sequence[Span], text: str) -> list[Span]:
     return merged
 
 
-def cite(doc: Document, span: Span, chunk: Chunk, score: float) -> Citation:
-    """A citation of ``doc`` at ``span`` in ``chunk``; its quote is the document text there, verbatim."""
+def cite(doc: Document, span: Span, chunk: Chunk, score: float, text: str | None = None) -> Citation:
+    """A citation of ``doc`` at ``span`` in ``chunk``; its quote is the text there, verbatim.
+
+    ``text`` is the text the span was found in (by default the document's); the server checks the
+    quote against the text it serves, so the two can never silently disagree.
+    """
     return Citation(
         doc_id=doc.doc_id,
         title=doc.title,
         chunk_id=chunk.chunk_id,
-        quote=doc.text[span.start : span.end],
+        quote=(doc.text if text is None else text)[span.start : span.end],
         start=span.start,
         end=span.end,
         score=round(score, 4),

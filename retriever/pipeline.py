@@ -210,7 +210,8 @@ class Retriever:
         evidence = Evidence(answer_tokens, chunk_tokens, entities(q), normalize_for_search(f"{doc.title}\n{doc.text}"))
         features = evidence_features(terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
-        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score) for s in spans]
+        text = self.texts[doc.doc_id]
+        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, text) for s in spans]
         others = score_sentences(q, terms, hits[:top_k], self.texts, self.lexical.tokens, cfg)
         cited += [self._cite(s) for s in supporting(others, [(doc.doc_id, s) for s in spans], top_k - len(cited))]
         if confidence < self.config.abstention.threshold:
@@ -219,7 +220,8 @@ class Retriever:
         return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits), features)
 
     def _cite(self, sentence: Sentence) -> Citation:
-        return cite(self.docs[sentence.hit.chunk.doc_id], sentence.span, sentence.hit.chunk, sentence.score)
+        doc_id = sentence.hit.chunk.doc_id
+        return cite(self.docs[doc_id], sentence.span, sentence.hit.chunk, sentence.score, self.texts[doc_id])
 
     def _chunk_for(self, doc_id: str, span: Span, fallback: Chunk) -> Chunk:
         """The chunk that holds the whole span (chunks overlap, so one usually does), else the one holding its start."""

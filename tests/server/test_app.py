@@ -102,7 +102,11 @@ def test_documents_lists_the_seed_with_its_metadata(client: httpx.Client) -> Non
     docs = client.get("/api/documents").json()
     assert [d["doc_id"] for d in docs] == [SEED_DOC]
     doc = docs[0]
-    assert set(doc) == {"doc_id", "title", "source", "author", "published", "doc_number", "issuer", "n_chunks"}
+    assert set(doc) == {
+        "doc_id", "title", "source", "author", "published", "doc_number", "issuer", "n_chunks", "status", "error",
+        "filename",
+    }  # fmt: skip
+    assert (doc["status"], doc["error"]) == ("indexed", None)
     assert doc["title"].startswith("重庆召开巩固拓展脱贫攻坚成果")
     assert doc["published"] == "2023-08-25"
     assert doc["n_chunks"] == client.get("/healthz").json()["chunks"]
@@ -225,7 +229,7 @@ def broken_server(tmp_path_factory: pytest.TempPathFactory, servers: Any, repo_s
     server = servers.start(Settings(data=tmp_path_factory.mktemp("broken"), seeds=repo_seeds))
     docs = server.app.state.service.retriever.docs
     docs[SEED_DOC] = replace(docs[SEED_DOC], text=docs[SEED_DOC].text.replace("16118", "99999"))
-    docs["zz-broken"] = None  # not a Document: listing the documents fails
+    server.app.state.documents.settings = None  # listing the documents now fails inside the route
     yield server
     server.stop()
 

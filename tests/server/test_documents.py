@@ -654,13 +654,6 @@ def still_running(process: psutil.Process) -> bool:
     return False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/library.py:168 + ingest/store.py:133-135 (Library.parse ends in Store.put_document, an "
-    "INSERT … ON CONFLICT upsert): a document deleted (200) while the indexer parses it is inserted again "
-    "when the parse ends: GET answers 200 'indexed', the next generation holds it, and once the server restarts "
-    "(its in-memory 'hidden' set is gone) /api/ask cites it again",
-)
 def test_a_document_deleted_while_it_is_being_parsed_stays_deleted(server: Any, api: httpx.Client) -> None:
     data = long_pdf() + b"\n% deleted while parsed\n"
     settle(server)
@@ -678,12 +671,6 @@ def test_a_document_deleted_while_it_is_being_parsed_stays_deleted(server: Any, 
         settle(server)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG ingest/library.py:169 + 119 (Library.parse → _status asserts the row exists): a document deleted "
-    "after the indexer listed the batch but before it read the file makes the whole update fail with an "
-    "AssertionError ('index update failed' logged with a traceback); the batch is indexed only by a later update",
-)
 def test_deleting_one_file_of_a_batch_being_parsed_does_not_fail_the_update(
     server: Any, api: httpx.Client, caplog: pytest.LogCaptureFixture
 ) -> None:
