@@ -103,8 +103,10 @@ def write_generation(root: Path, data: IndexData) -> IndexManifest:
     names = _generation_names(root)
     number = int(names[-1].removeprefix("gen-")) + 1 if names else 1
     name = f"gen-{number:06d}"
+    # Writers hold the data directory's lock, so any other temporary generation is a crashed writer's.
+    for stale in root.glob(".tmp-gen-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".tmp-{name}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     _write_files(tmp, data)
     files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
