@@ -169,7 +169,8 @@ class Library:
             self.store.set_status(status.doc_id, "failed", str(e))
             logger.warning("could not parse %s: %s", status.doc_id, e)
         else:
-            self.store.put_document(doc, chunk_document(doc, self.chunk), UPLOAD_ORIGIN, status.filename, fmt)
+            chunks = chunk_document(doc, self.chunk)
+            self.store.put_document(doc, chunks, UPLOAD_ORIGIN, status.filename, fmt, existing_only=True)
         return self.store.status(status.doc_id)
 
     def _apply_replacement(self, doc_id: str, filename: str, sha256: str) -> DocStatus | None:
@@ -182,7 +183,8 @@ class Library:
             self.store.drop_replacement(doc_id, f"新版本未采用 / the new version was not used: {e}")
             self._remove_raw_if_unused(sha256)
             return self.store.status(doc_id)
-        if self.store.put_document(doc, chunk_document(doc, self.chunk), UPLOAD_ORIGIN, filename, fmt):
+        chunks = chunk_document(doc, self.chunk)
+        if self.store.put_document(doc, chunks, UPLOAD_ORIGIN, filename, fmt, existing_only=True):
             self.store.drop_replacement(doc_id, None)
         self._remove_raw_if_unused(old.sha256)
         return self.store.status(doc_id)

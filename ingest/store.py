@@ -122,14 +122,16 @@ class Store:
         origin: str,
         filename: str = "",
         fmt: str = "",
+        existing_only: bool = False,
     ) -> bool:
         """Insert or update a parsed document and replace all its chunks, in one transaction.
 
         The row is updated in place, not deleted, so what hangs off it (a pending new version) stays.
-        An upload's row must still be there: one deleted while it was being parsed stays deleted.
+        With ``existing_only`` the row must still be there (an upload deleted while it was being
+        parsed stays deleted).
 
         Returns:
-            False when nothing was stored because the upload was deleted meanwhile.
+            False when nothing was stored because the row was gone.
         """
         values = [getattr(doc, f) for f in _DOC_FIELDS]
         values[_DOC_FIELDS.index("published")] = doc.published.isoformat() if doc.published else None
@@ -138,7 +140,7 @@ class Store:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         with self._transaction():
             present = self.db.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc.doc_id,)).fetchone()
-            if origin == "upload" and present is None:
+            if existing_only and present is None:
                 return False
             self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
             self.db.execute(
