@@ -16,7 +16,6 @@ import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass, replace
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -68,16 +67,10 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _doc_row(doc: Document) -> dict[str, Any]:
-    row = asdict(doc)
-    row["published"] = doc.published.isoformat() if doc.published else None
-    return row
-
-
 def _write_files(tmp: Path, data: IndexData) -> None:
     import faiss
 
-    _write_jsonl(tmp / "docs.jsonl", [_doc_row(d) for d in data.docs.values()])
+    _write_jsonl(tmp / "docs.jsonl", [d.to_row() for d in data.docs.values()])
     rows = [{"id": int(i), **asdict(c)} for i, c in zip(data.ids, data.chunks, strict=True)]
     _write_jsonl(tmp / "chunks.jsonl", rows)
     faiss.write_index(data.dense, str(tmp / "dense.faiss"))
@@ -207,11 +200,7 @@ def _load(gen_dir: Path, manifest: IndexManifest) -> IndexData:
     import bm25s
     import faiss
 
-    docs = {}
-    for row in _read_jsonl(gen_dir / "docs.jsonl"):
-        row["published"] = date.fromisoformat(row["published"]) if row["published"] else None
-        row["pages"] = tuple(tuple(p) for p in row.get("pages", ()))
-        docs[row["doc_id"]] = Document(**row)
+    docs = {row["doc_id"]: Document.from_row(row) for row in _read_jsonl(gen_dir / "docs.jsonl")}
     rows = _read_jsonl(gen_dir / "chunks.jsonl")
     ids = np.array([r.pop("id") for r in rows], dtype=np.int64)
     chunks = tuple(Chunk(**{**r, "headings": tuple(r["headings"])}) for r in rows)

@@ -17,7 +17,7 @@ from ingest.chunk import chunk_document
 from ingest.config import ChunkConfig, DataPaths
 from ingest.errors import DocumentError
 from ingest.metadata import extract_metadata
-from ingest.readers import ReadLimits, format_of, read_document
+from ingest.readers import ReadLimits, check_upload, read_document
 from ingest.store import Store
 from ingest.types import DocStatus, Document
 
@@ -32,21 +32,6 @@ class Received:
 
     status: DocStatus
     duplicate: bool
-
-
-def check_upload(filename: str, data: bytes, limits: ReadLimits) -> str:
-    """The safe name (last path component) of an acceptable upload.
-
-    Raises:
-        UnsupportedFormatError: the extension is not supported.
-        DocumentError: the file is empty, blank, or larger than the limit.
-    """
-    name, _ = format_of(filename)
-    if len(data) > limits.max_bytes:
-        raise DocumentError(f"{name!r}: 文件过大 / the file is too large ({len(data)} bytes > {limits.max_bytes})")
-    if not data.strip():
-        raise DocumentError(f"{name!r}: 文件为空 / the file is empty; upload a file that has text")
-    return name or "unnamed"
 
 
 class Library:
@@ -91,7 +76,7 @@ class Library:
         Raises:
             DocumentError: the upload is refused (UnsupportedFormatError for its type); nothing was stored.
         """
-        name = check_upload(filename, data, self.limits)
+        name = check_upload(filename, data, self.limits)[0] or "unnamed"
         sha = hashlib.sha256(data).hexdigest()
         existing = self.store.find_by_sha256(sha, UPLOAD_ORIGIN)
         if existing is not None and doc_id in (None, existing):

@@ -136,6 +136,23 @@ def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMI
         UnsupportedFormatError: If the extension is not in ``SUPPORTED``.
         DocumentError: If the file is empty, too large, unreadable, or has no text.
     """
+    name, fmt = check_upload(filename, data, limits)
+    document = _read_binary(name, data, fmt, limits) if fmt in ("pdf", "docx") else _read_text(name, data, fmt)
+    if not document.text:
+        raise DocumentError(f"{name!r}: 没有可检索的正文 / no text left to search in the file; check its content")
+    logger.debug("read %s as %s: %d chars, title %r", name, fmt, len(document.text), document.title)
+    return document
+
+
+def check_upload(filename: str, data: bytes, limits: ReadLimits) -> tuple[str, str]:
+    """The name (for messages) and format of a file that may be read: supported, not empty, not too large.
+
+    Cheap enough to refuse an upload before anything is stored.
+
+    Raises:
+        UnsupportedFormatError: the extension is not in ``SUPPORTED``.
+        DocumentError: the file is empty, blank, or larger than ``limits.max_bytes``.
+    """
     name, fmt = format_of(filename)
     if len(data) > limits.max_bytes:
         raise DocumentError(
@@ -144,11 +161,7 @@ def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMI
         )
     if not data.strip():
         raise DocumentError(f"{name!r}: 文件为空 / the file is empty; upload a file that has text")
-    document = _read_binary(name, data, fmt, limits) if fmt in ("pdf", "docx") else _read_text(name, data, fmt)
-    if not document.text:
-        raise DocumentError(f"{name!r}: 没有可检索的正文 / no text left to search in the file; check its content")
-    logger.debug("read %s as %s: %d chars, title %r", name, fmt, len(document.text), document.title)
-    return document
+    return name, fmt
 
 
 def format_of(filename: str) -> tuple[str, str]:

@@ -12,7 +12,6 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -133,9 +132,9 @@ class Store:
         Returns:
             False when nothing was stored because the row was gone.
         """
-        values = [getattr(doc, f) for f in _DOC_FIELDS]
-        values[_DOC_FIELDS.index("published")] = doc.published.isoformat() if doc.published else None
-        values[_DOC_FIELDS.index("pages")] = json.dumps(doc.pages)
+        row = doc.to_row()
+        row["pages"] = json.dumps(row["pages"])
+        values = [row[f] for f in _DOC_FIELDS]
         columns = [*_DOC_FIELDS, "origin", "filename", "fmt"]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         with self._transaction():
@@ -180,9 +179,7 @@ class Store:
         docs = []
         for row in rows:
             fields = dict(zip(_DOC_FIELDS, row, strict=True))
-            fields["published"] = date.fromisoformat(fields["published"]) if fields["published"] else None
-            fields["pages"] = tuple(tuple(p) for p in json.loads(fields["pages"]))
-            docs.append(Document(**fields))
+            docs.append(Document.from_row({**fields, "pages": json.loads(fields["pages"])}))
         return docs
 
     def chunks(self) -> list[tuple[int, Chunk]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,25 @@ class Document:
     source_url: str | None = None
     sha256: str = ""
     pages: tuple[tuple[int, int, int], ...] = ()
+
+    def to_row(self) -> dict[str, Any]:
+        """The document as plain JSON values: ``published`` as ISO text, ``pages`` as lists."""
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["published"] = self.published.isoformat() if self.published else None
+        row["pages"] = [list(p) for p in self.pages]
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Document:
+        """The document of a row written by :meth:`to_row` (``pages`` may be absent)."""
+        published = row.get("published")
+        return cls(
+            **{
+                **row,
+                "published": date.fromisoformat(published) if published else None,
+                "pages": tuple((int(a), int(b), int(c)) for a, b, c in row.get("pages", ())),
+            }
+        )
 
     def page_at(self, offset: int) -> int | None:
         """The 1-based page that holds ``text[offset]`` (PDFs only; None otherwise)."""
