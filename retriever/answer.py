@@ -155,23 +155,42 @@ def _merge(spans: Sequence[Span], text: str) -> list[Span]:
     return merged
 
 
-def cite(doc: Document, span: Span, chunk: Chunk, score: float, text: str | None = None) -> Citation:
+def context_span(text: str, span: Span, chunk: Chunk) -> Span:
+    """The whole sentence or sentences of ``text`` (within ``chunk``) that ``span`` lies in."""
+    around = [
+        s
+        for s in split_sentences(text, min(chunk.start, span.start), max(chunk.end, span.end))
+        if s.start < span.end and span.start < s.end
+    ]
+    if not around:
+        return span
+    return Span(min(around[0].start, span.start), max(around[-1].end, span.end))
+
+
+def cite(
+    doc: Document, span: Span, chunk: Chunk, score: float, text: str | None = None, answer_part: bool = False
+) -> Citation:
     """A citation of ``doc`` at ``span`` in ``chunk``; its quote is the text there, verbatim.
 
     ``text`` is the text the span was found in (by default the document's); the server checks the
     quote against the text it serves, so the two can never silently disagree.
     """
+    source = doc.text if text is None else text
+    context = context_span(source, span, chunk)
     return Citation(
         doc_id=doc.doc_id,
         title=doc.title,
         chunk_id=chunk.chunk_id,
-        quote=(doc.text if text is None else text)[span.start : span.end],
+        quote=source[span.start : span.end],
         start=span.start,
         end=span.end,
         score=round(score, 4),
         doc_number=doc.doc_number,
         published=doc.published,
         page=doc.page_at(span.start),
+        context=source[context.start : context.end],
+        context_start=context.start,
+        answer_part=answer_part,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -211,11 +211,12 @@ class Retriever:
         features = evidence_features(terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
         text = self.texts[doc.doc_id]
-        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, text) for s in spans]
+        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, text, True) for s in spans]
         others = score_sentences(q, terms, hits[:top_k], self.texts, self.lexical.tokens, cfg)
         cited += [self._cite(s) for s in supporting(others, [(doc.doc_id, s) for s in spans], top_k - len(cited))]
         if confidence < self.config.abstention.threshold:
-            return Answer(q, ABSTAIN_TEXT, True, (), tuple(cited), confidence, tuple(hits), features)
+            related = tuple(replace(c, answer_part=False) for c in cited)
+            return Answer(q, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features)
         text = "……".join(c.quote for c in cited[: len(spans)])
         return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits), features)
 

@@ -28,7 +28,12 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Citation:
-    """A verbatim quote of a document: ``document.text[start:end] == quote``."""
+    """A verbatim quote of a document: ``document.text[start:end] == quote``.
+
+    ``context`` is the text around the quote (its whole sentence or sentences), also verbatim:
+    ``document.text[context_start:context_start + len(context)] == context``, and it contains the
+    quote. ``answer_part`` marks the citations whose quotes make up the answer's text.
+    """
 
     doc_id: str
     title: str
@@ -40,6 +45,9 @@ class Citation:
     doc_number: str | None = None
     published: date | None = None
     page: int | None = None
+    context: str = ""
+    context_start: int = 0
+    answer_part: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from retriever.errors import CitationError, QuestionError
 from server.body_limit import BodyLimit
 from server.document_routes import router as document_router
 from server.documents import Documents, Indexer, SeedDocumentError
+from server.feedback import FeedbackStore
 from server.routes import STATIC_DIR, router
 from server.runtime import Service, configure_logging, open_retriever
 from server.settings import Settings
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
         version="0.1.0",
         lifespan=_lifespan(settings),
     )
+    app.state.settings = settings
     app.include_router(router)
     app.include_router(document_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -66,6 +68,7 @@ def _lifespan(settings: Settings) -> Lifespan:
         indexer.start()
         app.state.service = service
         app.state.documents = Documents(settings, service, indexer)
+        app.state.feedback = FeedbackStore(settings.data)
         manifest = service.retriever.manifest
         logger.info(
             "serving index generation %d (%d documents, %d chunks, %s) from %s; ready in %.1fs (warm-up %.0f ms)",
@@ -75,6 +78,7 @@ def _lifespan(settings: Settings) -> Lifespan:
         yield
         logger.info("shutting down")
         indexer.stop()
+        app.state.feedback.close()
 
     return lifespan
 

@@ -1,4 +1,4 @@
-"""The ``zhengce`` command: ingest, ask, serve, eval.
+"""The ``zhengce`` command: ingest, add, ask, serve, feedback, eval.
 
 Results go to stdout as one JSON object (``ensure_ascii=False``); logs go to stderr. Settings come
 from the environment (``ZHENGCE_DATA``, ``ZHENGCE_SEEDS``, ...) and options override them.
@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[data], help="run the HTTP server")
     serve.add_argument("--host", help="default: $ZHENGCE_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, help="default: $ZHENGCE_PORT, $PORT or 8000")
+    feedback = sub.add_parser("feedback", parents=[data], help="staff feedback on answers")
+    feedback.add_argument("action", choices=["export"], help="export: print the stored feedback as eval-set lines")
+    feedback.add_argument("--out", type=Path, help="write the lines to this file instead of stdout")
     sub.add_parser("eval", add_help=False, help="run the evals; every further argument goes to `python -m evals`")
     return parser
 
@@ -181,9 +184,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.runtime import configure_logging
 
     settings = _settings(args, host=args.host, port=args.port)
+    if settings.open_to_network and settings.api_key is None:
+        raise UsageError(
+            f"refusing to listen on {settings.host} without an API key: anyone on the network could upload "
+            "or delete documents. Set ZHENGCE_API_KEY, or listen on 127.0.0.1 (the default)"
+        )
     configure_logging(settings.log_level)
     # log_config=None: uvicorn's own loggers propagate to the root handler, in the one format.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    return EXIT_OK
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """Print (or write) every stored judgement as a line of the eval-set format, oldest first."""
+    from server.feedback import FeedbackStore, eval_case
+
+    settings = _settings(args)
+    store = FeedbackStore(settings.data)
+    try:
+        lines = [json.dumps(eval_case(f), ensure_ascii=False) + "\n" for f in store.all()]
+    finally:
+        store.close()
+    if args.out is None:
+        sys.stdout.writelines(lines)
+    else:
+        args.out.write_text("".join(lines), encoding="utf-8")
+        sys.stderr.write(f"wrote {len(lines)} feedback cases to {args.out}\n")
     return EXIT_OK
 
 
@@ -209,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_eval(argv[argv.index("eval") + 1 :])
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    handlers = {"ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "serve": cmd_serve}
+    handlers = {"ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "serve": cmd_serve, "feedback": cmd_feedback}
     return _run(handlers[args.command], args, parser.prog)
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, HTTPException, UploadFile, status
 from ingest.errors import DocumentError
 from ingest.library import Received
 from ingest.readers import UnsupportedFormatError
+from server.auth import WriteKey
 from server.deps import DocumentsDep, ServiceDep
 from server.schemas import DocumentOut, DocumentSummary, ErrorOut, MetadataPatch, UploadResult
 
@@ -49,7 +50,7 @@ def _result(outcome: Received | DocumentError, name: str) -> UploadResult:
     return UploadResult(doc_id=None, title=name, status="failed", error=str(outcome))
 
 
-@router.post("", response_model=list[UploadResult], status_code=status.HTTP_202_ACCEPTED)
+@router.post("", response_model=list[UploadResult], status_code=status.HTTP_202_ACCEPTED, dependencies=[WriteKey])
 async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
     """Add documents. Each file is acknowledged once stored (``received``), then indexed in the background.
 
@@ -64,7 +65,13 @@ async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
     return [_result(o, name) for o, (name, _) in zip(outcomes, named, strict=True)]
 
 
-@router.put("/{doc_id}", response_model=UploadResult, status_code=status.HTTP_202_ACCEPTED, responses=_NOT_FOUND)
+@router.put(
+    "/{doc_id}",
+    response_model=UploadResult,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=_NOT_FOUND,
+    dependencies=[WriteKey],
+)
 async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadResult:
     """Replace a document with a new version (one file); all its chunks are replaced once it is indexed."""
     if len(files) != 1:
@@ -76,7 +83,7 @@ async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadR
     return UploadResult.from_received(received)
 
 
-@router.patch("/{doc_id}", response_model=DocumentSummary, responses=_NOT_FOUND)
+@router.patch("/{doc_id}", response_model=DocumentSummary, responses=_NOT_FOUND, dependencies=[WriteKey])
 def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: ServiceDep) -> DocumentSummary:
     """Correct title, 文号 (``doc_number``), issuer or date; citations show the correction once re-indexed."""
     row = documents.patch(doc_id, body.model_dump(mode="json", exclude_unset=True))
@@ -85,7 +92,7 @@ def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: Se
     return DocumentSummary.from_domain(service.retriever.docs.get(doc_id), row)
 
 
-@router.delete("/{doc_id}", responses=_NOT_FOUND)
+@router.delete("/{doc_id}", responses=_NOT_FOUND, dependencies=[WriteKey])
 def delete(doc_id: str, documents: DocumentsDep) -> dict[str, object]:
     """Delete a document; once the next generation is served, nothing of it is ever cited again."""
     if not documents.delete(doc_id):

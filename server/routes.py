@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
 from fastapi.responses import FileResponse
 
-from server.deps import ServiceDep
-from server.schemas import AnswerOut, AskRequest, ErrorOut, Health
+from server.auth import WriteKey
+from server.deps import FeedbackDep, ServiceDep, SettingsDep
+from server.schemas import AnswerOut, AskRequest, ErrorOut, FeedbackIn, FeedbackStored, Health, PageConfig
 
 STATIC_DIR = Path(__file__).with_name("static")
 # The page loads its script and style from this origin only; document text is never markup.
@@ -29,6 +30,27 @@ def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
     """
     answer = service.ask(body.question, body.top_k)
     return AnswerOut.from_domain(answer, service.generation)
+
+
+@router.post(
+    "/api/feedback",
+    response_model=FeedbackStored,
+    status_code=status.HTTP_201_CREATED,
+    dependencies=[WriteKey],
+    tags=["questions"],
+)
+def feedback(body: FeedbackIn, store: FeedbackDep) -> FeedbackStored:
+    """Store a thumbs-up or thumbs-down (with its reason) of an answer, together with the answer's trace.
+
+    ``zhengce feedback export`` turns the stored judgements into eval-set lines.
+    """
+    return FeedbackStored(id=store.add(body.to_domain()))
+
+
+@router.get("/api/config", response_model=PageConfig, tags=["service"])
+def page_config(settings: SettingsDep) -> PageConfig:
+    """What the page needs to know: whether writes need the API key."""
+    return PageConfig(auth_required=settings.api_key is not None)
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])

@@ -88,14 +88,20 @@ def open_retriever(settings: Settings, progress: bool = False) -> Retriever:
 
 
 def verify_citations(citations: tuple[Citation, ...], docs: Mapping[str, Document]) -> None:
-    """Check that every quote is its document's text at its offsets.
+    """Check that every quote, and the context shown around it, is its document's text at its offsets.
 
     Raises:
         CitationError: a citation names an unknown document or does not match its text.
     """
     for c in citations:
         doc = docs.get(c.doc_id)
-        if doc is None or doc.text[c.start : c.end] != c.quote:
+        context_end = c.context_start + len(c.context)
+        if (
+            doc is None
+            or doc.text[c.start : c.end] != c.quote
+            or doc.text[c.context_start : context_end] != c.context
+            or not c.context_start <= c.start <= c.end <= context_end
+        ):
             raise CitationError(f"citation {c.chunk_id} [{c.start}:{c.end}] does not match the text of {c.doc_id}")
 
 

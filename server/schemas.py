@@ -6,12 +6,13 @@ from dataclasses import fields
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingest.library import Received
 from ingest.types import DocStatus, Document, IndexManifest
 from retriever.config import MAX_QUESTION_CHARS
 from retriever.types import Answer, Citation
+from server.feedback import REASONS, Feedback, Rating, Reason
 
 TOP_K_DEFAULT = 5
 TOP_K_MAX = 20
@@ -49,6 +50,9 @@ class CitationOut(BaseModel):
     doc_number: str | None
     published: date | None
     page: int | None = Field(default=None, description="The PDF page the quote starts on (第N页).")
+    context: str = Field(description="The quote's whole sentence(s), verbatim; it contains the quote.")
+    context_start: int = Field(description="Where ``context`` starts in the document text.")
+    answer_part: bool = Field(description="Whether the quote is part of the answer's text.")
 
     @classmethod
     def from_domain(cls, citation: Citation) -> CitationOut:
@@ -67,6 +71,9 @@ class AnswerOut(BaseModel):
     related: list[CitationOut]
     timings_ms: dict[str, float]
     index_generation: int
+    features: dict[str, float] = Field(
+        default_factory=dict, description="The evidence features the abstention decision looked at."
+    )
 
     @classmethod
     def from_domain(cls, answer: Answer, generation: int) -> AnswerOut:
@@ -80,6 +87,7 @@ class AnswerOut(BaseModel):
             related=[CitationOut.from_domain(c) for c in answer.related],
             timings_ms=dict(answer.timings_ms),
             index_generation=generation,
+            features={k: round(v, 4) for k, v in answer.features.items()},
         )
 
 
@@ -168,6 +176,39 @@ class MetadataPatch(BaseModel):
     doc_number: str | None = Field(default=None, max_length=100)
     issuer: str | None = Field(default=None, max_length=200)
     published: date | None = None
+
+
+class FeedbackIn(BaseModel):
+    """A staff member's judgement of an answer, sent back with the answer exactly as it was shown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Rating
+    reason: Reason | None = Field(default=None, description="Required with a thumbs-down: " + " / ".join(REASONS))
+    comment: str = Field(default="", max_length=2000)
+    answer: AnswerOut = Field(description="The reply of POST /api/ask being judged, unchanged.")
+
+    @model_validator(mode="after")
+    def _reason_with_down(self) -> FeedbackIn:
+        if self.rating == "down" and self.reason is None:
+            raise ValueError("a thumbs-down needs a reason: " + " / ".join(REASONS))
+        return self
+
+    def to_domain(self) -> Feedback:
+        """The feedback to store, with the answer as its trace."""
+        return Feedback(self.rating, self.reason, self.comment.strip(), self.answer.model_dump(mode="json"))
+
+
+class FeedbackStored(BaseModel):
+    """The id under which a judgement was stored."""
+
+    id: int
+
+
+class PageConfig(BaseModel):
+    """What the page needs to know about this server."""
+
+    auth_required: bool = Field(description="Whether write routes need the X-API-Key header.")
 
 
 class Health(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.config import BuildConfig, ChunkConfig
@@ -32,6 +32,22 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # The largest request body accepted (an upload of one or several files); larger ones get 413.
     max_upload_bytes: int = Field(default=50 * 2**20, gt=0)
+    # When set, write routes (upload, replace, correct, delete, feedback) need it in ``X-API-Key``.
+    api_key: SecretStr | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _usable_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value() == "":
+            return None  # ZHENGCE_API_KEY= (empty) means no key, as when it is unset
+        if value.get_secret_value().strip() != value.get_secret_value():
+            raise ValueError("the API key must not start or end with blanks (check for a stray newline)")
+        return value
+
+    @property
+    def open_to_network(self) -> bool:
+        """Whether the server would listen beyond this machine (any address but loopback)."""
+        return self.host not in {"127.0.0.1", "localhost", "::1"}
 
     @field_validator("log_level")
     @classmethod

@@ -26,6 +26,7 @@ ANSWER_KEYS = {
     "related",
     "timings_ms",
     "index_generation",
+    "features",
 }
 
 

@@ -57,7 +57,10 @@ PDF_DOC_NUMBER = "发改办财金规〔2019〕860号"
 INDEX_WAIT_S = 120.0
 POLL_S = 0.2
 SMALL_LIMIT = 64 * 1024
-DATA_DIR_NAMES = {"files", "index", "writer.lock", "zhengce.db", "zhengce.db-wal", "zhengce.db-shm"}
+DATA_DIR_NAMES = {
+    "files", "index", "writer.lock", "zhengce.db", "zhengce.db-wal", "zhengce.db-shm",
+    "feedback.db", "feedback.db-wal", "feedback.db-shm",
+}  # fmt: skip
 # Files no reader can turn into text: (client name, bytes, Chinese reason, English reason).
 UNREADABLE = [
     ("photo.txt", (UPLOADS / "photo.png").read_bytes(), "不是文本文件", "not a text file"),
