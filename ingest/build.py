@@ -26,7 +26,7 @@ from ingest.library import Library
 from ingest.lock import writer_lock
 from ingest.seeds import SeedEntry, read_seeds
 from ingest.store import Store, text_sha256
-from ingest.tokenize import tokenize
+from ingest.tokenize import tokenize, tokenizer_id
 from ingest.types import Chunk, Document, IndexManifest
 
 logger = logging.getLogger(__name__)
@@ -154,7 +154,7 @@ def build_index(
         generation=0,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         embedder=embedder.info,
-        tokenizer=cfg.tokenizer,
+        tokenizer=tokenizer_id(cfg.tokenizer),
         chunk_config=cfg.chunk.as_dict(),
         n_docs=len(docs),
         n_chunks=len(chunks),
@@ -179,7 +179,7 @@ def index_is_current(paths: DataPaths, store: Store, cfg: BuildConfig, embedder:
     return (
         manifest.store_version == store.version
         and manifest.embedder == embedder.info
-        and manifest.tokenizer == cfg.tokenizer
+        and manifest.tokenizer == tokenizer_id(cfg.tokenizer)
         and manifest.chunk_config == cfg.chunk.as_dict()
     )
 

@@ -1,10 +1,11 @@
 """The one tokenizer for BM25, used both to index chunks and to query them.
 
 Text is first normalised for search (NFKC folds full-width letters and digits to half-width,
-then lower case); the shown and cited text is never changed. Numbers and Latin words stay whole
+lower case, and OpenCC folds Traditional characters to Simplified, so 脫貧人口 finds 脱贫人口 and
+the reverse); the shown and cited text is never changed. Numbers and Latin words stay whole
 tokens, so ``16118元`` matches ``16118`` and not its digits.
 
-Schemes (recorded in the index manifest):
+Schemes (recorded in the index manifest with the normalisation version, ``char12@v2``):
 - ``char12``: CJK character unigrams and bigrams;
 - ``word``: jieba words (search mode);
 - ``word+char12``: both.
@@ -64,9 +65,21 @@ _STOPWORDS = frozenset(
 )
 
 
+# Bump when normalize_for_search changes: an index records it and is rebuilt when it differs.
+NORMALIZATION = 2
+
+
+@cache
+def _to_simplified() -> Callable[[str], str]:
+    import opencc
+
+    convert: Callable[[str], str] = opencc.OpenCC("t2s").convert
+    return convert
+
+
 def normalize_for_search(text: str) -> str:
-    """Fold width and case so that ``１６１１８`` matches ``16118`` and ``ＡＢＣ`` matches ``abc``."""
-    return unicodedata.normalize("NFKC", text).lower()
+    """Fold width, case and script: ``１６１１８`` matches ``16118``, ``ＡＢＣ`` ``abc``, ``臺灣`` ``台湾``."""
+    return _to_simplified()(unicodedata.normalize("NFKC", text).lower())
 
 
 def _char12(text: str) -> list[str]:
@@ -112,14 +125,22 @@ SCHEMES: dict[str, Callable[[str], list[str]]] = {
 }
 
 
+def tokenizer_id(scheme: str) -> str:
+    """What an index records of its tokenizer: the scheme and the normalisation version."""
+    return f"{scheme}@v{NORMALIZATION}"
+
+
 def tokenize(text: str, scheme: str) -> list[str]:
-    """Tokens of ``text`` for BM25 under one of :data:`SCHEMES`.
+    """Tokens of ``text`` for BM25 under one of :data:`SCHEMES` (or its :func:`tokenizer_id`).
 
     Raises:
-        ValueError: the scheme is unknown.
+        ValueError: the scheme is unknown, or it records another normalisation version.
     """
+    name, _, version = scheme.partition("@")
+    if version and version != f"v{NORMALIZATION}":
+        raise ValueError(f"tokenizer {scheme!r} normalises text as version {version}; this code is v{NORMALIZATION}")
     try:
-        fn = SCHEMES[scheme]
+        fn = SCHEMES[name]
     except KeyError:
         raise ValueError(f"unknown tokenizer {scheme!r}; choose one of {sorted(SCHEMES)}") from None
     return fn(normalize_for_search(text))

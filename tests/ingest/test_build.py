@@ -105,7 +105,7 @@ def test_ensure_index_builds_the_real_seeds_with_the_real_model(
     manifest = ensure_index(paths, repo_root / "seeds", BuildConfig(), real_embedder)
     assert (manifest.generation, manifest.n_docs) == (1, 1)
     assert manifest.embedder == real_embedder.info
-    assert manifest.tokenizer == "char12" and manifest.chunk_config == ChunkConfig().as_dict()
+    assert manifest.tokenizer == "char12@v2" and manifest.chunk_config == ChunkConfig().as_dict()
     data = read_index(paths.index, real_embedder.info)
     assert list(data.docs.values()) == seed_docs
     assert len(data.chunks) == manifest.n_chunks == _embedding_rows(paths)
@@ -193,10 +193,10 @@ def test_changing_the_tokenizer_rebuilds_without_embedding_again(
     first = ensure_index(paths, seeds, BuildConfig(), hash_embedder)
     rows = _embedding_rows(paths)
     second = ensure_index(paths, seeds, BuildConfig(tokenizer="word"), hash_embedder)
-    assert (second.generation, second.tokenizer) == (first.generation + 1, "word")
+    assert (second.generation, second.tokenizer) == (first.generation + 1, "word@v2")
     assert _embedding_rows(paths) == rows
     retriever = Retriever.open(paths.index, hash_embedder, RetrievalConfig())
-    assert retriever.lexical.scheme == "word"
+    assert retriever.lexical.scheme == "word@v2"
     assert "个人所得税" in retriever.data.lexical.vocab_dict  # a jieba word, never a char12 token
 
 

