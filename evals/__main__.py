@@ -9,8 +9,9 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import replace
-from datetime import UTC, datetime
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,6 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 DRCD_DEFAULT = SHARED_DATA / "drcd" / "dev.jsonl"
 
 logger = logging.getLogger("evals")
-# How many DRCD dev questions the answer settings are fitted on (all of them would take minutes per setting).
-ANSWER_FIT_DRCD = 400
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,28 +55,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _split_seed(cases: list[Any]) -> tuple[list[Any], list[Any]]:
-    """Seed dev/test halves by the parity of the case number (fixed, independent of content)."""
-    dev = [c for c in cases if int(c.id.rsplit("-", 1)[1]) % 2 == 1]
-    return dev, [c for c in cases if c not in dev]
-
-
-def _unanswerable(cases: list[Any]) -> list[Any]:
-    """The same questions with their own paragraph left out of the index: nothing can answer them."""
-    return [
-        replace(
-            c,
-            id=c.id + "-x",
-            kind="drcd_unanswerable",
-            answerable=False,
-            gold=(),
-            must_contain=(),
-            exclude_doc=c.gold[0].doc_id if c.gold else None,
-        )
-        for c in cases
-    ]
-
-
 def _library_files(args: argparse.Namespace) -> list[Path] | None:
     """The library suite's files, or None when it is skipped.
 
@@ -104,16 +81,19 @@ def _library_files(args: argparse.Namespace) -> list[Path] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from evals import corpus, dataset, fit, library, report
-    from evals import run as runner
+    from evals import calibrate, corpus, dataset
     from ingest.config import BuildConfig, ChunkConfig
     from ingest.embed import SentenceEmbedder
     from retriever.config import CALIBRATION_PATH, load_config
 
+    started = time.perf_counter()
     try:
         lib_files = _library_files(args)
     except FileNotFoundError as e:
         logger.error("%s", e)
+        return 2
+    if not args.skip_drcd and not args.drcd.is_file():
+        logger.error("DRCD not found at %s; pass --drcd PATH or --skip-drcd", args.drcd)
         return 2
     cfg = BuildConfig(
         chunk=ChunkConfig(max_chars=args.chunk_max_chars), embedder=args.embedder, tokenizer=args.tokenizer
@@ -123,116 +103,153 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(calibration)
     tag = f"{cfg.embedder}-{cfg.tokenizer}-{cfg.chunk.max_chars}"
     seed = corpus.seed_retriever(args.data / f"seed-{tag}", args.seeds, cfg, embedder, config)
-    seed_cases = dataset.load_eval_set(dataset.EVAL_SET, seed.docs)
-    seed_dev, seed_test = _split_seed(seed_cases)
-    drcd = None
-    drcd_dev: list[Any] = []
-    drcd_test: list[Any] = []
-    if not args.skip_drcd:
-        if not args.drcd.is_file():
-            logger.error("DRCD not found at %s; pass --drcd PATH or --skip-drcd", args.drcd)
-            return 2
-        docs, questions = dataset.read_drcd(args.drcd)
-        drcd = corpus.corpus_retriever(args.data / f"drcd-{tag}", docs, cfg, embedder, config)
-        dev_q, test_q = dataset.split_by_doc(questions)
-        drcd_dev, drcd_test = dataset.drcd_cases(dev_q, docs), dataset.drcd_cases(test_q, docs)
+    seed_dev, seed_test = dataset.split_seed(dataset.load_eval_set(dataset.EVAL_SET, seed.docs))
+    drcd = _drcd_suite(args, cfg, embedder, config, tag) if not args.skip_drcd else None
     fitted: dict[str, Any] = {}
     if args.fit:
-        corpora = [(seed, seed_dev)] + ([(drcd, drcd_dev)] if drcd is not None else [])
-        config, fitted = _fit(args, corpora, fit, runner)
-        calibration.write_text(
-            json.dumps({**config.to_json(), "fitted_on": fitted}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
-        )
-        logger.info("wrote %s", calibration)
-    seed.config = config
-    results = {"seed": runner.evaluate(seed, seed_cases)}
-    results["seed_test"] = [r for r in results["seed"] if r.case in seed_test]
-    if lib_files is not None:
-        lib = library.library_retriever(args.data / f"library-{tag}", lib_files, cfg, embedder, config)
-        lib_cases = library.load_library_set(library.LIBRARY_SET, lib.docs, lib_files)
-        results["library"] = runner.evaluate(lib, lib_cases)
-    if drcd is not None:
-        drcd.config = config
-        results["drcd"] = runner.evaluate(drcd, [*drcd_dev, *drcd_test])
-        results["drcd_test_abstain"] = runner.evaluate(drcd, [*drcd_test, *_unanswerable(drcd_test)])
-    return _finish(args, results, fitted, runner, report, tag)
-
-
-def _use(config: Any, corpora: list[tuple[Any, list[Any]]]) -> None:
-    for retriever, _ in corpora:
-        retriever.config = config
-
-
-def _fit(
-    args: argparse.Namespace, corpora: list[tuple[Any, list[Any]]], fit: Any, runner: Any
-) -> tuple[Any, dict[str, Any]]:
-    """Fit dense weight, then answer settings, then abstention, each on the dev splits of ``corpora``."""
-    names = ["seed_dev", "drcd_dev"][: len(corpora)]
-    curves = {name: fit.weight_curve(r, cases) for name, (r, cases) in zip(names, corpora, strict=True)}
-    config = replace(corpora[0][0].config, dense_weight=fit.best_weight(list(curves.values())))
-    logger.info("dense weight %.2f (MRR@5 by weight: %s)", config.dense_weight, curves)
-    _use(config, corpora)
-    answer_cfg, answer_score = fit.fit_answer([(r, cases[:ANSWER_FIT_DRCD]) for r, cases in corpora])
-    logger.info("answer settings %s (dev score %.3f)", answer_cfg, answer_score)
-    config = replace(config, answer=answer_cfg)
-    _use(config, corpora)
-    data, sizes = [], []
-    for i, (retriever, cases) in enumerate(corpora):
-        # DRCD questions asked without their own paragraph are the benchmark's unanswerable ones.
-        results = runner.evaluate(retriever, [*cases, *(_unanswerable(cases) if i else [])], modes=())
-        sizes.append(len(results))
-        # Each corpus weighs as much as the other in total, so the small seed set is not drowned.
-        data += fit.examples(results, weight=sizes[0] / len(results), corpus=i)
-    config = replace(config, abstention=fit.fit_abstention(data, args.target_precision))
-    fitted = {
-        "date": datetime.now(UTC).date().isoformat(),
-        "data": f"seed eval set dev half ({sizes[0]} questions, odd ids)"
-        + (
-            f" + DRCD dev half ({sizes[1]} questions: each asked with its paragraph and without it)"
-            if len(sizes) > 1
-            else ""
-        ),
-        "answer_fit_score": round(answer_score, 4),
-        "threshold_rule": f"precision >= {args.target_precision}"
-        if args.target_precision
-        else "best mean F1 (answerable = positive) over the corpora",
-        "mrr_by_dense_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in curves.items()},
-        "index": f"{args.embedder}/{args.tokenizer}/{args.chunk_max_chars}",
+        corpora = [(seed, seed_dev), *([(drcd[0], drcd[1])] if drcd else [])]
+        index = f"{args.embedder}/{args.tokenizer}/{args.chunk_max_chars}"
+        config, fitted_abstention, fitted = calibrate.fit_all(corpora, args.target_precision, index)
+        calibrate.write_calibration(calibration, config, fitted_abstention, fitted)
+    suites = Suites(seed, seed_dev, seed_test, drcd)
+    results, dev_pool = _evaluate(suites, config, _library(args, lib_files, cfg, embedder, config, tag))
+    context = {
+        "index": tag,
+        "calibration": {"path": str(calibration), **calibrate.committed_operating_point(calibration)}
+        | {"threshold": config.abstention.threshold},
+        "fitted": fitted,
+        "abstention_ablation": _feature_ablation(results, dev_pool),
+        "elapsed_s": time.perf_counter() - started,
     }
-    return config, fitted
+    return _finish(args, results, context)
 
 
-def _finish(
-    args: argparse.Namespace, results: dict[str, Any], fitted: dict[str, Any], runner: Any, report: Any, tag: str
-) -> int:
-    metrics = {name: runner.summarize(rs) for name, rs in results.items()}
-    floors = json.loads(args.thresholds.read_text(encoding="utf-8"))
-    if args.skip_drcd:
-        floors = {k: v for k, v in floors.items() if not k.startswith("drcd")}
-    if "library" not in results:
-        floors.pop("library", None)
-    problems = runner.check_floors(metrics, floors)
+@dataclass(frozen=True, slots=True)
+class Suites:
+    """The opened corpora with their cases: the seed set's halves, and DRCD's retriever, dev and test cases."""
+
+    seed: Any
+    seed_dev: list[Any]
+    seed_test: list[Any]
+    drcd: tuple[Any, list[Any], list[Any]] | None
+
+
+def _drcd_suite(
+    args: argparse.Namespace, cfg: Any, embedder: Any, config: Any, tag: str
+) -> tuple[Any, list[Any], list[Any]]:
+    """DRCD's retriever (its 1,000 paragraphs indexed as documents) with its dev and test cases."""
+    from evals import corpus, dataset
+
+    docs, questions = dataset.read_drcd(args.drcd)
+    retriever = corpus.corpus_retriever(args.data / f"drcd-{tag}", docs, cfg, embedder, config)
+    dev_q, test_q = dataset.split_by_doc(questions)
+    return retriever, dataset.drcd_cases(dev_q, docs), dataset.drcd_cases(test_q, docs)
+
+
+def _library(
+    args: argparse.Namespace, files: list[Path] | None, cfg: Any, embedder: Any, config: Any, tag: str
+) -> tuple[Any, list[Any]] | None:
+    """The library suite's retriever and cases, or None when it is skipped."""
+    from evals import library
+
+    if files is None:
+        return None
+    lib = library.library_retriever(args.data / f"library-{tag}", files, cfg, embedder, config)
+    return lib, library.load_library_set(library.LIBRARY_SET, lib.docs, files)
+
+
+def _subset(results: list[Any], cases: list[Any]) -> list[Any]:
+    ids = {c.id for c in cases}
+    return [r for r in results if r.case.id in ids]
+
+
+def _evaluate(
+    suites: Suites, config: Any, lib: tuple[Any, list[Any]] | None
+) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """Every suite's results, and the dev splits' results (with DRCD's unanswerable twins) for the ablation."""
+    from evals import run as runner
+    from evals.dataset import without_own_paragraph
+
+    suites.seed.config = config
+    results = {"seed": runner.evaluate(suites.seed, [*suites.seed_dev, *suites.seed_test])}
+    results["seed"].sort(key=lambda r: r.case.id)
+    results["seed_test"] = _subset(results["seed"], suites.seed_test)
+    dev_pool = {"seed": _subset(results["seed"], suites.seed_dev)}
+    if lib is not None:
+        lib[0].config = config
+        results["library"] = runner.evaluate(lib[0], lib[1])
+    if suites.drcd is not None:
+        drcd, dev, test = suites.drcd
+        drcd.config = config
+        results["drcd"] = runner.evaluate(drcd, [*dev, *test])
+        # The test half's answerable questions were just asked; only their unanswerable twins are new.
+        twins = runner.evaluate(drcd, without_own_paragraph(test), modes=())
+        results["drcd_test_abstain"] = [*_subset(results["drcd"], test), *twins]
+        dev_twins = runner.evaluate(drcd, without_own_paragraph(dev), modes=())
+        dev_pool["drcd"] = [*_subset(results["drcd"], dev), *dev_twins]
+    return results, dev_pool
+
+
+def _feature_ablation(results: dict[str, list[Any]], dev_pool: dict[str, list[Any]]) -> dict[str, dict[str, float]]:
+    """AUROC on the held-out suites of the abstention model refitted on the dev splits without each feature."""
+    from evals import fit
+
+    first = len(dev_pool["seed"])
+    train = [
+        e
+        for i, rs in enumerate(dev_pool.values())
+        # Each corpus weighs as much as the seed set's dev half in total, as in the committed fit.
+        for e in fit.examples(rs, weight=first / len(rs), corpus=i)
+    ]
+    held_out: list[str] = [s for s in ("seed_test", "library", "drcd_test_abstain") if s in results]
+    tests = {s: fit.examples(results[s], weight=1.0, corpus=0) for s in held_out}
+    return fit.feature_ablation(train, tests)
+
+
+def _applicable(thresholds: dict[str, Any], suites: Collection[str]) -> dict[str, Any]:
+    """The floors and ceilings of the suites that were run (``--skip-drcd`` and friends drop the rest)."""
+    ceilings = thresholds.get("ceilings", {})
+    out = {suite: floors for suite, floors in thresholds.items() if suite in suites}
+    return out | {"ceilings": {s: c for s, c in ceilings.items() if s == "*" or s in suites}}
+
+
+FAILURE_SUITES = ("seed", "library", "drcd", "drcd_test_abstain")
+
+
+def _failures(results: dict[str, list[Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each suite's wrong cases, a case listed once (DRCD's abstention suite adds its unanswerable twins)."""
+    from evals import summary
+
+    out: dict[str, list[dict[str, Any]]] = {}
+    listed: set[str] = set()
+    for suite in (s for s in FAILURE_SUITES if s in results):
+        out[suite] = summary.failures(results[suite], skip_ids=listed)
+        listed |= {r.case.id for r in results[suite]}
+    return out
+
+
+def _finish(args: argparse.Namespace, results: dict[str, list[Any]], context: dict[str, Any]) -> int:
+    from evals import report, summary
+
+    metrics = {name: summary.summarize(rs) for name, rs in results.items()}
+    thresholds = _applicable(json.loads(args.thresholds.read_text(encoding="utf-8")), results)
+    problems = summary.check_gate(metrics, thresholds)
     baseline = json.loads(args.baseline.read_text(encoding="utf-8")) if args.baseline.is_file() else {}
     body = {
-        "index": tag,
+        **context,
         "metrics": metrics,
-        "by_kind": {name: runner.by_kind(results[name]) for name in ("seed", "library") if name in results},
         "regressions": report.regressions(metrics, baseline),
         "gate_failures": problems,
-        "failures": runner.failures(results["seed"]),
-        "library_failures": runner.failures(results.get("library", [])),
-        "fitted": fitted,
+        "by_kind": {s: summary.by_kind(results[s]) for s in ("seed", "library", "drcd_test_abstain") if s in results},
+        "failures": _failures(results),
     }
-    path = report.write_report(args.report, body)
-    _append_failures(path, "library set", body["library_failures"])
+    curves = {name: summary.curve(rs) for name, rs in results.items()}
+    path = report.write_report(args.report, body, curves, context["calibration"]["threshold"])
     if args.write_baseline:
-        args.baseline.write_text(
-            json.dumps({k: {m: v for m, v in d.items() if "latency" not in m} for k, d in metrics.items()}, indent=1)
-            + "\n",
-            encoding="utf-8",
-        )
+        _write_baseline(args.baseline, metrics)
+    out = {k: body[k] for k in ("metrics", "gate_failures", "regressions")}
     json.dump(
-        {"metrics": metrics, "gate_failures": problems, "regressions": body["regressions"], "report": str(path)},
+        {**out, "report": str(path), "elapsed_s": round(context["elapsed_s"], 1)},
         sys.stdout,
         ensure_ascii=False,
         indent=1,
@@ -243,19 +260,10 @@ def _finish(
     return 1 if problems else 0
 
 
-def _append_failures(path: Path, suite: str, failures: list[dict[str, Any]]) -> None:
-    """Add a suite's failures to the Markdown report, in the shape of the seed set's."""
-    if not failures:
-        return
-    lines = ["", f"## Failures ({suite})", ""]
-    for f in failures:
-        got = "abstention" if f["abstained"] else repr(f["answer"][:80])
-        lines.append(
-            f"- **{f['id']}** {f['question']} — expected {f['expected']}, got {got} (confidence {f['confidence']})"
-        )
-        lines += [f"  - cited: {q}" for q in f["cited"]]
-    with path.open("a", encoding="utf-8") as out:
-        out.write("\n".join(lines) + "\n")
+def _write_baseline(path: Path, metrics: dict[str, dict[str, float]]) -> None:
+    """Save the run's metrics, without latencies and fitted thresholds, as the baseline to compare with."""
+    kept = {k: {m: v for m, v in d.items() if "latency" not in m and "threshold" not in m} for k, d in metrics.items()}
+    path.write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
 
 
 def configure_logging(level: int = logging.INFO) -> None:

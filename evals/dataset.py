@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.types import Document, Span
@@ -129,3 +129,28 @@ def drcd_cases(questions: list[DrcdQuestion], docs: dict[str, Document]) -> list
         )
         cases.append(EvalCase(q.id, q.question, "drcd", True, golds, tuple(dict.fromkeys(q.answers))))
     return cases
+
+
+def split_seed(cases: list[EvalCase]) -> tuple[list[EvalCase], list[EvalCase]]:
+    """Seed dev/test halves by the parity of the case number (fixed, independent of content)."""
+    dev = [c for c in cases if int(c.id.rsplit("-", 1)[1]) % 2 == 1]
+    return dev, [c for c in cases if c not in dev]
+
+
+def without_own_paragraph(cases: list[EvalCase]) -> list[EvalCase]:
+    """The same questions with their own paragraph left out of the index: nothing can answer them.
+
+    This is how DRCD, which has no unanswerable questions, measures abstention.
+    """
+    return [
+        replace(
+            c,
+            id=c.id + "-x",
+            kind="drcd_unanswerable",
+            answerable=False,
+            gold=(),
+            must_contain=(),
+            exclude_doc=c.gold[0].doc_id if c.gold else None,
+        )
+        for c in cases
+    ]

@@ -7,14 +7,15 @@ paragraphs) and written to ``retriever/calibration.json`` together with what the
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from evals.dataset import EvalCase
-from evals.metrics import first_relevant_rank, mrr
+from evals.metrics import auroc, coverage_precision, first_relevant_rank, mrr, point_at, point_for_precision
 from evals.run import CaseResult, hit_passages
 from retriever.config import Abstention, AnswerConfig
 from retriever.pipeline import Retriever
@@ -45,21 +46,29 @@ def best_weight(curves: Sequence[dict[float, float]]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One labelled question for the abstention model: its features, its label, its weight and corpus."""
+    """One labelled question for the abstention model.
+
+    ``answerable`` is the model's label (does the library hold the answer); ``correct`` says whether
+    the answer, if given, would be right, which is what the precision of a threshold counts.
+    """
 
     features: tuple[float, ...]
     answerable: bool
     weight: float
     corpus: int = 0
+    correct: bool = False
 
 
 def examples(results: Sequence[CaseResult], weight: float, corpus: int) -> list[Example]:
     """Labelled examples from evaluated cases: answering is right when the question is answerable.
 
-    The decision says whether the library holds the answer at all (what the abstention message
-    tells the user); which passage answers is retrieval's job, measured by hit@1.
+    The model's decision says whether the library holds the answer at all (what the abstention
+    message tells the user); which passage answers is retrieval's job, measured by hit@1.
     """
-    return [Example(tuple(r.answer.features[f] for f in FEATURES), r.case.answerable, weight, corpus) for r in results]
+    return [
+        Example(tuple(r.answer.features[f] for f in FEATURES), r.case.answerable, weight, corpus, r.correct_if_answered)
+        for r in results
+    ]
 
 
 def fit_logistic(
@@ -79,20 +88,6 @@ def fit_logistic(
     return beta[:-1], float(beta[-1])
 
 
-def threshold_for_precision(
-    prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], w: npt.NDArray[np.float64], target: float
-) -> float:
-    """The lowest probability cut whose answered set reaches ``target`` weighted precision (most coverage)."""
-    order = np.argsort(-prob, kind="stable")
-    correct = np.cumsum(w[order] * y[order])
-    answered = np.cumsum(w[order])
-    precision = correct / answered
-    ok = np.nonzero(precision >= target)[0]
-    if len(ok) == 0:
-        return float(prob.max()) + 1e-9
-    return float(prob[order][ok[-1]])
-
-
 def f1_by_threshold(
     prob: npt.NDArray[np.float64], y: npt.NDArray[np.bool_], cuts: npt.NDArray[np.float64]
 ) -> np.ndarray:
@@ -104,31 +99,92 @@ def f1_by_threshold(
     return np.asarray(2 * precision * recall / np.maximum(precision + recall, 1e-12))
 
 
-def fit_abstention(data: Sequence[Example], target_precision: float | None) -> Abstention:
+@dataclass(frozen=True, slots=True)
+class AbstentionFit:
+    """A fitted abstention model and its operating point on the (weighted) fit data.
+
+    ``coverage`` is the share of fit questions answered at the threshold and ``precision`` the share
+    of those answered rightly; ``target_precision`` is None when the threshold maximises F1 instead.
+    """
+
+    abstention: Abstention
+    target_precision: float | None
+    coverage: float
+    precision: float
+
+    def to_json(self) -> dict[str, float | None]:
+        """The operating point, stored next to the threshold in ``calibration.json``."""
+        return {
+            "target_precision": self.target_precision,
+            "coverage_at_target": round(self.coverage, 4),
+            "precision_at_threshold": round(self.precision, 4),
+        }
+
+
+def _best_f1_cut(prob: npt.NDArray[np.float64], data: Sequence[Example]) -> float:
+    """The cut with the best mean F1 over the corpora (each corpus's own F1, answerable = positive)."""
+    y = np.array([e.answerable for e in data], dtype=bool)
+    corpus = np.array([e.corpus for e in data])
+    cuts = np.unique(prob)
+    mean_f1 = np.mean([f1_by_threshold(prob[corpus == c], y[corpus == c], cuts) for c in np.unique(corpus)], axis=0)
+    return float(cuts[int(np.argmax(mean_f1))])
+
+
+def fit_abstention(data: Sequence[Example], target_precision: float | None) -> AbstentionFit:
     """Fit the abstention model and choose its threshold.
 
-    The model is fitted on all examples, each corpus weighing the same in total. The threshold is
-    the one with the best mean F1 over the corpora (each corpus's own F1, so the choice suits the
-    small policy set and the large benchmark alike), or, with ``target_precision``, the lowest cut
-    reaching that weighted precision.
+    The model (label: answerable) is fitted on all examples, each corpus weighing the same in total.
+    With ``target_precision`` the threshold is the lowest one whose weighted precision (answers
+    that are right) on the pooled examples reaches the target; when none does, nothing is answered.
+    Without it, the threshold with the best mean F1 over the corpora (each corpus's own F1, so the
+    choice suits the small policy set and the large benchmark alike).
 
     Args:
         data: labelled, weighted examples.
-        target_precision: the wanted precision of answered questions; None for the best mean F1.
+        target_precision: the wanted precision of answers; None for the best mean F1.
     """
     x = np.array([e.features for e in data], dtype=np.float64)
-    y = np.array([e.answerable for e in data], dtype=bool)
     w = np.array([e.weight for e in data], dtype=np.float64)
-    corpus = np.array([e.corpus for e in data])
-    coef, bias = fit_logistic(x, y.astype(np.float64), w)
+    coef, bias = fit_logistic(x, np.array([e.answerable for e in data], dtype=np.float64), w)
+    coef, bias = np.round(coef, 5), round(bias, 5)
+    # Choose on the probabilities of the model as stored (rounded), so the stored point is exact.
     prob = 1.0 / (1.0 + np.exp(-(x @ coef + bias)))
+    points = coverage_precision(prob.tolist(), [e.correct for e in data], w.tolist())
     if target_precision is None:
-        cuts = np.unique(prob)
-        mean_f1 = np.mean([f1_by_threshold(prob[corpus == c], y[corpus == c], cuts) for c in np.unique(corpus)], axis=0)
-        threshold = float(cuts[int(np.argmax(mean_f1))])
+        threshold = _best_f1_cut(prob, data)
     else:
-        threshold = threshold_for_precision(prob, y, w, target_precision)
-    return Abstention(tuple(round(float(c), 5) for c in coef), round(bias, 5), round(threshold, 5), FEATURES)
+        chosen = point_for_precision(points, target_precision)
+        threshold = chosen.threshold if chosen else float(prob.max()) + 1e-5
+    # Rounded down so that the question sitting on the threshold is still answered.
+    threshold = math.floor(threshold * 1e5) / 1e5
+    at = point_at(points, threshold)
+    model = Abstention(tuple(float(c) for c in coef), bias, threshold, FEATURES)
+    return AbstentionFit(model, target_precision, at.coverage, at.precision)
+
+
+def _auroc_of(coef: np.ndarray, bias: float, keep: list[int], test: Sequence[Example]) -> float:
+    x = np.array([[e.features[i] for i in keep] for e in test], dtype=np.float64)
+    return auroc((x @ coef + bias).tolist(), [e.answerable for e in test])
+
+
+def feature_ablation(
+    train: Sequence[Example], tests: Mapping[str, Sequence[Example]], features: Sequence[str] = FEATURES
+) -> dict[str, dict[str, float]]:
+    """AUROC (answerable vs not) on each test set of the model refitted without each feature in turn.
+
+    Returns:
+        ``{"all features": {test: auroc}, "without <feature>": {test: auroc}, ...}``.
+    """
+    w = np.array([e.weight for e in train], dtype=np.float64)
+    y = np.array([e.answerable for e in train], dtype=np.float64)
+    table = {}
+    for dropped in (None, *range(len(features))):
+        keep = [i for i in range(len(features)) if i != dropped]
+        x = np.array([[e.features[i] for i in keep] for e in train], dtype=np.float64)
+        coef, bias = fit_logistic(x, y, w)
+        name = "all features" if dropped is None else f"without {features[dropped]}"
+        table[name] = {t: round(_auroc_of(coef, bias, keep, data), 4) for t, data in tests.items()}
+    return table
 
 
 ANSWER_GRID = {

@@ -198,9 +198,7 @@ def coverage_precision(
     # The last position of each run of equal scores: a threshold answers the whole run.
     ends = np.nonzero(np.r_[sorted_s[1:] != sorted_s[:-1], True])[0]
     total = float(answered[-1])
-    return [
-        OperatingPoint(float(sorted_s[i]), float(answered[i] / total), float(right[i] / answered[i])) for i in ends
-    ]
+    return [OperatingPoint(float(sorted_s[i]), float(answered[i] / total), float(right[i] / answered[i])) for i in ends]
 
 
 def point_at(points: Sequence[OperatingPoint], threshold: float) -> OperatingPoint:

@@ -1,34 +1,74 @@
-"""Run eval cases through a retriever and summarise them (the I/O-free part of the CLI)."""
+"""Run eval cases through a retriever and judge every answer against its gold (no file I/O).
+
+Each question is asked once through the full system (``Retriever.ask``, what users get). Its
+retrieval signals are then computed once more and ranked by each retrieval mode alone; every
+mode's hits go through the same ``answer_from``, so the modes differ in retrieval only.
+"""
 
 from __future__ import annotations
 
-import statistics
+import math
 import time
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 from evals.dataset import EvalCase
-from evals.metrics import abstention_quality, auroc, contains_all, contains_any, first_relevant_rank, hit_at_k, mrr
+from evals.metrics import char_f1, contains_gold, first_relevant_rank, rouge_l
 from ingest.types import Span
-from retriever.pipeline import Mode, Retriever
+from retriever.numbers import unsupported_numbers
+from retriever.pipeline import Mode, Retriever, check_question
 from retriever.types import Answer, Citation, Hit
 
 MODES: tuple[Mode, ...] = ("lexical", "dense", "fused")
+FULL = "full"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one answer (the full system's, or one retrieval mode's) fared against the case's gold.
+
+    ``chunk_rank`` ranks the gold among the retrieved chunks, ``cite_rank`` among the answer's
+    citations (or the related passages when it abstained). ``correct`` is the gate's judgement: an
+    answerable case answered with a gold answer, an unanswerable one abstained on. The text scores
+    are 0 for an abstention and for unanswerable cases.
+    """
+
+    chunk_rank: int | None
+    cite_rank: int | None
+    answered: bool
+    correct: bool
+    char_f1: float
+    rouge_l: float
 
 
 @dataclass(frozen=True, slots=True)
 class CaseResult:
-    """What the system did with one case."""
+    """What the system did with one case.
+
+    ``correct_if_answered`` says whether the answer would be right with abstention switched off
+    (False for unanswerable cases): the coverage–precision curve sweeps the threshold over it.
+    ``unsupported`` lists numbers of the answer that none of its quotes holds.
+    """
 
     case: EvalCase
     answer: Answer
-    cite_rank: int | None
-    chunk_ranks: dict[str, int | None]
+    outcomes: dict[str, Outcome]
+    correct_if_answered: bool
+    unsupported: tuple[str, ...]
     verified: int
     n_citations: int
-    answer_ok: bool
     latency_ms: float
+
+    @property
+    def cite_rank(self) -> int | None:
+        """The full system's citation rank of the gold."""
+        return self.outcomes[FULL].cite_rank
+
+    @property
+    def answer_ok(self) -> bool:
+        """Whether the full system's answer (or abstention) is right."""
+        return self.outcomes[FULL].correct
 
 
 def citation_passages(citations: Sequence[Citation]) -> list[tuple[str, Span, str]]:
@@ -39,14 +79,25 @@ def hit_passages(hits: Sequence[Hit]) -> list[tuple[str, Span, str]]:
     return [(h.chunk.doc_id, Span(h.chunk.start, h.chunk.end), h.chunk.text) for h in hits]
 
 
+def gold_answers(case: EvalCase) -> tuple[tuple[str, ...], ...]:
+    """The case's gold answers: alternatives, each a tuple of parts that must all occur.
+
+    DRCD lists alternative answer spans, any one of which will do. The seed and library sets list
+    the strings a right answer contains, all of them (``must_contain``); a case without any falls
+    back on its gold quotes, all of them. Unanswerable cases have none.
+    """
+    if not case.answerable:
+        return ()
+    if case.kind == "drcd":
+        return tuple((a,) for a in case.must_contain)
+    parts = case.must_contain or tuple(g.quote for g in case.gold)
+    return (parts,) if parts else ()
+
+
 def _answer_ok(case: EvalCase, answer: Answer) -> bool:
     if not case.answerable:
         return answer.abstained
-    if answer.abstained:
-        return False
-    # DRCD lists alternative answers (any will do); the seed set lists required strings (all of them).
-    check = contains_any if case.kind == "drcd" else contains_all
-    return check(answer.text, case.must_contain)
+    return not answer.abstained and contains_gold(answer.text, gold_answers(case))
 
 
 def judge(case: EvalCase, answer: Answer) -> tuple[int | None, bool]:
@@ -54,104 +105,89 @@ def judge(case: EvalCase, answer: Answer) -> tuple[int | None, bool]:
     return first_relevant_rank(case, citation_passages(answer.citations or answer.related)), _answer_ok(case, answer)
 
 
+def outcome(case: EvalCase, answer: Answer, hits: Sequence[Hit]) -> Outcome:
+    """Judge one answer, and the hits it was extracted from, against the case's gold.
+
+    Char F1 and ROUGE-L compare the answer with each gold answer's parts joined, best over golds.
+    """
+    cite_rank, correct = judge(case, answer)
+    golds = ["".join(parts) for parts in gold_answers(case)]
+    text = "" if answer.abstained else answer.text
+    return Outcome(
+        first_relevant_rank(case, hit_passages(hits)),
+        cite_rank,
+        not answer.abstained,
+        correct,
+        char_f1(text, golds),
+        rouge_l(text, golds),
+    )
+
+
+@contextmanager
+def abstention_off(retriever: Retriever) -> Iterator[Retriever]:
+    """The retriever answering every question (threshold −∞) for the duration, then as before."""
+    config = retriever.config
+    retriever.config = replace(config, abstention=replace(config.abstention, threshold=-math.inf))
+    try:
+        yield retriever
+    finally:
+        retriever.config = config
+
+
+def correct_if_answered(retriever: Retriever, case: EvalCase, answer: Answer, top_k: int) -> bool:
+    """Whether the answer, had it not abstained, would be right (re-extracted from its own hits)."""
+    if not case.answerable:
+        return False
+    if not answer.abstained:
+        return _answer_ok(case, answer)
+    with abstention_off(retriever) as open_retriever:
+        opened = open_retriever.answer_from(answer.question, list(answer.hits), top_k)
+    return _answer_ok(case, opened)
+
+
+def unsupported(answer: Answer) -> tuple[str, ...]:
+    """The numbers of a given answer that none of its cited quotes holds (none for an abstention)."""
+    if answer.abstained:
+        return ()
+    return tuple(q.raw for q in unsupported_numbers(answer.text, [c.quote for c in answer.citations]))
+
+
+def mode_outcomes(retriever: Retriever, case: EvalCase, top_k: int, modes: Sequence[Mode]) -> dict[str, Outcome]:
+    """Each retrieval mode's hits, answered by the same extraction; the signals are computed once."""
+    if not modes:
+        return {}
+    question = check_question(case.question)
+    signals = retriever.signals(question, case.excluded)
+    k = max(top_k, retriever.config.answer_hits)
+    out: dict[str, Outcome] = {}
+    for mode in modes:
+        hits = retriever.rank(signals, k, mode)
+        out[mode] = outcome(case, retriever.answer_from(question, hits, top_k), hits)
+    return out
+
+
 def evaluate_case(retriever: Retriever, case: EvalCase, top_k: int = 5, modes: Sequence[Mode] = MODES) -> CaseResult:
-    """Ask one case, and rank its gold among citations and among each mode's chunks."""
+    """Ask one case through the full system, then through each retrieval mode, and judge them all."""
     started = time.perf_counter()
     answer = retriever.ask(case.question, top_k=top_k, exclude=case.excluded)
     latency = (time.perf_counter() - started) * 1000
-    chunk_ranks: dict[str, int | None] = {}
-    if modes:
-        signals = retriever.signals(case.question, case.excluded)
-        chunk_ranks = {m: first_relevant_rank(case, hit_passages(retriever.rank(signals, top_k, m))) for m in modes}
+    outcomes = {FULL: outcome(case, answer, answer.hits), **mode_outcomes(retriever, case, top_k, modes)}
     shown = [*answer.citations, *answer.related]
     verified = sum(1 for c in shown if retriever.docs[c.doc_id].text[c.start : c.end] == c.quote)
-    cite_rank, answer_ok = judge(case, answer)
-    return CaseResult(case, answer, cite_rank, chunk_ranks, verified, len(shown), answer_ok, latency)
+    return CaseResult(
+        case,
+        answer,
+        outcomes,
+        correct_if_answered(retriever, case, answer, top_k),
+        unsupported(answer),
+        verified,
+        len(shown),
+        latency,
+    )
 
 
 def evaluate(
     retriever: Retriever, cases: Sequence[EvalCase], top_k: int = 5, modes: Sequence[Mode] = MODES
 ) -> list[CaseResult]:
-    """Evaluate every case; ``modes`` are the retrieval modes whose chunk ranking is also measured."""
+    """Evaluate every case; ``modes`` are the retrieval modes also answered from on their own."""
     return [evaluate_case(retriever, c, top_k, modes) for c in cases]
-
-
-def _ranks(results: Sequence[CaseResult], mode: str | None) -> list[int | None]:
-    return [r.cite_rank if mode is None else r.chunk_ranks[mode] for r in results]
-
-
-def summarize(results: Sequence[CaseResult]) -> dict[str, float]:
-    """The headline metrics of a run.
-
-    Citation metrics (``hit@1``, ``hit@5``, ``mrr``) rank the gold among the answer's citations (or
-    the related passages, when it abstained); ``chunk_*`` metrics rank it among each mode's top chunks.
-    """
-    answerable = [r for r in results if r.case.answerable]
-    latencies = sorted(r.latency_ms for r in results)
-    out: dict[str, float] = {
-        "n": len(results),
-        "n_answerable": len(answerable),
-        "hit@1": hit_at_k(_ranks(answerable, None), 1),
-        "hit@5": hit_at_k(_ranks(answerable, None), 5),
-        "mrr": mrr(_ranks(answerable, None)),
-        "answer_correct": sum(r.answer_ok for r in answerable) / len(answerable) if answerable else 0.0,
-        "citations_verified": sum(r.verified for r in results) / max(1, sum(r.n_citations for r in results)),
-        "latency_p50_ms": statistics.median(latencies) if latencies else 0.0,
-        "latency_p95_ms": latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
-    }
-    for mode in MODES:
-        out[f"chunk_hit@1_{mode}"] = hit_at_k(_ranks(answerable, mode), 1)
-        out[f"chunk_hit@5_{mode}"] = hit_at_k(_ranks(answerable, mode), 5)
-        out[f"chunk_mrr_{mode}"] = mrr(_ranks(answerable, mode))
-    if len(answerable) < len(results):
-        out.update(abstention_quality([r.answer.abstained for r in results], [r.case.answerable for r in results]))
-        out["confidence_auroc"] = auroc([r.answer.confidence for r in results], [r.case.answerable for r in results])
-        out["unanswerable_abstained"] = sum(r.answer.abstained for r in results if not r.case.answerable) / (
-            len(results) - len(answerable)
-        )
-    return {k: round(v, 4) for k, v in out.items()}
-
-
-def by_kind(results: Sequence[CaseResult]) -> dict[str, dict[str, float]]:
-    """Per kind of question: how many, citation hit@1, and answer correctness."""
-    groups: dict[str, list[CaseResult]] = defaultdict(list)
-    for r in results:
-        groups[r.case.kind].append(r)
-    return {
-        kind: {
-            "n": len(rs),
-            "hit@1": round(hit_at_k(_ranks(rs, None), 1), 4) if rs[0].case.answerable else float("nan"),
-            "answer_correct": round(sum(r.answer_ok for r in rs) / len(rs), 4),
-        }
-        for kind, rs in sorted(groups.items())
-    }
-
-
-def failures(results: Sequence[CaseResult]) -> list[dict[str, object]]:
-    """The cases whose answer is wrong, with what was cited, for the report."""
-    return [
-        {
-            "id": r.case.id,
-            "question": r.case.question,
-            "answerable": r.case.answerable,
-            "abstained": r.answer.abstained,
-            "confidence": round(r.answer.confidence, 3),
-            "answer": r.answer.text[:200],
-            "expected": list(r.case.must_contain) or "abstain",
-            "cited": [c.quote[:80] for c in (r.answer.citations or r.answer.related)[:3]],
-        }
-        for r in results
-        if not r.answer_ok
-    ]
-
-
-def check_floors(metrics: dict[str, dict[str, float]], floors: dict[str, dict[str, float]]) -> list[str]:
-    """Every metric below its floor, as a message; empty when the gate passes."""
-    problems = []
-    for suite, wanted in floors.items():
-        got = metrics.get(suite, {})
-        for name, floor in wanted.items():
-            value = got.get(name)
-            if value is None or value < floor:
-                problems.append(f"{suite}.{name} = {value} is below the floor {floor}")
-    return problems

@@ -19,7 +19,7 @@ from evals.__main__ import DEFAULT_BUILD, DRCD_DEFAULT, REPO, configure_logging
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from evals import corpus, dataset
+    from evals import corpus, dataset, summary
     from evals import run as runner
     from ingest.config import BuildConfig, ChunkConfig
     from ingest.embed import SentenceEmbedder
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             drcd_cases = dataset.drcd_cases(test_q[: args.questions], docs)
             row: dict[str, Any] = {"tokenizer": tokenizer, "max_chars": size}
             for name, retriever, cases in (("seed", seed, seed_cases), ("drcd", drcd, drcd_cases)):
-                m = runner.summarize(runner.evaluate(retriever, cases))
+                m = summary.summarize(runner.evaluate(retriever, cases))
                 row[name] = {
                     k: m[k]
                     for k in (

@@ -1,0 +1,96 @@
+"""Judging answers against gold, summaries, the gate with its ceilings, and regressions by direction."""
+
+from __future__ import annotations
+
+import pytest
+
+from evals.dataset import EvalCase, Gold
+from evals.report import regressions
+from evals.run import FULL, CaseResult, gold_answers, outcome
+from evals.summary import answering_metrics, check_gate, summarize
+from ingest.types import Span
+from retriever.types import Answer, Citation
+
+QUOTE = "脱贫人口人均纯收入达到16118元、高出全国脱贫人口收入1776元。"
+
+
+def _case(answerable: bool = True, kind: str = "number", must: tuple[str, ...] = ("16118元",)) -> EvalCase:
+    gold = (Gold("doc", QUOTE, Span(10, 10 + len(QUOTE))),) if answerable else ()
+    return EvalCase(f"c-{kind}-{answerable}", "脱贫人口收入是多少", kind, answerable, gold, must if answerable else ())
+
+
+def _answer(text: str | None, confidence: float = 0.9) -> Answer:
+    cite = Citation("doc", "标题", "doc:10-50", QUOTE, 10, 10 + len(QUOTE), 1.0)
+    if text is None:
+        return Answer("q", "未在已收录的文档中找到相关内容。", True, (), (cite,), confidence)
+    return Answer("q", text, False, (cite,), (), confidence)
+
+
+def _result(case: EvalCase, answer: Answer, right_if_answered: bool, unsupported: tuple[str, ...] = ()) -> CaseResult:
+    return CaseResult(case, answer, {FULL: outcome(case, answer, ())}, right_if_answered, unsupported, 1, 1, 1.0)
+
+
+def test_gold_answers_are_all_required_strings_or_any_drcd_answer() -> None:
+    assert gold_answers(_case(must=("75万人", "16118元"))) == (("75万人", "16118元"),)
+    assert gold_answers(_case(kind="drcd", must=("甲", "乙"))) == (("甲",), ("乙",))
+    assert gold_answers(_case(must=())) == ((QUOTE,),)
+    assert gold_answers(_case(answerable=False)) == ()
+
+
+def test_an_answer_holding_the_gold_is_right_and_scores_its_text() -> None:
+    got = outcome(_case(), _answer(QUOTE), ())
+    assert got.correct and got.answered and got.cite_rank == 1 and got.chunk_rank is None
+    assert 0.0 < got.char_f1 < 1.0
+    assert got.rouge_l == pytest.approx(got.char_f1)  # the gold is a substring: LCS = its length
+
+
+def test_an_abstention_scores_zero_on_an_answerable_case() -> None:
+    got = outcome(_case(), _answer(None), ())
+    assert (got.correct, got.answered, got.char_f1, got.rouge_l) == (False, False, 0.0, 0.0)
+    assert got.cite_rank == 1  # the related passage still ranks
+
+
+def test_an_abstention_is_right_on_an_unanswerable_case() -> None:
+    assert outcome(_case(answerable=False), _answer(None), ()).correct
+    assert not outcome(_case(answerable=False), _answer("随便一句"), ()).correct
+
+
+def test_answering_metrics_count_coverage_precision_and_unsupported_numbers() -> None:
+    results = [
+        _result(_case(), _answer(QUOTE, 0.9), True),
+        _result(_case(), _answer("收入达到16119元", 0.8), False, unsupported=("16119元",)),
+        _result(_case(), _answer(None, 0.3), True),
+        _result(_case(answerable=False), _answer(None, 0.1), False),
+    ]
+    m = answering_metrics(results)
+    assert (m["coverage"], m["precision"], m["unsupported_number_rate"]) == (0.5, 0.5, 0.5)
+    # Precision 1.0 only when answering the top question alone; 0.9 is never reached above that.
+    assert m["coverage@p0.95"] == 0.25 and m["threshold@p0.95"] == 0.9
+    assert m["coverage@p0.9"] == 0.25
+
+
+def test_summarize_reports_answer_quality_of_answerable_cases_only() -> None:
+    results = [_result(_case(), _answer(QUOTE), True), _result(_case(answerable=False), _answer(None, 0.1), False)]
+    m = summarize(results)
+    assert m["answer_correct"] == 1.0 and m["n_answerable"] == 1
+    assert m["char_f1"] > 0 and m["unsupported_number_rate"] == 0.0
+    assert m["abstain_precision"] == 1.0 and m["abstain_recall"] == 1.0
+
+
+def test_the_gate_checks_floors_and_ceilings_of_every_suite() -> None:
+    metrics = {"seed": {"hit@1": 0.9, "unsupported_number_rate": 0.0}, "drcd": {"unsupported_number_rate": 0.01}}
+    thresholds = {"seed": {"hit@1": 0.95}, "ceilings": {"*": {"unsupported_number_rate": 0.0}}}
+    assert check_gate(metrics, thresholds) == [
+        "seed.hit@1 = 0.9 is below the floor 0.95",
+        "drcd.unsupported_number_rate = 0.01 is above the ceiling 0.0",
+    ]
+    assert check_gate(metrics, {"ceilings": {"library": {"unsupported_number_rate": 0.0}}}) == [
+        "library.unsupported_number_rate = None is above the ceiling 0.0"
+    ]
+
+
+def test_regressions_know_which_way_is_worse() -> None:
+    baseline = {"seed": {"hit@1": 0.9, "unsupported_number_rate": 0.0, "latency_p50_ms": 1.0, "threshold@p0.9": 0.5}}
+    now = {"seed": {"hit@1": 0.95, "unsupported_number_rate": 0.02, "latency_p50_ms": 9.0, "threshold@p0.9": 0.1}}
+    assert regressions(now, baseline) == ["seed.unsupported_number_rate: 0.0 → 0.02"]
+    assert regressions({"seed": {"hit@1": 0.8}}, baseline) == ["seed.hit@1: 0.9 → 0.8"]
