@@ -1,0 +1,490 @@
+"""The page in a real browser: asking, citations and the source viewer, the library, feedback, the API key.
+
+Real servers (``create_app`` over uvicorn, the real model and index built from ``seeds/``) and the
+system Chromium driven by Playwright; nothing is mocked and no answer is hard-coded: every check
+compares what the page shows with what the API returned or with the source text. One read-only
+server serves the asking tests; each test that writes (upload, delete, feedback, API key) starts its
+own over a fresh data directory and stops it afterwards.
+
+Each main state is saved to ``tests/screenshots/`` (git-ignored) on every run;
+``docs/screenshots/desktop-citation.png`` and ``phone.png`` are committed copies of two of them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import docx
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+
+from server.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+SEEDS = REPO / "seeds"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+PROVINCES = SHARED / "provincial_reports_2025_docx"
+# A short provincial report (~130 chunks) that states its GDP in 亿元; no seed mentions 陕西.
+REPORT = PROVINCES / "2025年陕西省政府工作报告.docx"
+SCREENSHOTS = REPO / "tests" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+# Never let Playwright fetch a browser: the system Chromium, headless, with nothing phoning home.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 360, "height": 740}
+# Bounds on waiting, never expectations: a report is ~130 chunks to embed on a shared CPU.
+INDEX_WAIT_MS = 180_000
+CSP = "default-src 'self'"
+
+pytestmark = [
+    pytest.mark.model,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}; CI installs the `chromium` package"),
+]
+
+expect.set_options(timeout=30_000)
+
+
+# --- fixtures
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """The system Chromium, once for the module."""
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def reader(tmp_path_factory: pytest.TempPathFactory, servers: Any) -> str:
+    """The URL of one server over the real seeds, shared by the tests that only ask."""
+    return str(servers.start(Settings(data=tmp_path_factory.mktemp("browser-read"), seeds=SEEDS)).url)
+
+
+@pytest.fixture()
+def fresh_server(tmp_path: Path, servers: Any) -> Iterator[Callable[..., tuple[str, Path]]]:
+    """Start a server of its own data directory (and extra settings); stopped after the test."""
+    started: list[Any] = []
+
+    def start(**settings: Any) -> tuple[str, Path]:
+        data = tmp_path / f"data-{len(started)}"
+        server = servers.start(Settings(data=data, seeds=SEEDS, **settings))
+        started.append(server)
+        return str(server.url), data
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+class Watched:
+    """A page and what went wrong in it: uncaught script errors and CSP violations."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+        page.on("console", self._console)
+
+    def _console(self, message: Any) -> None:
+        if "Content Security Policy" in message.text:
+            self.errors.append(f"CSP: {message.text}")
+
+
+def _open(browser: Browser, viewport: dict[str, int], scale: float = 1) -> Iterator[Page]:
+    context = browser.new_context(viewport=viewport, device_scale_factor=scale, locale="zh-CN")
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    watched = Watched(context.new_page())
+    yield watched.page
+    context.close()
+    assert watched.errors == [], "the page reported errors"
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    """A desktop-sized page in a fresh context (its own localStorage)."""
+    yield from _open(browser, DESKTOP)
+
+
+@pytest.fixture()
+def phone(browser: Browser) -> Iterator[Page]:
+    """A 360 px wide page, at twice the pixel density (as phones are)."""
+    yield from _open(browser, PHONE, scale=2)
+
+
+# --- helpers
+
+
+def shot(page: Page, name: str, full_page: bool = False) -> None:
+    """Save a screenshot of the page's current state to tests/screenshots/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def ask(page: Page, question: str) -> dict[str, Any]:
+    """Ask through the page's text box; return the JSON that ``/api/ask`` sent the page."""
+    turns = page.locator(".turn")
+    before = turns.count()
+    page.fill("#question", question)
+    with page.expect_response(lambda r: r.url.endswith("/api/ask") and r.request.method == "POST") as reply:
+        page.press("#question", "Enter")
+    expect(turns).to_have_count(before + 1)
+    expect(turns.nth(before).locator(".answer:not(.pending)")).to_be_visible()
+    body: dict[str, Any] = reply.value.json()
+    return body
+
+
+def last_turn(page: Page) -> Locator:
+    """The newest question and its answer."""
+    return page.locator(".turn").last
+
+
+def viewer_mark(page: Page) -> Locator:
+    """The highlighted span in the source viewer."""
+    return page.locator("#viewer-body mark")
+
+
+def assert_in_view(page: Page, target: Locator, container: str) -> None:
+    """``target`` lies within the visible part of ``container`` and of the window."""
+    box, frame = target.bounding_box(), page.locator(container).bounding_box()
+    assert box is not None and frame is not None
+    top, bottom = frame["y"] - 1, frame["y"] + frame["height"] + 1
+    assert top <= box["y"] and box["y"] + min(box["height"], frame["height"]) <= bottom
+    viewport = page.viewport_size
+    assert viewport is not None and 0 <= box["y"] < viewport["height"]
+
+
+def no_horizontal_scroll(page: Page) -> None:
+    """The page is no wider than the window."""
+    width, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width <= inner, f"the page is {width}px wide in a {inner}px window"
+
+
+def upload(page: Page, path: Path) -> Locator:
+    """Choose ``path`` in the library's file input; return its upload row."""
+    page.set_input_files("#file-input", str(path))
+    return page.locator(f'.upload[data-name="{path.name}"]')
+
+
+def wait_indexed(row: Locator) -> str:
+    """Wait until the upload row says 已索引; return its doc_id."""
+    expect(row.locator(".upload-status")).to_have_text("已索引", timeout=INDEX_WAIT_MS)
+    doc_id = row.get_attribute("data-doc-id")
+    assert doc_id
+    return doc_id
+
+
+def confirm_delete(page: Page, doc_id: str) -> Locator:
+    """Press a document's 删除 in the library and confirm in the dialog; return its list item."""
+    page.click("#tab-library")
+    item = page.locator(f'li.doc[data-doc-id="{doc_id}"]')
+    item.get_by_role("button", name=re.compile("^删除")).click()
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.click("#confirm-dialog button[value=ok]")
+    return item
+
+
+def delete_on_page(page: Page, doc_id: str) -> None:
+    """Delete a document through the library and wait until it is gone from the list."""
+    expect(confirm_delete(page, doc_id)).to_have_count(0)
+
+
+def cited_doc_ids(answer: dict[str, Any]) -> set[str]:
+    """Every doc_id an answer cites or offers as related."""
+    return {c["doc_id"] for c in answer["citations"] + answer["related"]}
+
+
+# --- asking and reading the sources
+
+
+def test_a_cited_number_opens_its_exact_span_in_the_source_viewer(page: Page, reader: str) -> None:
+    page.goto(reader)
+    expect(page.locator("#empty")).to_be_visible()
+    shot(page, "empty")
+    answer = ask(page, "脱贫人口收入是多少")
+    turn = last_turn(page)
+    assert not answer["abstained"]
+    expect(turn.locator(".answer-text")).to_contain_text("16118元")
+    parts = [c for c in answer["citations"] if c["answer_part"]]
+    expect(turn.locator(".answer-text .marker")).to_have_count(len(parts))
+    expect(turn.locator(".citation")).to_have_count(len(answer["citations"]))
+
+    turn.locator(".marker").first.click()
+    first = answer["citations"][0]
+    doc = httpx.get(f"{reader}/api/documents/{first['doc_id']}").json()
+    expect(viewer_mark(page)).to_have_count(1)
+    assert viewer_mark(page).text_content() == first["quote"] == doc["text"][first["start"] : first["end"]]
+    # Highlighted at its offsets, in the document's whole clean text: exactly `start` characters precede it.
+    assert page.locator("#viewer-body").text_content() == doc["text"]
+    before = page.evaluate("() => document.querySelector('#viewer-body mark').previousSibling.textContent")
+    assert before == doc["text"][: first["start"]]
+    expect(viewer_mark(page)).to_be_in_viewport()
+    assert_in_view(page, viewer_mark(page), "#viewer-body")
+    expect(page.locator("#viewer-title")).to_contain_text(doc["title"])
+    page.evaluate("() => window.scrollTo(0, 0)")
+    shot(page, "desktop-citation")
+
+    if len(answer["citations"]) > 1:
+        page.click("#viewer-next")
+        second = answer["citations"][1]
+        expect(viewer_mark(page)).to_have_text(second["quote"])
+        expect(viewer_mark(page)).to_be_in_viewport()
+        page.click("#viewer-prev")
+        expect(viewer_mark(page)).to_have_text(first["quote"])
+
+    # Keyboard: a focused marker opens the viewer with Enter; Escape closes it and gives focus back.
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer")).to_be_hidden()
+    marker = turn.locator(".marker").first
+    marker.focus()
+    page.keyboard.press("Enter")
+    expect(viewer_mark(page)).to_have_text(first["quote"])
+    page.keyboard.press("Escape")
+    expect(page.locator("#viewer")).to_be_hidden()
+    expect(marker).to_be_focused()
+
+    # 复制 puts the answer and its sources on the clipboard as plain text.
+    turn.get_by_role("button", name="复制答案和出处").click()
+    expect(turn.locator(".action-status")).to_have_text("已复制")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert answer["answer"] in copied and f"《{first['title']}》" in copied and first["quote"] in copied
+    if first["published"]:
+        assert first["published"] in copied
+
+
+def test_an_out_of_scope_question_is_shown_as_an_abstention_with_related_passages(page: Page, reader: str) -> None:
+    page.goto(reader)
+    answer = ask(page, "火星基地的建设预算是多少")
+    assert answer["abstained"], f"expected an abstention, got {answer['answer']!r}"
+    turn = last_turn(page)
+    expect(turn.locator(".answer.abstained")).to_be_visible()
+    expect(turn.locator(".abstain-heading")).to_have_text("未在已收录的文档中找到相关内容")
+    expect(turn.locator(".marker")).to_have_count(0)
+    expect(turn.locator(".answer-text")).to_have_count(0)
+    expect(turn.locator(".citation-num")).to_have_count(0)
+    related = answer["related"]
+    expect(turn.locator(".citations.related .citation")).to_have_count(len(related))
+    if related:
+        expect(turn.locator(".sources-heading")).to_have_text("可能相关")
+        expect(turn.locator(".citation mark").first).to_have_text(related[0]["quote"])
+        turn.locator(".citation").first.click()
+        expect(viewer_mark(page)).to_have_text(related[0]["quote"])
+    shot(page, "abstention")
+
+
+def test_at_phone_width_the_answer_and_citations_fit_without_horizontal_scrolling(phone: Page, reader: str) -> None:
+    phone.goto(reader)
+    no_horizontal_scroll(phone)
+    answer = ask(phone, "重庆出台了多少个衔接政策")
+    turn = last_turn(phone)
+    expect(turn.locator(".answer-text")).to_contain_text(answer["citations"][0]["quote"])
+    expect(turn.locator(".citation").first).to_be_visible()
+    no_horizontal_scroll(phone)
+    phone.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
+    shot(phone, "phone")
+
+    # The viewer covers the screen on a phone, still without horizontal scrolling; Escape closes it.
+    turn.locator(".marker").first.click()
+    expect(viewer_mark(phone)).to_have_text(answer["citations"][0]["quote"])
+    expect(viewer_mark(phone)).to_be_in_viewport()
+    no_horizontal_scroll(phone)
+    shot(phone, "phone-viewer")
+    phone.keyboard.press("Escape")
+    expect(phone.locator("#side")).to_be_hidden()
+
+    phone.click("#library-toggle")
+    expect(phone.locator("#documents li.doc").first).to_be_visible()
+    no_horizontal_scroll(phone)
+    shot(phone, "phone-library")
+
+
+def test_enter_sends_shift_enter_breaks_the_line_and_the_conversation_survives_a_reload(
+    page: Page, reader: str
+) -> None:
+    page.goto(reader)
+    page.focus("#question")
+    page.keyboard.type("脱贫人口")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("收入是多少")
+    expect(page.locator("#question")).to_have_value("脱贫人口\n收入是多少")
+    expect(page.locator(".turn")).to_have_count(0)
+    with page.expect_response(lambda r: r.url.endswith("/api/ask")) as reply:
+        page.keyboard.press("Enter")
+    answer = reply.value.json()
+    expect(page.locator(".turn .answer:not(.pending)")).to_have_count(1)
+    expect(page.locator("#question")).to_have_value("")
+    assert answer["question"].replace("\n", "") == "脱贫人口收入是多少"
+    shown = page.locator(".turn .answer").inner_text()
+
+    page.reload()
+    expect(page.locator(".turn")).to_have_count(1)
+    expect(page.locator(".question-bubble")).to_contain_text("收入是多少")
+    assert page.locator(".turn .answer").inner_text() == shown
+    expect(page.locator("#empty")).to_be_hidden()
+
+    page.click("#clear-chat")
+    expect(page.locator(".turn")).to_have_count(0)
+    expect(page.locator("#empty")).to_be_visible()
+    page.reload()
+    expect(page.locator(".turn")).to_have_count(0)
+
+    # An example question on the empty state asks it.
+    example = page.locator(".example").first
+    with page.expect_response(lambda r: r.url.endswith("/api/ask")) as reply:
+        example.click()
+    assert reply.value.json()["question"] == example.text_content()
+    expect(page.locator(".turn .answer:not(.pending)")).to_have_count(1)
+
+
+# --- writing: upload, delete, feedback, API key
+
+
+def test_an_uploaded_report_is_indexed_cited_and_after_deletion_never_cited(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]], tmp_path: Path
+) -> None:
+    if not REPORT.exists():
+        pytest.skip(f"{REPORT} is missing (the shared data folder)")
+    text = "\n".join(p.text for p in docx.Document(str(REPORT)).paragraphs)
+    figure = re.search(r"地区生产总值(\d+(?:\.\d+)?亿元)", text)
+    assert figure, "the report states its GDP in 亿元"
+    url, _ = fresh_server()
+    page.goto(url)
+    row = upload(page, REPORT)
+    expect(row.locator("progress")).to_have_attribute("value", "1")
+    doc_id = wait_indexed(row)
+    item = page.locator(f'li.doc[data-doc-id="{doc_id}"]')
+    expect(item.locator(".badge")).to_have_text("已索引")
+    listed = next(d for d in httpx.get(f"{url}/api/documents").json() if d["doc_id"] == doc_id)
+    expect(item).to_contain_text(listed["title"])
+    expect(item).to_contain_text(f"{listed['n_chunks']} 个片段")
+    shot(page, "library-upload")
+
+    # Refusals are shown in plain words: a file type no reader takes (415), a seed document (409).
+    odd = tmp_path / "notes.xyz"
+    odd.write_bytes("不是支持的格式".encode())
+    expect(upload(page, odd).locator(".upload-status")).to_contain_text("不支持的文件类型")
+    seed = next(d for d in httpx.get(f"{url}/api/documents").json() if d["doc_id"] != doc_id)
+    with page.expect_response(lambda r: r.request.method == "DELETE") as refused:
+        seed_item = confirm_delete(page, seed["doc_id"])
+    assert refused.value.status == 409
+    expect(page.locator("#library-status")).to_contain_text(refused.value.json()["detail"])
+    expect(seed_item).to_have_count(1)
+
+    question = "陕西地区生产总值是多少"
+    answer = ask(page, question)
+    assert not answer["abstained"] and answer["citations"][0]["doc_id"] == doc_id
+    turn = last_turn(page)
+    expect(turn.locator(".answer-text")).to_contain_text(figure.group(1))
+    expect(turn.locator(".citation-title").first).to_have_text(f"《{listed['title']}》")
+
+    delete_on_page(page, doc_id)
+    expect(page.locator("#library-status")).to_contain_text("已删除")
+    again = ask(page, question)
+    assert doc_id not in cited_doc_ids(again)
+    expect(last_turn(page)).not_to_contain_text(listed["title"])
+
+
+def test_markup_in_a_document_is_shown_as_text_and_never_run(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]], tmp_path: Path
+) -> None:
+    script = "<script>window.__pwned=1</script>"
+    image = '<img src=x onerror="window.__pwned=1">'
+    notice = tmp_path / "markup-notice.txt"
+    notice.write_text(
+        f"关于火星基地建设的通知{script}\n各有关单位：\n火星基地建设预算为八千万元{image}。\n特此通知。\n",
+        encoding="utf-8",
+    )
+    url, _ = fresh_server()
+    response = page.goto(url)
+    assert response is not None and response.headers.get("content-security-policy") == CSP
+    doc_id = wait_indexed(upload(page, notice))
+
+    page.locator(f'li.doc[data-doc-id="{doc_id}"] .doc-title').click()
+    expect(page.locator("#viewer-body")).to_contain_text(script)
+    expect(page.locator("#viewer-body")).to_contain_text(image)
+
+    answer = ask(page, "火星基地建设预算是多少")
+    shown = answer["related"] if answer["abstained"] else answer["citations"]
+    ours = [i for i, c in enumerate(shown) if c["doc_id"] == doc_id]
+    assert ours, "the notice is cited or offered as related"
+    turn = last_turn(page)
+    turn.locator(".citation").nth(ours[0]).click()
+    expect(viewer_mark(page)).to_have_count(1)
+    shot(page, "markup-as-text")
+
+    assert page.evaluate("() => window.__pwned") is None
+    expect(page.locator("img")).to_have_count(0)
+    expect(page.locator("script")).to_have_count(1)  # app.js, nothing from the document
+    assert "<img" in page.locator("#viewer-body").text_content()
+
+
+def test_a_thumbs_down_with_a_reason_is_stored_and_exported_for_review(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]]
+) -> None:
+    url, data = fresh_server()
+    page.goto(url)
+    question = "脱贫人口收入是多少"
+    answer = ask(page, question)
+    turn = last_turn(page)
+    turn.get_by_role("button", name="有问题").click()
+    form = turn.locator(".feedback-form")
+    expect(form).to_be_visible()
+    form.get_by_label("数字错误").check()
+    comment = "收入数字需要核对"
+    form.get_by_label("补充说明（可选）").fill(comment)
+    shot(page, "feedback")
+    with page.expect_response(lambda r: r.url.endswith("/api/feedback")) as reply:
+        form.get_by_role("button", name="提交").click()
+    assert reply.value.status == 201
+    sent = reply.value.request.post_data_json
+    assert sent == {"rating": "down", "reason": "数字错误", "comment": comment, "answer": answer}
+    expect(turn.locator(".action-status")).to_have_text("已记录，谢谢")
+    expect(form).to_be_hidden()
+
+    exported = subprocess.run(
+        [sys.executable, "-m", "server.cli", "feedback", "export", "--data", str(data)],
+        capture_output=True, text=True, check=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    lines = [json.loads(line) for line in exported.stdout.splitlines() if line.strip()]
+    judged = [(c["question"], *(c["feedback"][k] for k in ("rating", "reason", "comment"))) for c in lines]
+    assert (question, "down", "数字错误", comment) in judged, exported.stdout
+
+
+def test_writes_ask_once_for_the_api_key_and_again_after_a_wrong_one(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]], tmp_path: Path
+) -> None:
+    url, _ = fresh_server(api_key="k-123")
+    notice = tmp_path / "key-notice.txt"
+    notice.write_text("关于密钥测试的通知\n各有关单位：\n测试文件的编号为甲乙丙丁。\n特此通知。\n", encoding="utf-8")
+    assert httpx.post(f"{url}/api/documents", files={"files": (notice.name, b"x")}).status_code == 401
+    page.goto(url)
+    row = upload(page, notice)
+    dialog = page.locator("#key-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#key-input")).to_be_focused()
+    page.fill("#key-input", "wrong-key")
+    page.click("#key-dialog button[value=ok]")
+    expect(page.locator("#key-message")).to_contain_text("API 密钥不正确")
+    expect(dialog).to_be_visible()
+    shot(page, "api-key-wrong")
+    page.fill("#key-input", "k-123")
+    page.click("#key-dialog button[value=ok]")
+    expect(dialog).to_be_hidden()
+    doc_id = wait_indexed(row)
+    assert page.evaluate("() => localStorage.getItem('zhengce.apiKey')") == "k-123"
+
+    # The key is kept: the next write does not ask again.
+    delete_on_page(page, doc_id)
+    expect(dialog).to_be_hidden()
+    assert all(d["doc_id"] != doc_id for d in httpx.get(f"{url}/api/documents").json())
