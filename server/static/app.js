@@ -461,7 +461,10 @@ function answerActions(turn, data) {
   down.addEventListener("click", () => {
     form.hidden = !form.hidden;
     down.setAttribute("aria-expanded", String(!form.hidden));
-    if (!form.hidden) form.querySelector("input").focus();
+    if (!form.hidden) {
+      form.scrollIntoView({ block: "nearest" });
+      form.querySelector("input").focus({ preventScroll: true });
+    }
   });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -903,6 +906,10 @@ function wire() {
     if (!ui.library.hidden) ui.pickFiles.focus();
   });
   ui.sideClose.addEventListener("click", () => {
+    if (state.viewer && !ui.viewer.hidden) {
+      closeViewer();
+      return;
+    }
     closeSide();
     ui.libraryToggle.focus();
   });

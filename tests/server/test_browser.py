@@ -177,6 +177,20 @@ def upload(page: Page, path: Path) -> Locator:
     return page.locator(f'.upload[data-name="{path.name}"]')
 
 
+def drop(page: Page, name: str, text: str) -> Locator:
+    """Drop a text file named ``name`` on the library's drop zone; return its upload row."""
+    page.evaluate(
+        """([name, text]) => {
+            const files = new DataTransfer();
+            files.items.add(new File([text], name, { type: "text/plain" }));
+            const zone = document.getElementById("drop-zone");
+            zone.dispatchEvent(new DragEvent("drop", { dataTransfer: files, bubbles: true, cancelable: true }));
+        }""",
+        [name, text],
+    )
+    return page.locator(f'.upload[data-name="{name}"]')
+
+
 def wait_indexed(row: Locator) -> str:
     """Wait until the upload row says 已索引; return its doc_id."""
     expect(row.locator(".upload-status")).to_have_text("已索引", timeout=INDEX_WAIT_MS)
@@ -396,19 +410,16 @@ def test_an_uploaded_report_is_indexed_cited_and_after_deletion_never_cited(
 
 
 def test_markup_in_a_document_is_shown_as_text_and_never_run(
-    page: Page, fresh_server: Callable[..., tuple[str, Path]], tmp_path: Path
+    page: Page, fresh_server: Callable[..., tuple[str, Path]]
 ) -> None:
     script = "<script>window.__pwned=1</script>"
     image = '<img src=x onerror="window.__pwned=1">'
-    notice = tmp_path / "markup-notice.txt"
-    notice.write_text(
-        f"关于火星基地建设的通知{script}\n各有关单位：\n火星基地建设预算为八千万元{image}。\n特此通知。\n",
-        encoding="utf-8",
-    )
+    # 𠮷 and 𩽾 lie outside the BMP: one code point (the server's offsets) but two UTF-16 units (JS strings).
+    notice = f"关于火星基地建设的通知{script}\n各有关单位𠮷𩽾：\n火星基地建设预算为八千万元{image}。\n特此通知。\n"
     url, _ = fresh_server()
     response = page.goto(url)
     assert response is not None and response.headers.get("content-security-policy") == CSP
-    doc_id = wait_indexed(upload(page, notice))
+    doc_id = wait_indexed(drop(page, "markup-notice.txt", notice))
 
     page.locator(f'li.doc[data-doc-id="{doc_id}"] .doc-title').click()
     expect(page.locator("#viewer-body")).to_contain_text(script)
@@ -420,7 +431,12 @@ def test_markup_in_a_document_is_shown_as_text_and_never_run(
     assert ours, "the notice is cited or offered as related"
     turn = last_turn(page)
     turn.locator(".citation").nth(ours[0]).click()
-    expect(viewer_mark(page)).to_have_count(1)
+    cited = shown[ours[0]]
+    expect(viewer_mark(page)).to_have_text(cited["quote"])
+    text = httpx.get(f"{url}/api/documents/{doc_id}").json()["text"]
+    assert "𠮷" in text[: cited["start"]], "the quote comes after the characters outside the BMP"
+    before = page.evaluate("() => document.querySelector('#viewer-body mark').previousSibling.textContent")
+    assert before == text[: cited["start"]]
     shot(page, "markup-as-text")
 
     assert page.evaluate("() => window.__pwned") is None
