@@ -45,6 +45,11 @@ PHONE = {"width": 360, "height": 740}
 # Bounds on waiting, never expectations: a report is ~130 chunks to embed on a shared CPU.
 INDEX_WAIT_MS = 180_000
 CSP = "default-src 'self'"
+# Buttons, inputs and text boxes without an accessible name (aria-label, a <label>, or their text).
+UNNAMED_CONTROLS = """() => Array.from(document.querySelectorAll("button, input, textarea"))
+    .filter((el) => !((el.getAttribute("aria-label") || (el.labels && el.labels[0] && el.labels[0].textContent)
+                       || el.textContent || "").trim()))
+    .map((el) => el.outerHTML)"""
 
 pytestmark = [
     pytest.mark.model,
@@ -340,6 +345,14 @@ def test_enter_sends_shift_enter_breaks_the_line_and_the_conversation_survives_a
     expect(page.locator("#question")).to_have_value("")
     assert answer["question"].replace("\n", "") == "脱贫人口收入是多少"
     shown = page.locator(".turn .answer").inner_text()
+
+    # Every control has a name, and the one reached with Tab shows where focus is.
+    unnamed = page.evaluate(UNNAMED_CONTROLS)
+    assert unnamed == [], unnamed
+    page.focus("#question")
+    page.keyboard.press("Tab")
+    expect(page.locator("#ask-button")).to_be_focused()
+    assert page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle") != "none"
 
     page.reload()
     expect(page.locator(".turn")).to_have_count(1)
