@@ -35,6 +35,8 @@ const state = {
   pollTimer: 0,
   viewer: null, // {items, index, opener}
   keyPrompt: null, // the pending Promise of the key dialog, shared by concurrent writes
+  sessionKey: "", // the key when localStorage cannot keep it
+  keyRefusal: "", // why the key dialog asks again
 };
 
 // ---------------------------------------------------------------- small helpers
@@ -145,13 +147,11 @@ function keepKey(key) {
   state.sessionKey = key;
 }
 
-let keyRefusal = "";
-
 /** A write answered 401: forget the key and say why when the dialog asks again. */
 function keyRefused(sentKey) {
   state.authRequired = true;
   keepKey("");
-  keyRefusal = sentKey ? "API 密钥不正确，服务器拒绝了这次操作。请重新输入。" : "";
+  state.keyRefusal = sentKey ? "API 密钥不正确，服务器拒绝了这次操作。请重新输入。" : "";
 }
 
 /** The key to send with a write: "" when none is needed, false when the user declined. */
@@ -169,8 +169,8 @@ function writeKey() {
 
 function askForKey() {
   return new Promise((resolve) => {
-    const refused = keyRefusal;
-    keyRefusal = "";
+    const refused = state.keyRefusal;
+    state.keyRefusal = "";
     ui.keyMessage.textContent = refused || "上传、删除文档和提交反馈需要管理员提供的 API 密钥。密钥只保存在本浏览器中。";
     ui.keyMessage.classList.toggle("error", Boolean(refused));
     ui.keyInput.value = "";
