@@ -86,14 +86,14 @@ def run(args: argparse.Namespace) -> int:
     from ingest.embed import SentenceEmbedder
     from retriever.config import CALIBRATION_PATH, load_config
 
+    """Open the suites, fit when asked, evaluate every suite, then report and gate; returns the exit code."""
     started = time.perf_counter()
     try:
         lib_files = _library_files(args)
+        if not args.skip_drcd and not args.drcd.is_file():
+            raise FileNotFoundError(f"DRCD not found at {args.drcd}; pass --drcd PATH or --skip-drcd")
     except FileNotFoundError as e:
         logger.error("%s", e)
-        return 2
-    if not args.skip_drcd and not args.drcd.is_file():
-        logger.error("DRCD not found at %s; pass --drcd PATH or --skip-drcd", args.drcd)
         return 2
     cfg = BuildConfig(
         chunk=ChunkConfig(max_chars=args.chunk_max_chars), embedder=args.embedder, tokenizer=args.tokenizer

@@ -41,22 +41,6 @@ def mrr(ranks: Sequence[int | None]) -> float:
     return sum(1.0 / r for r in ranks if r is not None) / len(ranks) if ranks else 0.0
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text)
-
-
-def contains_all(answer: str, must: Sequence[str]) -> bool:
-    """True when the answer contains every required string (width-folded)."""
-    folded = _fold(answer)
-    return all(_fold(m) in folded for m in must)
-
-
-def contains_any(answer: str, options: Sequence[str]) -> bool:
-    """True when the answer contains at least one of the options (width-folded)."""
-    folded = _fold(answer)
-    return any(_fold(o) in folded for o in options)
-
-
 def abstention_quality(abstained: Sequence[bool], answerable: Sequence[bool]) -> dict[str, float]:
     """Precision and recall of abstaining, treating "unanswerable" as the positive class."""
     pairs = list(zip(abstained, answerable, strict=True))

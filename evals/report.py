@@ -44,7 +44,9 @@ DEFINITIONS = (
     "(NFKC, whitespace removed; seed/library: all `must_contain` strings, DRCD: one of its answers). "
     "**char_f1 / rouge_l**: character F1 and LCS F-measure against the gold answer (the `must_contain` "
     "strings joined; DRCD: the best of its answers) after dropping whitespace and punctuation; an abstention "
-    "scores 0. **coverage**: share of all questions answered; **precision**: share of answers that are right. "
+    "scores 0. Answers are whole quoted sentences and gold answers short spans, so these stay low even "
+    "when every answer is right: compare them across modes and runs, not with generative QA scores. "
+    "**coverage**: share of all questions answered; **precision**: share of answers that are right. "
     "**coverage@pX**: the most coverage any confidence threshold reaches with precision ≥ X. "
     "**unsupported_number_rate**: share of answers with a number none of their citations holds."
 )

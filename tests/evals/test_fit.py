@@ -36,7 +36,8 @@ def test_the_threshold_is_the_lowest_reaching_the_target_precision(target: float
     points = coverage_precision(prob, [e.correct for e in data])
     at = point_at(points, model.threshold)
     assert at.precision >= target
-    assert (got.coverage, got.precision) == (pytest.approx(at.coverage), pytest.approx(at.precision))
+    assert got.coverage == pytest.approx(at.coverage)
+    assert got.precision == pytest.approx(at.precision)
     assert all(p.precision < target for p in points if p.threshold < model.threshold - 1e-5)
     assert model.features == FEATURES and got.target_precision == target
     assert got.to_json()["coverage_at_target"] == round(got.coverage, 4)
