@@ -12,16 +12,21 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from ingest.chunk import split_sentences
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
 from ingest.tokenize import entities, normalize_for_search
 from ingest.types import Chunk, Document, IndexManifest, Span
 from retriever.answer import (
+    ENUMERATION_QUESTION,
     Evidence,
     Sentence,
+    Terms,
+    answer_clauses,
     answer_probability,
     answer_spans,
     cite,
+    enumeration,
     evidence_features,
     question_terms,
     score_sentences,
@@ -32,6 +37,7 @@ from retriever.dense import DenseSearcher
 from retriever.errors import QuestionError
 from retriever.fusion import fuse
 from retriever.lexical import LexicalSearcher
+from retriever.numbers import unsupported_numbers
 from retriever.types import Answer, Citation, Hit
 
 logger = logging.getLogger(__name__)
@@ -204,21 +210,39 @@ class Retriever:
         sentences = score_sentences(q, terms, hits[: self.config.answer_hits], self.texts, self.lexical.tokens, cfg)
         best = sentences[0]
         doc = self.docs[best.hit.chunk.doc_id]
-        spans = answer_spans(terms, sentences, doc.text, cfg)
-        answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in spans))
+        sentence_spans = answer_spans(terms, sentences, doc.text, cfg)
+        answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in sentence_spans))
+        spans, joiner = self._answer_parts(q, terms, sentence_spans, doc.text), "……"
+        lead_in = split_sentences(doc.text, sentence_spans[0].start, sentence_spans[0].end)[0]
+        items = enumeration(doc.text, lead_in) if self._lists(q) else []
+        if items:  # a list question on an enumeration's lead-in: all of its items, each cited
+            spans, joiner = [lead_in, *items], "\n"
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
         evidence = Evidence(answer_tokens, chunk_tokens, entities(q), normalize_for_search(f"{doc.title}\n{doc.text}"))
         features = evidence_features(terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
-        text = self.texts[doc.doc_id]
-        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, text, True) for s in spans]
+        source = self.texts[doc.doc_id]
+        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, source, True) for s in spans]
         others = score_sentences(q, terms, hits[:top_k], self.texts, self.lexical.tokens, cfg)
         cited += [self._cite(s) for s in supporting(others, [(doc.doc_id, s) for s in spans], top_k - len(cited))]
-        if confidence < self.config.abstention.threshold:
+        text = joiner.join(c.quote for c in cited[: len(spans)])
+        unsupported = unsupported_numbers(text, [c.quote for c in cited[: len(spans)]])
+        if unsupported:  # the number fidelity check: never state a number the cited quotes do not
+            logger.error("abstaining: %r states numbers its quotes do not: %s", text, [n.raw for n in unsupported])
+        if unsupported or confidence < self.config.abstention.threshold:
             related = tuple(replace(c, answer_part=False) for c in cited)
             return Answer(q, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features)
-        text = "……".join(c.quote for c in cited[: len(spans)])
         return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits), features)
+
+    def _lists(self, q: str) -> bool:
+        return self.config.answer.enumerations and ENUMERATION_QUESTION.search(q) is not None
+
+    def _answer_parts(self, q: str, terms: Terms, spans: list[Span], text: str) -> list[Span]:
+        """The answer's spans: one sentence is cut to its answering clause(s); several stay whole."""
+        cfg = self.config.answer
+        if cfg.clauses and len(spans) == 1 and len(split_sentences(text, spans[0].start, spans[0].end)) == 1:
+            return [answer_clauses(q, terms, spans[0], text, self.lexical.tokens, cfg)]
+        return spans
 
     def _cite(self, sentence: Sentence) -> Citation:
         doc_id = sentence.hit.chunk.doc_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import date
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,9 +16,13 @@ from retriever.answer import (
     QUESTION_WORDS,
     Sentence,
     Terms,
+    answer_clauses,
     answer_probability,
     answer_spans,
     cite,
+    clauses,
+    context_span,
+    enumeration,
     question_terms,
     score_sentences,
     supporting,
@@ -255,3 +260,107 @@ def test_answer_probability_is_the_logistic_of_the_weighted_features() -> None:
     p = answer_probability({"coverage": 0.75, "dense": 0.25, "unused": 9.0}, model)
     assert p == 1.0 / (1.0 + math.exp(-(-0.5 + 1.5 - 0.25)))
     assert answer_probability({"coverage": 0.0}, Abstention()) == 0.5
+
+
+# --- clauses
+
+
+def clause_texts(text: str) -> list[str]:
+    return [text[s.start : s.end] for s in clauses(text, Span(0, len(text)))]
+
+
+def test_a_sentence_splits_into_clauses_after_commas_semicolons_and_colons() -> None:
+    text = "2022年，全市脱贫人口人均纯收入达到16118元、高出全国脱贫人口收入1776元；成效明显：群众满意。"
+    assert clause_texts(text) == [
+        "2022年，", "全市脱贫人口人均纯收入达到16118元、高出全国脱贫人口收入1776元；", "成效明显：", "群众满意。",
+    ]  # fmt: skip
+
+
+def test_no_clause_break_inside_quotes_brackets_or_a_number() -> None:
+    text = "提出“稳就业，保民生”的要求（含县、乡，村），投入1,234万元，效果好。"
+    assert clause_texts(text) == ["提出“稳就业，保民生”的要求（含县、乡，村），", "投入1,234万元，", "效果好。"]
+
+
+@given(st.text(alphabet="脱贫人口收入，；：、。“”（）12,", max_size=40))
+def test_clauses_cover_the_sentence_verbatim_in_order(text: str) -> None:
+    spans = clauses(text, Span(0, len(text)))
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert "".join(text[s.start : s.end] for s in spans) == "".join(text.split())
+
+
+def _clause_answer(question: str, text: str) -> str:
+    terms = question_terms(question, char12, unit_idf)
+    span = answer_clauses(question, terms, Span(0, len(text)), text, char12, CFG)
+    return text[span.start : span.end]
+
+
+def test_a_number_question_is_answered_by_the_clause_with_the_number() -> None:
+    text = "近年来，重庆坚持把增加脱贫群众收入作为根本措施，2022年全市脱贫人口人均纯收入达到16118元，增长14.5%。"
+    assert _clause_answer("重庆脱贫人口人均纯收入是多少", text) == "2022年全市脱贫人口人均纯收入达到16118元，"
+
+
+def test_a_time_question_is_answered_by_the_clause_with_the_time() -> None:
+    text = "自19世纪晚期，天城文被定为梵语的标准书写系统，十分可能的原因是印刷习惯。"
+    assert _clause_answer("天城文在何时成为梵语的标准书写系统", text) == "自19世纪晚期，天城文被定为梵语的标准书写系统，"
+
+
+def test_a_list_or_untyped_question_keeps_the_whole_sentence() -> None:
+    text = "六项重点任务具体为：一是巩固成果，二是发展产业，三是促进就业。"
+    assert _clause_answer("六项重点任务包括哪些", text) == text
+    assert _clause_answer("重点任务是什么意思", text) == text
+
+
+def test_the_context_of_a_clause_is_its_whole_sentence() -> None:
+    text = "前言。2022年，全市脱贫人口人均纯收入达到16118元。后记。"
+    chunk = Chunk(f"{DOC_ID}:0-{len(text)}", DOC_ID, 0, text, 0, len(text), ())
+    clause = Span(text.index("全市"), text.index("元") + 1)
+    context = context_span(text, clause, chunk)
+    assert text[context.start : context.end] == "2022年，全市脱贫人口人均纯收入达到16118元。"
+
+
+# --- enumerations and numbers
+
+
+def _items(text: str) -> list[str]:
+    lead_in = split_sentences(text)[0]
+    return [text[s.start : s.end] for s in enumeration(text, lead_in)]
+
+
+@pytest.mark.parametrize(
+    ("text", "items"),
+    [
+        ("六项重点任务具体为:\n一是守牢底线,精准监测;\n二是打造产业,聚焦粮油。\n三是深化改革,系统推进。\n",
+         ["一是守牢底线,", "二是打造产业,", "三是深化改革,"]),
+        ("主要任务如下：\n（一）稳定就业。做好帮扶。\n（二）发展产业。\n", ["（一）稳定就业。", "（二）发展产业。"]),
+        ("要求包括：\n1.加强领导；\n2.压实责任；\n3.强化考核。", ["1.加强领导；", "2.压实责任；", "3.强化考核。"]),
+    ],
+)  # fmt: skip
+def test_a_lead_in_yields_every_item_of_its_enumeration(text: str, items: list[str]) -> None:
+    assert _items(text) == items
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "六项重点任务具体为:一是守牢底线。",  # one item is not an enumeration
+        "任务如下：\n二是打造产业。\n三是深化改革。",  # does not start at 1
+        "任务很多。一是守牢底线。二是打造产业。",  # no lead-in
+    ],
+)
+def test_no_enumeration_without_a_lead_in_and_two_items_from_the_first(text: str) -> None:
+    assert _items(text) == []
+
+
+def test_numbering_that_restarts_ends_the_enumeration() -> None:
+    text = "任务如下：\n一是甲。\n二是乙。\n另有要求：\n一是丙。\n"
+    assert _items(text) == ["一是甲。", "二是乙。"]
+
+
+def test_a_quantity_question_prefers_the_sentence_whose_number_has_its_subject_and_unit() -> None:
+    text = "全市二、三级医院床位达到30万张。全市三级医院床位达到12万张。全市三级医院数量达到60家。"
+    doc = Document(DOC_ID, "t", text)
+    hit = Hit(Chunk(f"{DOC_ID}:0-{len(text)}", DOC_ID, 0, text, 0, len(text), ()), 1.0, 0, 1.0, 0.5, "fused")
+    question = "三级医院床位有多少张"
+    terms = question_terms(question, char12, unit_idf)
+    best = score_sentences(question, terms, [hit], {DOC_ID: doc.text}, char12, CFG)[0]
+    assert text[best.span.start : best.span.end] == "全市三级医院床位达到12万张。"
