@@ -72,10 +72,12 @@ class CaseResult:
 
 
 def citation_passages(citations: Sequence[Citation]) -> list[tuple[str, Span, str]]:
+    """Citations as ``(doc_id, span, text)`` passages for ``first_relevant_rank``."""
     return [(c.doc_id, Span(c.start, c.end), c.quote) for c in citations]
 
 
 def hit_passages(hits: Sequence[Hit]) -> list[tuple[str, Span, str]]:
+    """Retrieved chunks as ``(doc_id, span, text)`` passages for ``first_relevant_rank``."""
     return [(h.chunk.doc_id, Span(h.chunk.start, h.chunk.end), h.chunk.text) for h in hits]
 
 

@@ -14,7 +14,6 @@ from evals.metrics import (
     coverage_precision,
     hit_at_k,
     mrr,
-    point_at,
     point_for_precision,
 )
 from evals.run import FULL, MODES, CaseResult, Outcome
@@ -172,8 +171,3 @@ def check_gate(metrics: dict[str, dict[str, float]], thresholds: dict[str, Any])
                 if value is None or value > ceiling:
                     problems.append(f"{each}.{name} = {value} is above the ceiling {ceiling}")
     return problems
-
-
-def at_threshold(results: Sequence[CaseResult], threshold: float) -> OperatingPoint:
-    """The operating point of answering when the confidence reaches ``threshold``."""
-    return point_at(curve(results), threshold)
