@@ -7,7 +7,7 @@ const STORE_KEY = "zhengce.conversation.v1";
 const API_KEY_KEY = "zhengce.apiKey";
 const MAX_TURNS = 50;
 const POLL_MS = 1500;
-const STATUS_NAMES = { received: "已接收", parsed: "解析中", indexed: "已索引", failed: "失败" };
+const STATUS_NAMES = { received: "已接收", parsed: "索引中", indexed: "已索引", failed: "失败" };
 const REASONS = ["数字错误", "引用不对", "应该拒答", "没找到答案", "其他"];
 const ABSTAIN_HEADING = "未在已收录的文档中找到相关内容";
 
