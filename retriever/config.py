@@ -59,6 +59,8 @@ class RetrievalConfig:
     dense_weight: float = 0.3
     # Added to a candidate's fused score times its document title's share of the question's terms.
     title_weight: float = 4.0
+    # Weight of the BM25 of a question's synonyms (retriever/data/synonyms.txt) next to its own words.
+    synonym_weight: float = 0.5
     answer_hits: int = 3
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     abstention: Abstention = field(default_factory=Abstention)

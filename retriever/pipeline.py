@@ -38,6 +38,7 @@ from retriever.errors import QuestionError
 from retriever.fusion import fuse
 from retriever.lexical import LexicalSearcher
 from retriever.numbers import unsupported_numbers
+from retriever.synonyms import default_synonyms
 from retriever.types import Answer, Citation, Hit
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class Retriever:
         self.lexical = LexicalSearcher(data.lexical, data.manifest.tokenizer)
         self.dense = DenseSearcher(data.dense, data.ids)
         self.texts = {d.doc_id: d.text for d in data.docs.values()}
+        self.synonyms = default_synonyms()
         self._title_tokens = {d.doc_id: frozenset(self.lexical.tokens(d.title)) for d in data.docs.values()}
         self._chunks_of: dict[str, list[Chunk]] = {}
         for chunk in data.chunks:
@@ -139,9 +141,19 @@ class Retriever:
             exclude: leave these documents' chunks out (deleted ones still in the served generation;
                 in evals, a question's own paragraph, to make it unanswerable).
         """
-        lexical = self.lexical.scores(self.lexical.tokens(question))
+        lexical = self._lexical_scores(question)
         query = self.embedder.embed_query(question)
         return self._signals(question, lexical, query, exclude)
+
+    def _lexical_scores(self, question: str) -> npt.NDArray[np.float32]:
+        """BM25 of the question's tokens, plus ``synonym_weight`` times BM25 of its synonyms' new tokens."""
+        tokens = self.lexical.tokens(question)
+        scores = self.lexical.scores(tokens)
+        if self.config.synonym_weight and (extra := self.synonyms.expand(question)):
+            new = [t for t in dict.fromkeys(self.lexical.tokens(" ".join(extra))) if t not in set(tokens)]
+            if new:
+                scores = scores + np.float32(self.config.synonym_weight) * self.lexical.scores(new)
+        return scores
 
     def _signals(self, question: str, lexical: np.ndarray, query: np.ndarray, exclude: Collection[str]) -> Signals:
         n = self.config.candidates
@@ -188,8 +200,7 @@ class Retriever:
         """
         q = check_question(question)
         timer = _Timer({}, time.perf_counter())
-        tokens = self.lexical.tokens(q)
-        lexical = self.lexical.scores(tokens)
+        lexical = self._lexical_scores(q)
         timer.lap("lexical")
         query = self.embedder.embed_query(q)
         timer.lap("embed")

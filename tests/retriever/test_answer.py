@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date
 
@@ -284,7 +285,7 @@ def test_no_clause_break_inside_quotes_brackets_or_a_number() -> None:
 @given(st.text(alphabet="脱贫人口收入，；：、。“”（）12,", max_size=40))
 def test_clauses_cover_the_sentence_verbatim_in_order(text: str) -> None:
     spans = clauses(text, Span(0, len(text)))
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
     assert "".join(text[s.start : s.end] for s in spans) == "".join(text.split())
 
 
@@ -301,7 +302,8 @@ def test_a_number_question_is_answered_by_the_clause_with_the_number() -> None:
 
 def test_a_time_question_is_answered_by_the_clause_with_the_time() -> None:
     text = "自19世纪晚期，天城文被定为梵语的标准书写系统，十分可能的原因是印刷习惯。"
-    assert _clause_answer("天城文在何时成为梵语的标准书写系统", text) == "自19世纪晚期，天城文被定为梵语的标准书写系统，"
+    answer = _clause_answer("天城文在何时成为梵语的标准书写系统", text)
+    assert answer == "自19世纪晚期，天城文被定为梵语的标准书写系统，"
 
 
 def test_a_list_or_untyped_question_keeps_the_whole_sentence() -> None:
