@@ -81,12 +81,12 @@ def _library_files(args: argparse.Namespace) -> list[Path] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Open the suites, fit when asked, evaluate every suite, then report and gate; returns the exit code."""
     from evals import calibrate, corpus, dataset
     from ingest.config import BuildConfig, ChunkConfig
     from ingest.embed import SentenceEmbedder
     from retriever.config import CALIBRATION_PATH, load_config
 
-    """Open the suites, fit when asked, evaluate every suite, then report and gate; returns the exit code."""
     started = time.perf_counter()
     try:
         lib_files = _library_files(args)
@@ -168,7 +168,7 @@ def _evaluate(
 ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """Every suite's results, and the dev splits' results (with DRCD's unanswerable twins) for the ablation."""
     from evals import run as runner
-    from evals.dataset import without_own_paragraph
+    from evals.dataset import in_simplified, without_own_paragraph
 
     suites.seed.config = config
     results = {"seed": runner.evaluate(suites.seed, [*suites.seed_dev, *suites.seed_test])}
@@ -185,6 +185,7 @@ def _evaluate(
         # The test half's answerable questions were just asked; only their unanswerable twins are new.
         twins = runner.evaluate(drcd, without_own_paragraph(test), modes=())
         results["drcd_test_abstain"] = [*_subset(results["drcd"], test), *twins]
+        results["drcd_simplified"] = runner.evaluate(drcd, in_simplified(test), modes=())
         dev_twins = runner.evaluate(drcd, without_own_paragraph(dev), modes=())
         dev_pool["drcd"] = [*_subset(results["drcd"], dev), *dev_twins]
     return results, dev_pool

@@ -154,3 +154,15 @@ def without_own_paragraph(cases: list[EvalCase]) -> list[EvalCase]:
         )
         for c in cases
     ]
+
+
+def in_simplified(cases: list[EvalCase]) -> list[EvalCase]:
+    """The same questions converted to Simplified characters (OpenCC t2s), against the Traditional text.
+
+    The search normalises both sides to one script, so a staff member typing Simplified finds a
+    Traditional document (and the reverse); DRCD, written in Traditional, measures it.
+    """
+    import opencc
+
+    convert = opencc.OpenCC("t2s").convert
+    return [replace(c, id=c.id + "-s", kind="drcd_simplified", question=convert(c.question)) for c in cases]
