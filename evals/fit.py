@@ -21,7 +21,10 @@ from retriever.config import Abstention, AnswerConfig
 from retriever.pipeline import Retriever
 
 WEIGHT_GRID = tuple(round(float(w), 2) for w in np.arange(0.0, 1.0001, 0.05))
-FEATURES = ("coverage", "answer_coverage", "bigram_coverage", "missing_number", "missing_entity", "dense", "lexical")
+FEATURES = (
+    "coverage", "answer_coverage", "bigram_coverage", "missing_number", "missing_entity", "number_fit", "dense",
+    "lexical",
+)  # fmt: skip
 
 
 def weight_curve(retriever: Retriever, cases: Sequence[EvalCase], k: int = 5) -> dict[float, float]:

@@ -389,6 +389,7 @@ class Evidence:
     chunk_tokens: set[str]
     entities: Sequence[str]
     doc_text: str
+    number_fit: float = 1.0
 
 
 def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> dict[str, float]:
@@ -397,7 +398,8 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
     ``missing_number`` is 1 when a number of the question is in neither the answer nor its chunk;
     ``missing_entity`` is 1 when a place, organisation or year the question names is nowhere in
     the answering document: a question about 上海 or 2024 must not be answered from a text about
-    重庆 in 2023.
+    重庆 in 2023. ``number_fit`` is, for a question asking for a quantity, how well the answer's
+    best number fits it (unit, subject; :class:`NumberFit`), and 1 for any other question.
     """
     answer_tokens, chunk_tokens = evidence.answer_tokens, evidence.chunk_tokens
     both = answer_tokens | chunk_tokens
@@ -410,6 +412,7 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
         "bigram_coverage": terms.coverage(both, min_len=2),
         "missing_number": float(any(n not in both for n in numbers)),
         "missing_entity": float(any(e not in folded for e in evidence.entities)),
+        "number_fit": evidence.number_fit,
         "dense": top.dense,
         "lexical": top.lexical / terms.total if terms.total else 0.0,
     }

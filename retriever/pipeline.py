@@ -20,6 +20,7 @@ from ingest.types import Chunk, Document, IndexManifest, Span
 from retriever.answer import (
     ENUMERATION_QUESTION,
     Evidence,
+    NumberFit,
     Sentence,
     Terms,
     answer_clauses,
@@ -229,7 +230,11 @@ class Retriever:
         if items:  # a list question on an enumeration's lead-in: all of its items, each cited
             spans, joiner = [lead_in, *items], "\n"
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
-        evidence = Evidence(answer_tokens, chunk_tokens, entities(q), normalize_for_search(f"{doc.title}\n{doc.text}"))
+        fit = NumberFit.of(q, terms)
+        evidence = Evidence(
+            answer_tokens, chunk_tokens, entities(q), normalize_for_search(f"{doc.title}\n{doc.text}"),
+            number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in sentence_spans),
+        )  # fmt: skip
         features = evidence_features(terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
         source = self.texts[doc.doc_id]
