@@ -18,7 +18,9 @@ def _examples(n: int = 400, seed: int = 5) -> list[Example]:
     for _ in range(n):
         answerable = rng.random() < 0.6
         level = rng.gauss(0.7 if answerable else 0.4, 0.15)
-        features = (level, level + rng.gauss(0, 0.05), rng.random(), 0.0, 0.0, rng.random(), rng.random())
+        named = {"coverage": level, "answer_coverage": level + rng.gauss(0, 0.05), "missing_number": 0.0}
+        noise = {f: rng.random() for f in ("dense", "lexical", "bigram_coverage")}
+        features = tuple(named.get(f, noise.get(f, 0.0)) for f in FEATURES)
         out.append(Example(features, answerable, 1.0, 0, answerable and rng.random() < 0.8 + 0.2 * level))
     return out
 
