@@ -23,6 +23,7 @@ from ingest.errors import IngestError, SeedError
 from ingest.index_store import current_dir, read_index
 from ingest.seeds import read_seeds
 from ingest.store import Store
+from ingest.tokenize import tokenizer_id
 from ingest.types import Document, EmbedderInfo
 from retriever.config import RetrievalConfig
 from retriever.pipeline import Retriever
@@ -105,7 +106,7 @@ def test_ensure_index_builds_the_real_seeds_with_the_real_model(
     manifest = ensure_index(paths, repo_root / "seeds", BuildConfig(), real_embedder)
     assert (manifest.generation, manifest.n_docs) == (1, 1)
     assert manifest.embedder == real_embedder.info
-    assert manifest.tokenizer == "char12@v2" and manifest.chunk_config == ChunkConfig().as_dict()
+    assert manifest.tokenizer == tokenizer_id("char12") and manifest.chunk_config == ChunkConfig().as_dict()
     data = read_index(paths.index, real_embedder.info)
     assert list(data.docs.values()) == seed_docs
     assert len(data.chunks) == manifest.n_chunks == _embedding_rows(paths)
@@ -193,10 +194,10 @@ def test_changing_the_tokenizer_rebuilds_without_embedding_again(
     first = ensure_index(paths, seeds, BuildConfig(), hash_embedder)
     rows = _embedding_rows(paths)
     second = ensure_index(paths, seeds, BuildConfig(tokenizer="word"), hash_embedder)
-    assert (second.generation, second.tokenizer) == (first.generation + 1, "word@v2")
+    assert (second.generation, second.tokenizer) == (first.generation + 1, tokenizer_id("word"))
     assert _embedding_rows(paths) == rows
     retriever = Retriever.open(paths.index, hash_embedder, RetrievalConfig())
-    assert retriever.lexical.scheme == "word@v2"
+    assert retriever.lexical.scheme == tokenizer_id("word")
     assert "个人所得税" in retriever.data.lexical.vocab_dict  # a jieba word, never a char12 token
 
 

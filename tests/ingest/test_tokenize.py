@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.tokenize import SCHEMES, normalize_for_search, tokenize, tokenizer_id
+from ingest.tokenize import SCHEMES, entities, normalize_for_search, tokenize, tokenizer_id
 from ingest.types import Document
 
 SENTENCE = (
@@ -106,5 +106,13 @@ def test_traditional_and_simplified_text_get_the_same_tokens(traditional: str, s
 
 def test_an_index_records_the_normalisation_version_and_refuses_another() -> None:
     assert tokenize("脱贫", tokenizer_id("char12")) == tokenize("脱贫", "char12")
-    with pytest.raises(ValueError, match="normalises text as version v1"):
+    with pytest.raises(ValueError, match="tokenizes as version v1"):
         tokenize("脱贫", "char12@v1")
+
+
+@pytest.mark.parametrize(
+    ("question", "entity"),
+    [("两江新区的发展目标", "两江新区"), ("国家发展改革委发布了什么", "国家发展改革委"), ("遵义去年粮食产量", "遵义")],
+)
+def test_the_user_dictionary_names_places_and_organisations_whole(question: str, entity: str) -> None:
+    assert entity in entities(question)

