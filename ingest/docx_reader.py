@@ -3,8 +3,9 @@
 The zip is checked before python-docx sees it: the entry count, the declared sizes, and the size
 each entry really inflates to (its raw deflate stream is inflated with a running cap, because the
 sizes a zip declares can lie). A table becomes one line per row, ``header：value；header：value``,
-so a row keeps its column headers; the first row is the header, horizontally merged cells count
-once, and a vertically merged cell repeats its value in every row it spans.
+so a row keeps its column headers; the first row is the header (after title rows merged across the
+table, which become lines of their own), horizontally merged cells count once, and a vertically
+merged cell repeats its value in every row it spans.
 
 Not read: headers and footers, footnotes, comments, text boxes, nested tables, and the numbers
 Word's automatic numbering draws in front of a paragraph (they are not in the text).
@@ -157,16 +158,23 @@ def _paragraph_lines(paragraph: Paragraph) -> list[str]:
 
 
 def _table_lines(table: Table) -> list[str]:
-    """One line per row (``header：value；…``); a one-column table gives its cells' lines."""
+    """One line per row (``header：value；…``); a one-column table gives its cells' lines.
+
+    A row merged across the whole table at the top is the table's title, not its header: it
+    becomes a line of its own before the rows (the chunker keeps it as the rows' heading).
+    """
     rows = [row for row in (_row_cells(row) for row in table.rows) if any(text for _, text in row)]
     if not rows:
         return []
     if max(len(row) for row in rows) == 1:
         return [row[0][1] for row in rows]
+    titles = []
+    while len(rows[0]) == 1:
+        titles.append(rows.pop(0)[0][1])
     header, *body = rows
     if not body:
-        return ["；".join(text for _, text in header if text)]
-    return ["；".join(_pair(header, column, text) for column, text in row if text) for row in body]
+        return [*titles, "；".join(text for _, text in header if text)]
+    return [*titles, *("；".join(_pair(header, column, text) for column, text in row if text) for row in body)]
 
 
 def _pair(header: list[tuple[int, str]], column: int, text: str) -> str:

@@ -1,10 +1,13 @@
-"""Tests for ingest.chunk: sentence splitting and chunk packing on the real seed and generated text."""
+"""Tests for ingest.chunk: sentence splitting and structure-aware packing on the real seed, real
+government work reports, a regulation with chapters and articles, tables, and generated text."""
 
 from __future__ import annotations
 
 import itertools
 import re
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +16,11 @@ from ingest.config import ChunkConfig
 from ingest.types import Chunk, Document, Span
 
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
+ARTICLE = re.compile(r"^第[一二三四五六七八九十百零〇\d]+条", re.MULTILINE)
 HEADING = "六项重点任务具体为:"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+REPORTS = SHARED / "gov_work_reports"
+needs_reports = pytest.mark.skipif(not REPORTS.is_dir(), reason="the shared public data set is not on this machine")
 
 # Pieces of policy prose; a generated text is a random mix of them.
 PIECES = (
@@ -37,6 +44,13 @@ PIECES = (
     "\n（二）保障措施\n",
     "\n第三章 附则\n",
     "\n六项重点任务具体为:\n",
+    "\n会上强调，今年重点抓好以下几个方面：\n",
+    "\n一是加强组织领导，压实工作责任。\n",
+    "\n（三）强化保障，推动各项措施落地见效。",
+    "\n表1 主要指标\n",
+    "\n指标：常住人口（万人）；2024年：3190；2025年：3191\n",
+    "\n第十二条 本条例自2024年3月1日起施行。\n",
+    "\n附件1\n",
 )
 
 
@@ -61,12 +75,25 @@ def _check_invariants(doc: Document, chunks: list[Chunk], cfg: ChunkConfig) -> N
         assert text[c.start : c.end] == c.text
         assert c.chunk_id == f"{doc.doc_id}:{c.start}-{c.end}"
         assert c.text and c.text == c.text.strip()
+        assert not c.headings or not c.text.startswith(c.headings[-1]), "a chunk never repeats its own heading"
         for boundary in (c.start, c.end):
             assert not any(a < boundary < b for a, b in numbers), (boundary, c.text)
         if len(c.text) > cfg.max_chars:
-            assert len(split_sentences(text, c.start, c.end)) == 1, c.text
+            # One sentence, after at most heading lines or a lead too short to be a chunk of its own.
+            *lead, last = split_sentences(text, c.start, c.end)
+            lead_lines = text[c.start : last.start].splitlines()
+            assert (
+                not lead
+                or lead[-1].end - c.start < cfg.max_chars // 3
+                or all(heading_level(line) is not None for line in lead_lines if line.strip())
+            ), c.text
     for s in sentences:
         assert any(_inside(s, c) for c in chunks), text[s.start : s.end]
+    for article in (m.start() for m in ARTICLE.finditer(text)):
+        for c in chunks:
+            if c.start < article < c.end:  # only heading lines (第一章 总则) may come before an article in its chunk
+                lines = text[c.start : article].splitlines()
+                assert all(heading_level(line) is not None for line in lines if line.strip()), c.text
     for prev, nxt in itertools.pairwise(chunks):
         assert prev.start < nxt.start and prev.end < nxt.end
         if nxt.start < prev.end:
@@ -119,9 +146,17 @@ def test_a_blank_document_has_no_chunks() -> None:
 
 def test_a_chunk_longer_than_max_chars_is_a_single_sentence() -> None:
     long = "聚焦稳定增收、补齐短板、激发动力、促进长效这四个关键" * 3 + "。"
+    lead = "会议指出要坚决守住不发生规模性返贫的底线。"
+    doc = _doc(f"{lead}{long}短句二。")
+    chunks = chunk_document(doc, ChunkConfig(max_chars=30))
+    assert [c.text for c in chunks] == [lead, long, "短句二。"]
+
+
+def test_a_sentence_too_short_to_be_a_chunk_takes_along_the_next_one_however_long() -> None:
+    long = "聚焦稳定增收、补齐短板、激发动力、促进长效这四个关键" * 3 + "。"
     doc = _doc(f"短句一。{long}短句二。")
     chunks = chunk_document(doc, ChunkConfig(max_chars=30))
-    assert [c.text for c in chunks] == ["短句一。", long, "短句二。"]
+    assert [c.text for c in chunks] == ["短句一。" + long, "短句二。"]
 
 
 def test_consecutive_chunks_share_exactly_the_last_sentence_when_it_fits() -> None:
@@ -177,13 +212,23 @@ def test_an_unclosed_quotation_does_not_swallow_the_sentences_of_the_next_line()
     assert _texts(_doc(text), split_sentences(text)) == ["他说：“要稳。", "第二行。", "第三句。"]
 
 
-def test_heading_level_recognises_chapters_numbered_items_and_lead_in_lines() -> None:
-    assert heading_level("第二章 保障措施") == 0
-    assert heading_level("一、总体要求") == 1
-    assert heading_level("（三）加强组织领导") == 2
-    assert heading_level("3.工作目标") == 3
-    assert heading_level(HEADING) == 4
+def test_heading_level_recognises_annexes_chapters_articles_numbered_items_and_lead_in_lines() -> None:
+    assert heading_level("附件2") == 0
+    assert heading_level("第一编 总则") == 1
+    assert heading_level("第二章 保障措施") == 2
+    assert heading_level("第一节 一般规定") == 3
+    assert heading_level("第十二条") == 4
+    assert heading_level("一、总体要求") == 5
+    assert heading_level("（三）加强组织领导") == 6
+    assert heading_level("(三)加强组织领导") == 6
+    assert heading_level("3.工作目标") == 7
+    assert heading_level("3、工作目标") == 7
+    assert heading_level("（2）申报材料") == 8
+    assert heading_level("一是加强组织领导") == 9
+    assert heading_level(HEADING) == 10
     assert heading_level("一是坚决守牢防止返贫致贫底线。") is None
+    assert heading_level("第十二条 本条例自2024年3月1日起施行。") is None
+    assert heading_level("附件所列项目") is None
     assert heading_level("3.5万人") is None
     assert heading_level("") is None
     assert heading_level("一、" + "很长" * 30) is None
@@ -221,3 +266,202 @@ def test_nested_headings_form_a_path_and_a_sibling_replaces_its_predecessor() ->
     assert "一、总体要求" not in by_body["正文丁。"]
     for c in chunks:
         assert _doc(text).text[c.start : c.end] == c.text
+
+
+# --- a regulation: chapters, articles, lists -----------------------------------------------------
+
+# Modelled on the municipal 文明行为促进条例 that Chinese cities have enacted (official texts are public domain).
+REGULATION = "\n".join(
+    (
+        "某市文明行为促进条例",
+        "第一章 总则",
+        "第一条 为了培育和践行社会主义核心价值观，引导和促进文明行为，提升公民文明素质和社会文明程度，"
+        "根据有关法律、行政法规，结合本市实际，制定本条例。",
+        "第二条 本市行政区域内文明行为的促进及其相关工作，适用本条例。",
+        "第三条 本条例所称文明行为，是指遵守宪法和法律、法规规定，践行社会主义核心价值观，"
+        "传承中华优秀传统文化，维护公序良俗、引领社会风尚、推动社会文明进步的行为。",
+        "第二章 基本行为规范",
+        "第四条 公民应当自觉遵守下列公共场所文明行为规范：",
+        "（一）衣着得体，言行举止文明，不在公共场所大声喧哗；",
+        "（二）咳嗽、打喷嚏时遮掩口鼻，不随地吐痰、便溺，不乱扔瓜果皮核、烟头、纸屑、口香糖等废弃物；",
+        "（三）爱护公共设施，不在公共设施、树木、建筑物上涂写、刻画；",
+        "（四）自觉排队，礼让他人，不插队、不抢座；",
+        "（五）法律、法规规定的其他公共场所文明行为规范。",
+        "第五条 公民应当自觉遵守下列交通文明行为规范：",
+        "（一）机动车礼让行人，不随意变更车道，不违规占用应急车道；",
+        "（二）非机动车和行人各行其道，不闯红灯，不翻越交通隔离设施。",
+        "第三章 法律责任",
+        "第六条 违反本条例第四条第二项规定，随地吐痰、便溺，乱扔瓜果皮核、烟头、纸屑、口香糖等废弃物的，"
+        "由城市管理综合执法部门责令改正，处五十元以上二百元以下罚款。",
+        "第七条 本条例自2024年3月1日起施行。",
+    )
+)
+
+
+def test_every_article_starts_a_chunk_and_no_chunk_holds_two_articles() -> None:
+    doc = _doc(REGULATION)
+    for max_chars in (40, 80, 150, 400):
+        cfg = ChunkConfig(max_chars=max_chars)
+        chunks = chunk_document(doc, cfg)
+        _check_invariants(doc, chunks, cfg)
+        for c in chunks:
+            assert len(ARTICLE.findall(c.text)) <= 1, c.text
+
+
+def test_a_chapter_heading_opens_the_chunk_of_its_first_article_and_heads_the_rest() -> None:
+    chunks = chunk_document(_doc(REGULATION), ChunkConfig())
+    (opening,) = [c for c in chunks if c.text.startswith("第二章 基本行为规范")]
+    assert opening.text.startswith("第二章 基本行为规范\n第四条 公民应当自觉遵守下列公共场所文明行为规范：")
+    assert opening.headings == ()
+    fifth = next(c for c in chunks if c.text.startswith("第五条"))
+    assert fifth.headings[-1:] == ("第二章 基本行为规范",)
+    assert not any(c.text == "第二章 基本行为规范" for c in chunks), "a heading is never a chunk of its own"
+
+
+def test_a_list_under_a_lead_in_stays_whole_when_it_fits_and_its_pieces_carry_the_lead_in() -> None:
+    doc = _doc(REGULATION)
+    whole = chunk_document(doc, ChunkConfig(max_chars=400))
+    (fourth,) = [c for c in whole if "第四条" in c.text and "（五）" in c.text]
+    assert "（一）" in fourth.text and fourth.text.count("\n（") == 5
+    cut = chunk_document(doc, ChunkConfig(max_chars=80))
+    items = [c for c in cut if c.start > doc.text.index("第四条") and c.end <= doc.text.index("第五条")]
+    assert len(items) >= 2
+    for c in items[1:]:
+        assert c.headings[-1] == "第四条 公民应当自觉遵守下列公共场所文明行为规范：", c.headings
+    for item in re.findall(r"（[一二三四五]）[^\n]+", doc.text[doc.text.index("第四条") : doc.text.index("第五条")]):
+        assert any(item in c.text for c in cut), f"an item that fits a chunk is never cut: {item}"
+
+
+def test_a_long_article_is_cut_at_sentences_and_each_piece_carries_its_number() -> None:
+    body = "".join(f"第{n}项工作应当按照规定的时限和程序办理完毕并向社会公开办理结果。" for n in range(1, 9))
+    doc = _doc(f"第三章 监督管理\n第十条 {body}\n第十一条 本条例自公布之日起施行。")
+    cfg = ChunkConfig(max_chars=80)
+    chunks = chunk_document(doc, cfg)
+    _check_invariants(doc, chunks, cfg)
+    tenth = [c for c in chunks if c.end <= doc.text.index("第十一条")]
+    assert len(tenth) > 2
+    assert all(c.headings == ("第三章 监督管理", "第十条") for c in tenth[1:])
+    assert chunks[-1].text == "第十一条 本条例自公布之日起施行。"
+
+
+@st.composite
+def _regulations(draw: st.DrawFn) -> str:
+    lines: list[str] = []
+    for n in range(1, draw(st.integers(1, 12)) + 1):
+        if draw(st.booleans()) and draw(st.booleans()):
+            lines.append(f"第{n}章 {draw(st.sampled_from(['总则', '法律责任', '附则']))}")
+        lines.append(f"第{n}条 " + "".join(draw(st.lists(st.sampled_from(PIECES[:13]), min_size=1, max_size=4))))
+        for k in range(1, draw(st.integers(0, 3)) + 1):
+            lines.append(f"（{'一二三'[k - 1]}）" + draw(st.sampled_from(PIECES[:13])))
+        if draw(st.booleans()):
+            lines.append(draw(st.sampled_from(PIECES[:13])))
+    return "\n".join(lines)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_regulations(), max_chars=st.integers(min_value=10, max_value=300), overlap=st.sampled_from((0, 1)))
+def test_generated_regulations_keep_offsets_and_never_run_across_an_article(
+    text: str, max_chars: int, overlap: int
+) -> None:
+    doc = _doc(text)
+    cfg = ChunkConfig(max_chars=max_chars, overlap_sentences=overlap)
+    _check_invariants(doc, chunk_document(doc, cfg), cfg)
+
+
+# --- real government work reports ----------------------------------------------------------------
+
+
+def _report(name: str) -> Document:
+    from ingest.clean import clean_text
+
+    (path,) = REPORTS.glob(f"{name}_*.txt")
+    return _doc(clean_text(path.read_text(encoding="utf-8")).text, doc_id=name)
+
+
+@needs_reports
+@pytest.mark.parametrize("name", ["1954", "1988", "2009", "2019", "2023", "2025"])
+def test_real_reports_keep_every_invariant_at_sizes_near_max_chars(name: str) -> None:
+    doc, cfg = _report(name), ChunkConfig()
+    chunks = chunk_document(doc, cfg)
+    _check_invariants(doc, chunks, cfg)
+    sizes = sorted(len(c.text) for c in chunks)
+    assert 100 <= sum(sizes) / len(sizes) <= cfg.max_chars
+    assert sizes[len(sizes) // 2] <= cfg.max_chars
+
+
+@needs_reports
+def test_a_report_section_starts_a_chunk_and_heads_every_chunk_under_it() -> None:
+    doc = _report("2023")
+    chunks = chunk_document(doc, ChunkConfig())
+    section = "二、对今年政府工作的建议"
+    start = doc.text.index(section)
+    assert any(c.start == start for c in chunks)
+    assert not any(c.start < start < c.end for c in chunks)
+    under = [c for c in chunks if c.start > start]
+    assert under and all(c.headings[:1] == (section,) for c in under)
+
+
+@needs_reports
+def test_a_numbered_report_item_starts_a_chunk_and_its_other_chunks_carry_its_section() -> None:
+    doc = _report("2023")
+    chunks = chunk_document(doc, ChunkConfig())
+    item = "（二）如期打赢脱贫攻坚战，巩固拓展脱贫攻坚成果。"
+    start = doc.text.index(item)
+    end = doc.text.index("（三）", start)
+    assert any(c.start == start for c in chunks)
+    rest = [c for c in chunks if start < c.start < end]
+    assert rest and all(c.headings == ("一、过去一年和五年工作回顾",) for c in rest)
+    assert not any(c.start < start < c.end for c in chunks)
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+ROW = "指标：地区生产总值（亿元）；2024年：32193.15；2025年：34100"
+
+
+def test_a_table_row_is_one_sentence_and_prose_with_semicolons_is_not() -> None:
+    assert split_sentences(ROW) == [Span(0, len(ROW))]
+    assert split_sentences(f"  {ROW}\n下一行。") == [Span(2, 2 + len(ROW)), Span(3 + len(ROW), 7 + len(ROW))]
+    prose = "对低收入户，要一户一策帮扶；对因病因残的，做好兜底保障；"
+    assert len(split_sentences(prose)) == 2
+    no_key = "地区生产总值（亿元）；2024年：32193.15；2025年：34100"  # the header's first cell was empty
+    assert split_sentences(no_key) == [Span(0, len(no_key))]
+
+
+def test_table_rows_are_never_cut_and_carry_the_table_caption_and_section() -> None:
+    rows = [
+        f"地区：第{n}区；常住人口（万人）：{300 + n}；地区生产总值（亿元）：{1000 + 17 * n}.5" for n in range(1, 13)
+    ]
+    text = "\n".join(["一、主要指标", "表1 2024年各区主要指标", *rows, "各区要按时报送上述数据。"])
+    doc = _doc(text)
+    for max_chars in (60, 150):
+        cfg = ChunkConfig(max_chars=max_chars)
+        chunks = chunk_document(doc, cfg)
+        _check_invariants(doc, chunks, cfg)
+        for row in rows:
+            holders = [c for c in chunks if row in c.text]
+            assert holders, f"a row is never cut: {row}"
+            assert all(
+                c.text.startswith("一、") or c.headings == ("一、主要指标", "表1 2024年各区主要指标") for c in holders
+            )
+        last = chunks[-1]
+        assert rows[-1] in last.text or last.headings == ("一、主要指标",), "the caption heads only its rows"
+
+
+def test_docx_table_rows_are_chunked_whole_under_their_caption_and_section() -> None:
+    from ingest.readers import read_document
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "readers" / "report.docx"
+    parsed = read_document(fixture.name, fixture.read_bytes())
+    doc = _doc(parsed.text)
+    rows = [line for line in doc.text.splitlines() if line.count("：") >= 2]
+    assert len(rows) == 3
+    for max_chars in (30, 60, 150):
+        cfg = ChunkConfig(max_chars=max_chars)
+        chunks = chunk_document(doc, cfg)
+        _check_invariants(doc, chunks, cfg)
+        for row in rows:
+            (holder, *_) = [c for c in chunks if row in c.text]
+            assert holder.headings[:1] == ("一、主要指标",) or holder.text.startswith("一、主要指标")
+    first_row = next(c for c in chunk_document(doc, ChunkConfig(max_chars=30)) if c.text.startswith(rows[0]))
+    assert first_row.headings == ("一、主要指标", "下表列出本年度需要重点监测的主要指标。")

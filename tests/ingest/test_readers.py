@@ -339,6 +339,30 @@ def test_a_docx_keeps_headings_paragraphs_and_tables_in_body_order() -> None:
     assert document.fmt == "docx" and document.author == "" and document.published is None
 
 
+def test_a_docx_table_title_row_becomes_its_own_line_and_the_next_row_is_the_header() -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("一、主要指标")
+    table = document.add_table(rows=4, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 2)).text = "2024年主要指标完成情况"
+    for row, values in zip(
+        table.rows[1:],
+        (("指标", "目标", "完成"), ("地区生产总值增速", "6%左右", "5.7%"), ("城镇新增就业", "70万人", "71.9万人")),
+        strict=True,
+    ):
+        for cell, value in zip(row.cells, values, strict=True):
+            cell.text = value
+    out = io.BytesIO()
+    document.save(out)
+    assert read_document("table.docx", out.getvalue()).text.split("\n") == [
+        "一、主要指标",
+        "2024年主要指标完成情况",
+        "指标：地区生产总值增速；目标：6%左右；完成：5.7%",
+        "指标：城镇新增就业；目标：70万人；完成：71.9万人",
+    ]
+
+
 @needs_shared
 def test_the_real_chongqing_report_reads_whole_with_its_headings() -> None:
     document = read_document(CHONGQING.name, CHONGQING.read_bytes())
