@@ -16,7 +16,7 @@ class ChunkConfig:
     max_chars: int = 150
     overlap_sentences: int = 1
     # Bumped whenever ingest/chunk.py cuts differently, so stored chunks are redone.
-    version: int = 4
+    version: int = 5
 
     def as_dict(self) -> dict[str, int]:
         """The config as it is recorded in the manifest."""
