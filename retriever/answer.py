@@ -78,6 +78,10 @@ def _intent_bonus(question: str, text: str, bonus: float) -> float:
     return 0.0
 
 
+# "哪一种米的比例最多" asks which, not how much, though it says 比例.
+_WHICH = re.compile(r"哪[一]?[种个类位家些]|什么|谁|何[种人处]")
+
+
 @dataclass(frozen=True, slots=True)
 class NumberFit:
     """How well a text's numbers answer a question that asks for a quantity (texts folded for search)."""
@@ -89,7 +93,7 @@ class NumberFit:
     def of(cls, question: str, terms: Terms) -> NumberFit | None:
         """The fit for ``question``, or None when it does not ask for a quantity."""
         folded = normalize_for_search(question)
-        if not asks_quantity(folded):
+        if not asks_quantity(folded) or _WHICH.search(folded):
             return None
         return cls(folded, frozenset(t for t in terms.weights if len(t) >= 2))
 
@@ -230,8 +234,10 @@ def _new_chars(clause: str, question: str) -> int:
 
 
 # A question asking when, and what a clause holding a time looks like.
-TIME_QUESTION = re.compile(r"何时|什么时候|哪一?年|何年|哪个时期|时间|年代|日期|几月|哪天")
-_TIME = re.compile(r"\d+\s*(?:年|月|日)|世纪|年代|时期|[一二三四五六七八九十〇零]+年|今年|去年|明年|目前|现在")
+TIME_QUESTION = re.compile(r"何时|什么时候|哪一?年|何年|哪个时期|日期|几月|哪天")
+_TIME = re.compile(
+    r"\d+\s*(?:年|月|日)|世纪|年代|时期|[早中晚]期|[一二三四五六七八九十〇零]+年|今年|去年|明年|目前|现在"
+)
 
 
 def answer_clauses(
@@ -240,9 +246,9 @@ def answer_clauses(
     """The clause or adjacent clauses of one sentence that answer the question, verbatim.
 
     The anchor is the clause covering most of the question. When the question asks for a time,
-    the answer is the clause nearest the anchor (within ``clause_window`` clauses) that has one and
-    says something the question does not; when it asks for a quantity, the nearby clause whose
-    number fits best (:class:`NumberFit`). The answer runs from the anchor to that clause. Other
+    the answer is the clause nearest the anchor that has one and says something the question does
+    not; when it asks for a quantity, the clause whose number fits best (:class:`NumberFit`),
+    the nearest among equals. The answer runs from the anchor to that clause. Other
     questions, and list questions, keep the whole sentence: measured on DRCD, cutting them lost
     more answers than it made shorter.
     """
@@ -253,15 +259,14 @@ def answer_clauses(
     pieces = [text[p.start : p.end] for p in parts]
     scores = [terms.coverage(frozenset(tokenize(p))) for p in pieces]
     best = max(range(len(parts)), key=lambda i: scores[i])
-    near = sorted(range(max(0, best - cfg.clause_window), min(len(parts), best + cfg.clause_window + 1)),
-                  key=lambda i: (abs(i - best), i))  # fmt: skip
-    typed: list[int] = []
+    near = sorted(range(len(parts)), key=lambda i: (abs(i - best), i))
     if TIME_QUESTION.search(folded):
         typed = [i for i in near if _TIME.search(normalize_for_search(pieces[i])) and _new_chars(pieces[i], question)]
-    numbers = None if typed else NumberFit.of(question, terms)
-    if numbers is not None:
+    elif (numbers := NumberFit.of(question, terms)) is not None:
         fits = [(numbers.score(pieces[i]), i) for i in near]
         typed = [i for f, i in sorted(fits, key=lambda f: -f[0]) if f > 0]  # stable: nearest first among equals
+    else:
+        typed = []
     if not typed:
         return sentence
     i = typed[0]

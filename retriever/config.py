@@ -40,9 +40,6 @@ class AnswerConfig:
     number_weight: float = 0.5
     # The answer of one sentence is cut to its answering clause(s); see answer.answer_clauses.
     clauses: bool = True
-    clause_intent_bonus: float = 0.5
-    clause_min_new: int = 2
-    clause_window: int = 1
     # A list question on an enumeration (一是…二是…, （一）…) is answered with all of its items.
     enumerations: bool = True
 
