@@ -192,7 +192,7 @@ def feature_ablation(
 
 ANSWER_GRID = {
     "rank_weight": (0.0, 0.1, 0.2, 0.35, 0.5),
-    "intent_bonus": (0.0, 0.15, 0.3),
+    "number_weight": (0.0, 0.5, 1.0),
     "join_gain": (0.1, 0.15, 0.2),
     "join_gain_far": (0.2, 0.3, 1.01),
 }
