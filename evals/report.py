@@ -115,7 +115,7 @@ def _ablations(report: dict[str, Any]) -> list[str]:
         for mode in (*MODES, FULL):
             suffix = "" if mode == FULL else f"_{mode}"
             if f"chunk_mrr{suffix}" in m:
-                label = "full system" if mode == FULL else f"{mode} retrieval"
+                label = "full system (+ title match)" if mode == FULL else f"{mode} retrieval"
                 rows[f"{suite} / {label}"] = {c: m.get(c + suffix) for c in MODE_COLUMNS}
     lines = ["## Retrieval ablation: each mode's top 5 chunks through the same answer extraction", ""]
     lines += _table(rows, MODE_COLUMNS)

@@ -163,7 +163,7 @@ def mode_outcomes(retriever: Retriever, case: EvalCase, top_k: int, modes: Seque
     k = max(top_k, retriever.config.answer_hits)
     out: dict[str, Outcome] = {}
     for mode in modes:
-        hits = retriever.rank(signals, k, mode)
+        hits = retriever.rank(signals, k, mode, titles=False)  # the full system adds the title match
         out[mode] = outcome(case, retriever.answer_from(question, hits, top_k), hits)
     return out
 

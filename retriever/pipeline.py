@@ -169,11 +169,15 @@ class Retriever:
         title = np.array([cover[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
         return Signals(rows, lexical[rows], self.dense.scores(query, rows), title)
 
-    def rank(self, signals: Signals, k: int, mode: Mode = "fused", dense_weight: float | None = None) -> list[Hit]:
-        """The ``k`` best candidates by one signal or by their fusion."""
+    def rank(
+        self, signals: Signals, k: int, mode: Mode = "fused", dense_weight: float | None = None, titles: bool = True
+    ) -> list[Hit]:
+        """The ``k`` best candidates by one signal or by their fusion (and title match, unless ``titles`` is off)."""
         if mode == "fused":
             weight = self.config.dense_weight if dense_weight is None else dense_weight
-            ranking = fuse(signals.lexical, signals.dense, weight) + self.config.title_weight * signals.title
+            ranking = fuse(signals.lexical, signals.dense, weight)
+            if titles:
+                ranking = ranking + self.config.title_weight * signals.title
         else:
             ranking = np.asarray(signals.lexical if mode == "lexical" else signals.dense, dtype=np.float64)
         order = np.argsort(-ranking, kind="stable")[:k]
