@@ -1,8 +1,12 @@
-"""Request dependencies: the settings, the shared service and the documents it serves."""
+"""Request dependencies: the settings, the shared service, the documents it serves and the feedback store.
+
+Each is an object the app's lifespan put on ``app.state``; routes take them as typed aliases.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
@@ -11,38 +15,22 @@ from server.feedback import FeedbackStore
 from server.runtime import Service
 from server.settings import Settings
 
-
-def get_service(request: Request) -> Service:
-    """The service the app's lifespan opened."""
-    service: Service = request.app.state.service
-    return service
+T = TypeVar("T")
 
 
-ServiceDep = Annotated[Service, Depends(get_service)]
+def _from_state(name: str, kind: type[T]) -> Callable[[Request], T]:
+    """A dependency returning ``app.state.<name>``, checked to be a ``kind``."""
+
+    def get(request: Request) -> T:
+        value = getattr(request.app.state, name)
+        assert isinstance(value, kind), f"app.state.{name} is {type(value).__name__}, not {kind.__name__}"
+        return value
+
+    get.__name__ = f"get_{name}"
+    return get
 
 
-def get_documents(request: Request) -> Documents:
-    """The document service the app's lifespan started."""
-    documents: Documents = request.app.state.documents
-    return documents
-
-
-DocumentsDep = Annotated[Documents, Depends(get_documents)]
-
-
-def get_settings(request: Request) -> Settings:
-    """The settings the app was created with."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def get_feedback(request: Request) -> FeedbackStore:
-    """The feedback store the app's lifespan opened."""
-    store: FeedbackStore = request.app.state.feedback
-    return store
-
-
-FeedbackDep = Annotated[FeedbackStore, Depends(get_feedback)]
+ServiceDep = Annotated[Service, Depends(_from_state("service", Service))]
+DocumentsDep = Annotated[Documents, Depends(_from_state("documents", Documents))]
+SettingsDep = Annotated[Settings, Depends(_from_state("settings", Settings))]
+FeedbackDep = Annotated[FeedbackStore, Depends(_from_state("feedback", FeedbackStore))]

@@ -212,26 +212,20 @@ def test_an_unclosed_quotation_does_not_swallow_the_sentences_of_the_next_line()
     assert _texts(_doc(text), split_sentences(text)) == ["他说：“要稳。", "第二行。", "第三句。"]
 
 
-def test_heading_level_recognises_annexes_chapters_articles_numbered_items_and_lead_in_lines() -> None:
-    assert heading_level("附件2") == 0
-    assert heading_level("第一编 总则") == 1
-    assert heading_level("第二章 保障措施") == 2
-    assert heading_level("第一节 一般规定") == 3
-    assert heading_level("第十二条") == 4
-    assert heading_level("一、总体要求") == 5
-    assert heading_level("（三）加强组织领导") == 6
-    assert heading_level("(三)加强组织领导") == 6
-    assert heading_level("3.工作目标") == 7
-    assert heading_level("3、工作目标") == 7
-    assert heading_level("（2）申报材料") == 8
-    assert heading_level("一是加强组织领导") == 9
-    assert heading_level(HEADING) == 10
-    assert heading_level("一是坚决守牢防止返贫致贫底线。") is None
-    assert heading_level("第十二条 本条例自2024年3月1日起施行。") is None
-    assert heading_level("附件所列项目") is None
-    assert heading_level("3.5万人") is None
-    assert heading_level("") is None
-    assert heading_level("一、" + "很长" * 30) is None
+@pytest.mark.parametrize(
+    ("line", "level"),
+    [
+        ("附件2", 0), ("第一编 总则", 1), ("第二章 保障措施", 2), ("第一节 一般规定", 3), ("第十二条", 4),
+        ("一、总体要求", 5), ("（三）加强组织领导", 6), ("(三)加强组织领导", 6), ("3.工作目标", 7),
+        ("3、工作目标", 7), ("（2）申报材料", 8), ("一是加强组织领导", 9), (HEADING, 10),
+        ("一是坚决守牢防止返贫致贫底线。", None), ("第十二条 本条例自2024年3月1日起施行。", None),
+        ("附件所列项目", None), ("3.5万人", None), ("", None), ("一、" + "很长" * 30, None),
+    ],
+)  # fmt: skip
+def test_heading_level_recognises_annexes_chapters_articles_numbered_items_and_lead_in_lines(
+    line: str, level: int | None
+) -> None:
+    assert heading_level(line) == level
 
 
 def test_seed_heading_line_opens_its_own_chunk_as_its_first_sentence(seed_docs: list[Document]) -> None:
