@@ -36,7 +36,7 @@ class AnswerConfig:
     join_gain: float = 0.15
     join_gain_far: float = 0.25
     max_parts: int = 3
-    # Weight of retriever.numbers.number_score for questions asking for a quantity.
+    # Weight of retriever.number_questions.number_score for questions asking for a quantity.
     number_weight: float = 0.5
     # The answer of one sentence is cut to its answering clause(s); see answer.answer_clauses.
     clauses: bool = True

@@ -18,7 +18,6 @@ from ingest.index_store import IndexData, read_index
 from ingest.tokenize import entities, normalize_for_search
 from ingest.types import Chunk, Document, IndexManifest, Span
 from retriever.answer import (
-    ENUMERATION_QUESTION,
     Evidence,
     NumberFit,
     Sentence,
@@ -27,7 +26,6 @@ from retriever.answer import (
     answer_probability,
     answer_spans,
     cite,
-    enumeration,
     evidence_features,
     question_terms,
     score_sentences,
@@ -39,6 +37,7 @@ from retriever.errors import QuestionError
 from retriever.fusion import fuse
 from retriever.lexical import LexicalSearcher
 from retriever.numbers import unsupported_numbers
+from retriever.spans import ENUMERATION_QUESTION, enumeration
 from retriever.synonyms import default_synonyms
 from retriever.types import Answer, Citation, Hit
 

@@ -21,14 +21,12 @@ from retriever.answer import (
     answer_probability,
     answer_spans,
     cite,
-    clauses,
-    context_span,
-    enumeration,
     question_terms,
     score_sentences,
     supporting,
 )
 from retriever.config import Abstention, AnswerConfig
+from retriever.spans import clauses, context_span, enumeration
 from retriever.types import Hit
 
 DOC_ID = "cq"

@@ -8,13 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retriever.number_questions import asked_unit, asks_quantity, number_score
 from retriever.numbers import (
     Quantity,
-    asked_unit,
-    asks_quantity,
     canonical,
     normalize_number_text,
-    number_score,
     quantities,
     unsupported_numbers,
 )
