@@ -383,14 +383,18 @@ def test_real_reports_keep_every_invariant_at_sizes_near_max_chars(name: str) ->
     assert sizes[len(sizes) // 2] <= cfg.max_chars
 
 
+def _assert_a_chunk_starts_at(chunks: list[Chunk], start: int) -> None:
+    assert any(c.start == start for c in chunks)
+    assert not any(c.start < start < c.end for c in chunks)
+
+
 @needs_reports
 def test_a_report_section_starts_a_chunk_and_heads_every_chunk_under_it() -> None:
     doc = _report("2023")
     chunks = chunk_document(doc, ChunkConfig())
     section = "二、对今年政府工作的建议"
     start = doc.text.index(section)
-    assert any(c.start == start for c in chunks)
-    assert not any(c.start < start < c.end for c in chunks)
+    _assert_a_chunk_starts_at(chunks, start)
     under = [c for c in chunks if c.start > start]
     assert under and all(c.headings[:1] == (section,) for c in under)
 
@@ -402,10 +406,9 @@ def test_a_numbered_report_item_starts_a_chunk_and_its_other_chunks_carry_its_se
     item = "（二）如期打赢脱贫攻坚战，巩固拓展脱贫攻坚成果。"
     start = doc.text.index(item)
     end = doc.text.index("（三）", start)
-    assert any(c.start == start for c in chunks)
+    _assert_a_chunk_starts_at(chunks, start)
     rest = [c for c in chunks if start < c.start < end]
     assert rest and all(c.headings == ("一、过去一年和五年工作回顾",) for c in rest)
-    assert not any(c.start < start < c.end for c in chunks)
 
 
 # --- tables --------------------------------------------------------------------------------------
