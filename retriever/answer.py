@@ -18,7 +18,7 @@ from ingest.tokenize import normalize_for_search
 from ingest.types import Chunk, Document, Span
 from retriever.config import Abstention, AnswerConfig
 from retriever.number_questions import asks_quantity, number_score
-from retriever.spans import clauses, context_span
+from retriever.spans import ENUMERATION_QUESTION, clauses, context_span, enumeration
 from retriever.types import Citation, Hit
 
 Tokenizer = Callable[[str], list[str]]
@@ -236,6 +236,23 @@ def answer_clauses(
         return sentence
     i = typed[0]
     return Span(parts[min(i, best)].start, parts[max(i, best)].end)
+
+
+def answer_parts(
+    question: str, terms: Terms, sentences: list[Span], text: str, tokenize: Tokenizer, cfg: AnswerConfig
+) -> tuple[list[Span], str]:
+    """The spans the answer quotes, and how their quotes are joined into its text.
+
+    A list question whose first answer sentence is an enumeration's lead-in gets the lead-in and
+    every item, one per line; one sentence is cut to its answering clause(s); several sentences
+    stay whole, joined by an ellipsis.
+    """
+    lead_in = split_sentences(text, sentences[0].start, sentences[0].end)[0]
+    if cfg.enumerations and ENUMERATION_QUESTION.search(question) and (items := enumeration(text, lead_in)):
+        return [lead_in, *items], "\n"
+    if cfg.clauses and len(sentences) == 1 and lead_in == sentences[0]:
+        return [answer_clauses(question, terms, sentences[0], text, tokenize, cfg)], "……"
+    return sentences, "……"
 
 
 def cite(

@@ -12,7 +12,6 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from ingest.chunk import split_sentences
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
 from ingest.tokenize import entities, normalize_for_search
@@ -21,8 +20,7 @@ from retriever.answer import (
     Evidence,
     NumberFit,
     Sentence,
-    Terms,
-    answer_clauses,
+    answer_parts,
     answer_probability,
     answer_spans,
     cite,
@@ -37,7 +35,6 @@ from retriever.errors import QuestionError
 from retriever.fusion import fuse
 from retriever.lexical import LexicalSearcher
 from retriever.numbers import unsupported_numbers
-from retriever.spans import ENUMERATION_QUESTION, enumeration
 from retriever.synonyms import default_synonyms
 from retriever.types import Answer, Citation, Hit
 
@@ -227,11 +224,7 @@ class Retriever:
         doc = self.docs[best.hit.chunk.doc_id]
         sentence_spans = answer_spans(terms, sentences, doc.text, cfg)
         answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in sentence_spans))
-        spans, joiner = self._answer_parts(q, terms, sentence_spans, doc.text), "……"
-        lead_in = split_sentences(doc.text, sentence_spans[0].start, sentence_spans[0].end)[0]
-        items = enumeration(doc.text, lead_in) if self._lists(q) else []
-        if items:  # a list question on an enumeration's lead-in: all of its items, each cited
-            spans, joiner = [lead_in, *items], "\n"
+        spans, joiner = answer_parts(q, terms, sentence_spans, doc.text, self.lexical.tokens, cfg)
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
         fit = NumberFit.of(q, terms)
         evidence = Evidence(
@@ -252,16 +245,6 @@ class Retriever:
             related = tuple(replace(c, answer_part=False) for c in cited)
             return Answer(q, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features)
         return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits), features)
-
-    def _lists(self, q: str) -> bool:
-        return self.config.answer.enumerations and ENUMERATION_QUESTION.search(q) is not None
-
-    def _answer_parts(self, q: str, terms: Terms, spans: list[Span], text: str) -> list[Span]:
-        """The answer's spans: one sentence is cut to its answering clause(s); several stay whole."""
-        cfg = self.config.answer
-        if cfg.clauses and len(spans) == 1 and len(split_sentences(text, spans[0].start, spans[0].end)) == 1:
-            return [answer_clauses(q, terms, spans[0], text, self.lexical.tokens, cfg)]
-        return spans
 
     def _cite(self, sentence: Sentence) -> Citation:
         doc_id = sentence.hit.chunk.doc_id
