@@ -345,12 +345,10 @@ os._exit(137)
 """
 
 
-def test_uploads_a_crash_left_received_are_parsed_and_indexed_on_the_next_update(
-    paths: DataPaths, hash_embedder: Any
-) -> None:
-    files = [PARKING, PDF, UPLOADS / "water_outage.md", READERS / "malformed.pdf"]
+def _run_then_crash(script: str, *args: str) -> list[str]:
+    """What a child process running ``script`` printed (its acknowledged doc_ids) before it was SIGKILLed."""
     crashed = subprocess.run(
-        [sys.executable, "-c", CRASHING_RECEIVER, str(paths.root), *map(str, files)],
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -358,7 +356,14 @@ def test_uploads_a_crash_left_received_are_parsed_and_indexed_on_the_next_update
         check=False,
     )
     assert crashed.returncode == 137, crashed.stderr
-    doc_ids = crashed.stdout.split()
+    return crashed.stdout.split()
+
+
+def test_uploads_a_crash_left_received_are_parsed_and_indexed_on_the_next_update(
+    paths: DataPaths, hash_embedder: Any
+) -> None:
+    files = [PARKING, PDF, UPLOADS / "water_outage.md", READERS / "malformed.pdf"]
+    doc_ids = _run_then_crash(CRASHING_RECEIVER, str(paths.root), *map(str, files))
     assert len(doc_ids) == len(files)
     library = Library(paths, ChunkConfig())
     try:
@@ -375,19 +380,11 @@ def test_uploads_a_crash_left_received_are_parsed_and_indexed_on_the_next_update
 
 
 def test_process_pending_completes_what_a_crash_left_received(paths: DataPaths) -> None:
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASHING_RECEIVER, str(paths.root), str(PARKING), str(CHONGQING)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-    assert crashed.returncode == 137, crashed.stderr
+    doc_ids = _run_then_crash(CRASHING_RECEIVER, str(paths.root), str(PARKING), str(CHONGQING))
     library = Library(paths, ChunkConfig())
     try:
         done = library.process_pending()
-        assert sorted(r.doc_id for r in done) == sorted(crashed.stdout.split())
+        assert sorted(r.doc_id for r in done) == sorted(doc_ids)
         assert all(r.status == "parsed" and r.n_chunks > 0 for r in done)
         assert library.store.statuses(status="received") == []
     finally:
@@ -426,15 +423,7 @@ def test_a_new_version_a_crash_left_pending_is_applied_by_the_next_update(paths:
     finally:
         library.close()
     ensure_index(paths, None, BuildConfig(), hash_embedder)
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASHING_REPLACER, str(paths.root), doc_id, str(PARKING_REVISED)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-    assert crashed.returncode == 137, crashed.stderr
+    _run_then_crash(CRASHING_REPLACER, str(paths.root), doc_id, str(PARKING_REVISED))
     assert "每小时收费8元" in Retriever.open(paths.index, hash_embedder).docs[doc_id].text
     ensure_index(paths, None, BuildConfig(), hash_embedder)
     served = Retriever.open(paths.index, hash_embedder).docs[doc_id]
