@@ -191,7 +191,8 @@ def ensure_index(
     embedder: Embedder,
     options: UpdateOptions | None = None,
 ) -> IndexManifest:
-    """Under the writer lock: sync the seeds, parse pending uploads, and rebuild a stale, partial or missing index.
+    """Under the writer lock: sync the seeds, parse pending uploads, and rebuild a stale, partial or missing index
+    (or any index, with ``options.rebuild``).
 
     Raises:
         WriterBusyError: another process holds the writer lock longer than ``options.wait_s``.
@@ -203,7 +204,7 @@ def ensure_index(
             if seeds_dir is not None:
                 sync_seeds(library.store, seeds_dir, cfg.chunk)
             library.process_pending()
-            if index_is_current(paths, library.store, cfg, embedder):
+            if not opts.rebuild and index_is_current(paths, library.store, cfg, embedder):
                 # A crash may have come between publishing and recording it: the generation holds them all.
                 library.store.mark_indexed(d.doc_id for d in library.store.documents())
                 return read_manifest(current_dir(paths.index))
@@ -214,7 +215,10 @@ def ensure_index(
 
 @dataclass(frozen=True, slots=True)
 class UpdateOptions:
-    """How an update runs: a progress bar on stderr, and how long to wait for the writer lock."""
+    """How an update runs: a progress bar on stderr, how long to wait for the writer lock, and whether
+    to build a new generation even when the current one's manifest and checksums look right (its
+    files turned out unreadable)."""
 
     progress: bool = False
     wait_s: float = 0.0
+    rebuild: bool = False

@@ -82,8 +82,15 @@ def _write_files(tmp: Path, data: IndexData) -> None:
                 os.fsync(f.fileno())
 
 
+_GEN = "gen-"
+
+
+def _generation_name(number: int) -> str:
+    return f"{_GEN}{number:06d}"
+
+
 def _generation_names(root: Path) -> list[str]:
-    return sorted(p.name for p in root.glob("gen-*") if p.is_dir())
+    return sorted(p.name for p in root.glob(f"{_GEN}*") if p.is_dir())
 
 
 def write_generation(root: Path, data: IndexData) -> IndexManifest:
@@ -94,10 +101,10 @@ def write_generation(root: Path, data: IndexData) -> IndexManifest:
     """
     root.mkdir(parents=True, exist_ok=True)
     names = _generation_names(root)
-    number = int(names[-1].removeprefix("gen-")) + 1 if names else 1
-    name = f"gen-{number:06d}"
+    number = int(names[-1].removeprefix(_GEN)) + 1 if names else 1
+    name = _generation_name(number)
     # Writers hold the data directory's lock, so any other temporary generation is a crashed writer's.
-    for stale in root.glob(".tmp-gen-*"):
+    for stale in root.glob(f".tmp-{_GEN}*"):
         shutil.rmtree(stale, ignore_errors=True)
     tmp = root / f".tmp-{name}-{os.getpid()}"
     tmp.mkdir()
@@ -139,6 +146,16 @@ def current_dir(root: Path) -> Path:
     except OSError:
         raise IndexFormatError(f"no index at {root}; build one with `zhengce ingest`") from None
     return root / name
+
+
+def current_generation(root: Path) -> int | None:
+    """The number of the generation ``CURRENT`` names under ``root``: None without ``CURRENT``, 0 when
+    it names no generation directory (damaged), which no served generation has."""
+    try:
+        name = current_dir(root).name
+    except IndexFormatError:
+        return None
+    return int(name.removeprefix(_GEN)) if name.startswith(_GEN) and name[len(_GEN) :].isdigit() else 0
 
 
 def read_manifest(gen_dir: Path) -> IndexManifest:

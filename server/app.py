@@ -48,8 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(router)
     app.include_router(document_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_exception_handler(QuestionError, _question_error)
-    for error, code in _DOCUMENT_ERRORS.items():
+    for error, code in _ERROR_CODES.items():
         app.add_exception_handler(error, _status_error(code))
     app.add_exception_handler(CitationError, _citation_error)
     app.middleware("http")(_unhandled_error)
@@ -83,8 +82,10 @@ def _lifespan(settings: Settings) -> Lifespan:
     return lifespan
 
 
-# Most specific first: the handler of the first matching class in the exception's MRO applies.
-_DOCUMENT_ERRORS: dict[type[Exception], int] = {
+# Starlette picks the handler of the nearest class in the exception's MRO (SeedDocumentError's
+# 409 over DocumentError's 422), whatever the order here.
+_ERROR_CODES: dict[type[Exception], int] = {
+    QuestionError: status.HTTP_422_UNPROCESSABLE_CONTENT,
     UnsupportedFormatError: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     SeedDocumentError: status.HTTP_409_CONFLICT,
     WriterBusyError: status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -97,10 +98,6 @@ def _status_error(code: int) -> Callable[[Request, Exception], Awaitable[Respons
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
     return handler
-
-
-async def _question_error(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _citation_error(request: Request, exc: Exception) -> Response:

@@ -13,8 +13,8 @@ import threading
 from ingest.build import UpdateOptions, ensure_index
 from ingest.config import DataPaths
 from ingest.embed import Embedder
-from ingest.errors import DocumentError, IndexFormatError
-from ingest.index_store import current_dir
+from ingest.errors import DocumentError
+from ingest.index_store import current_generation
 from ingest.library import Library, Received
 from ingest.readers import ReadLimits
 from ingest.types import DocStatus
@@ -69,11 +69,8 @@ class Indexer:
         return self._idle.wait(timeout)
 
     def _published_elsewhere(self) -> bool:
-        try:
-            name = current_dir(DataPaths(self.settings.data).index).name
-        except IndexFormatError:
-            return False
-        return name != f"gen-{self.service.generation:06d}"
+        current = current_generation(DataPaths(self.settings.data).index)
+        return current is not None and current != self.service.generation
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -15,11 +15,11 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Rating = Literal["up", "down"]
 Reason = Literal["数字错误", "引用不对", "应该拒答", "没找到答案", "其他"]
-REASONS: tuple[str, ...] = ("数字错误", "引用不对", "应该拒答", "没找到答案", "其他")
+REASONS: tuple[str, ...] = get_args(Reason)
 FEEDBACK_DB = "feedback.db"
 
 _SCHEMA = """

@@ -6,15 +6,13 @@ import logging
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Mapping
 from typing import TextIO
 
-from ingest.build import UpdateOptions, build_index, ensure_index
+from ingest.build import UpdateOptions, ensure_index
 from ingest.config import DataPaths
 from ingest.embed import SentenceEmbedder
 from ingest.errors import IndexFormatError
-from ingest.store import Store
 from ingest.types import Document
 from retriever.errors import CitationError
 from retriever.pipeline import Retriever
@@ -79,11 +77,7 @@ def open_retriever(settings: Settings, progress: bool = False) -> Retriever:
         return Retriever.open(paths.index, embedder)
     except IndexFormatError as e:
         logger.warning("rebuilding the index: %s", e)
-    store = Store(paths.db)
-    try:
-        build_index(store, paths.index, cfg, embedder, progress)
-    finally:
-        store.close()
+    ensure_index(paths, settings.seeds, cfg, embedder, UpdateOptions(progress, LOCK_WAIT_S, rebuild=True))
     return Retriever.open(paths.index, embedder)
 
 
@@ -115,7 +109,6 @@ class Service:
             retriever: the retriever of the generation to serve.
         """
         self.retriever = retriever
-        self.chunk_counts: Mapping[str, int] = Counter(c.doc_id for c in retriever.data.chunks)
         # The embedder and bm25s do not promise thread safety and a question takes a few
         # milliseconds, so requests from the thread pool take turns.
         self._lock = threading.Lock()
@@ -128,9 +121,8 @@ class Service:
 
     def swap(self, retriever: Retriever) -> None:
         """Serve another generation from the next question on; questions under way finish on the old one."""
-        counts = Counter(c.doc_id for c in retriever.data.chunks)
         with self._lock:
-            self.retriever, self.chunk_counts = retriever, counts
+            self.retriever = retriever
             # A generation built before a delete still holds that document: keep hiding it.
             self.hidden = frozenset(d for d in self.hidden if d in retriever.docs)
         logger.info("now serving index generation %d", retriever.manifest.generation)
