@@ -5,7 +5,8 @@ A mention is ``[approx] number [余/多] [multiplier] [range] [unit] [approx]``,
 
 - Arabic digits (ASCII or full-width) always count; a unit is optional. ``1,234``/``1，234`` is one
   number only when every group after the first has exactly three digits. Digits glued to an ASCII
-  letter (PM2.5, G20), ``（1）`` and a line-initial ``1.`` (enumerations) are not quantities. No signs:
+  letter (PM2.5, G20), ``（1）`` and a ``1.``/``1、`` starting a line or following 。；：…
+  (enumerations) are not quantities. No signs:
   ``-`` is a range separator; a range needs low <= high (``2023-08-25`` is no range).
 - A Chinese numeral counts only when a unit or measure word from ``_UNITS`` follows (两个, 七大,
   十三年, 两到三年), or in 百分之X / X分之Y. So 一是/二是, （一）, 一、, 十三五 are skipped, as are
@@ -171,6 +172,9 @@ def _quantity(m: re.Match[str], value: Range, unit: str, approx: str) -> Quantit
     return Quantity(float(value[0]), high, unit, approx, m.start(), m.end(), m.group())
 
 
+_ITEM_BEFORE = "\n 。；;！？!?…：:"
+
+
 def _skipped(text: str, m: re.Match[str], number: str) -> bool:
     """Whether the number at ``m`` is not a quantity by the rules in the module docstring."""
     s, e = m.span(number)
@@ -178,7 +182,8 @@ def _skipped(text: str, m: re.Match[str], number: str) -> bool:
     if m.group(number)[0] in "0123456789０１２３４５６７８９":
         near = text[max(0, s - 2) : s].strip()[-1:]
         glued = any(c.isascii() and c.isalpha() for c in (before, near))  # PM2.5, PM 2.5, G20
-        enumerated = (before in "（(" and after in "）)") or ((s == 0 or before in "\n ") and after in ".．、")
+        # A list marker starts a line or follows a sentence or clause end (…。1、…, 要求：1.…).
+        enumerated = (before in "（(" and after in "）)") or ((s == 0 or before in _ITEM_BEFORE) and after in ".．、")
         return glued or enumerated
     if not any(_CN_DIGITS.get(c) or c == "十" for c in m.group(number)):  # 千亿级, 万人, 零部件
         return True

@@ -329,3 +329,9 @@ def test_every_mention_is_the_verbatim_text_at_its_offsets_in_order(text: str) -
 @given(_TEXTS)
 def test_a_quote_supports_all_its_own_numbers(quote: str) -> None:
     assert unsupported_numbers(quote, [quote]) == []
+
+
+def test_a_list_marker_after_a_sentence_end_is_not_a_number_so_joined_quotes_stay_supported() -> None:
+    quotes = ["坚持稳中求进。", "1、加强基础设施建设。"]
+    assert quantities("要求：1.加强领导；2.压实责任。") == []
+    assert unsupported_numbers("……".join(quotes), quotes) == []
