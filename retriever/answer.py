@@ -205,9 +205,7 @@ _TIME = re.compile(
 )
 
 
-def answer_clauses(
-    question: str, terms: Terms, sentence: Span, text: str, tokenize: Tokenizer, cfg: AnswerConfig
-) -> Span:
+def answer_clauses(question: str, terms: Terms, sentence: Span, text: str, tokenize: Tokenizer) -> Span:
     """The clause or adjacent clauses of one sentence that answer the question, verbatim.
 
     The anchor is the clause covering most of the question. When the question asks for a time,
@@ -251,19 +249,14 @@ def answer_parts(
     if cfg.enumerations and ENUMERATION_QUESTION.search(question) and (items := enumeration(text, lead_in)):
         return [lead_in, *items], "\n"
     if cfg.clauses and len(sentences) == 1 and lead_in == sentences[0]:
-        return [answer_clauses(question, terms, sentences[0], text, tokenize, cfg)], "……"
+        return [answer_clauses(question, terms, sentences[0], text, tokenize)], "……"
     return sentences, "……"
 
 
-def cite(
-    doc: Document, span: Span, chunk: Chunk, score: float, text: str | None = None, answer_part: bool = False
-) -> Citation:
-    """A citation of ``doc`` at ``span`` in ``chunk``; its quote is the text there, verbatim.
-
-    ``text`` is the text the span was found in (by default the document's); the server checks the
-    quote against the text it serves, so the two can never silently disagree.
-    """
-    source = doc.text if text is None else text
+def cite(doc: Document, span: Span, chunk: Chunk, score: float, answer_part: bool = False) -> Citation:
+    """A citation of ``doc`` at ``span`` in ``chunk``; its quote is the text there, verbatim (the
+    server checks it against the text it serves)."""
+    source = doc.text
     context = context_span(source, span, chunk)
     return Citation(
         doc_id=doc.doc_id,

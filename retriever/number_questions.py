@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
+from functools import cache
 
 from retriever.numbers import _ARABIC, _MULT, _NOT_QUANTITY, _UNIT, _UNITS, Quantity, _table, quantities
 
@@ -38,6 +39,7 @@ _COUNTERS = frozenset(_table("个 处 座 家 所 项 件 条 批 种 类 部 �
 _MEASURES = _COUNTERS | {"大"}  # they precede their noun: 4个国家乡村振兴重点帮扶县, 7大重点产业集群
 
 
+@cache  # asked once per sentence scored, always about the same few questions
 def asks_quantity(question: str) -> bool:
     """Whether ``question`` asks for a number.
 
@@ -47,6 +49,7 @@ def asks_quantity(question: str) -> bool:
     return bool(_ASK_STRONG.search(question) or (_ASK_WEAK.search(question) and not _ASK_HOW.search(question)))
 
 
+@cache
 def asked_unit(question: str) -> str | None:
     """The normalised unit ``question`` asks for, or None (not a quantity question, or no telling).
 

@@ -94,6 +94,7 @@ class Retriever:
         self.dense = DenseSearcher(data.dense, data.ids)
         self.texts = {d.doc_id: d.text for d in data.docs.values()}
         self.synonyms = default_synonyms()
+        self._folded: dict[str, str] = {}
         self._title_tokens = {d.doc_id: frozenset(self.lexical.tokens(d.title)) for d in data.docs.values()}
         self._chunks_of: dict[str, list[Chunk]] = {}
         for chunk in data.chunks:
@@ -219,23 +220,28 @@ class Retriever:
             return Answer(q, ABSTAIN_TEXT, True, (), (), 0.0)
         cfg = self.config.answer
         terms = question_terms(q, self.lexical.tokens, self.lexical.idf)
-        sentences = score_sentences(q, terms, hits[: self.config.answer_hits], self.texts, self.lexical.tokens, cfg)
+        # Every sentence of the hits answered from or cited, scored once; a sentence keeps its first hit.
+        scored = score_sentences(
+            q, terms, hits[: max(top_k, self.config.answer_hits)], self.texts, self.lexical.tokens, cfg
+        )
+        answering = {h.chunk.chunk_id for h in hits[: self.config.answer_hits]}
+        sentences = [s for s in scored if s.hit.chunk.chunk_id in answering]
         best = sentences[0]
         doc = self.docs[best.hit.chunk.doc_id]
         sentence_spans = answer_spans(terms, sentences, doc.text, cfg)
         answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in sentence_spans))
         spans, joiner = answer_parts(q, terms, sentence_spans, doc.text, self.lexical.tokens, cfg)
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
-        fit = NumberFit.of(q, terms)
+        fit, named = NumberFit.of(q, terms), entities(q)
         evidence = Evidence(
-            answer_tokens, chunk_tokens, entities(q), normalize_for_search(f"{doc.title}\n{doc.text}"),
+            answer_tokens, chunk_tokens, named, self._search_form(doc.doc_id) if named else "",
             number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in sentence_spans),
         )  # fmt: skip
         features = evidence_features(terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
-        source = self.texts[doc.doc_id]
-        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, source, True) for s in spans]
-        others = score_sentences(q, terms, hits[:top_k], self.texts, self.lexical.tokens, cfg)
+        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, True) for s in spans]
+        shown = {h.chunk.chunk_id for h in hits[:top_k]}
+        others = [s for s in scored if s.hit.chunk.chunk_id in shown]
         cited += [self._cite(s) for s in supporting(others, [(doc.doc_id, s) for s in spans], top_k - len(cited))]
         text = joiner.join(c.quote for c in cited[: len(spans)])
         unsupported = unsupported_numbers(text, [c.quote for c in cited[: len(spans)]])
@@ -246,9 +252,16 @@ class Retriever:
             return Answer(q, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features)
         return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits), features)
 
+    def _search_form(self, doc_id: str) -> str:
+        """A document's title and text folded for search (computed once per document, when first needed)."""
+        if doc_id not in self._folded:
+            doc = self.docs[doc_id]
+            self._folded[doc_id] = normalize_for_search(f"{doc.title}\n{doc.text}")
+        return self._folded[doc_id]
+
     def _cite(self, sentence: Sentence) -> Citation:
         doc_id = sentence.hit.chunk.doc_id
-        return cite(self.docs[doc_id], sentence.span, sentence.hit.chunk, sentence.score, self.texts[doc_id])
+        return cite(self.docs[doc_id], sentence.span, sentence.hit.chunk, sentence.score)
 
     def _chunk_for(self, doc_id: str, span: Span, fallback: Chunk) -> Chunk:
         """The chunk that holds the whole span (chunks overlap, so one usually does), else the one holding its start."""

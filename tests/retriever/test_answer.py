@@ -289,7 +289,7 @@ def test_clauses_cover_the_sentence_verbatim_in_order(text: str) -> None:
 
 def _clause_answer(question: str, text: str) -> str:
     terms = question_terms(question, char12, unit_idf)
-    span = answer_clauses(question, terms, Span(0, len(text)), text, char12, CFG)
+    span = answer_clauses(question, terms, Span(0, len(text)), text, char12)
     return text[span.start : span.end]
 
 
