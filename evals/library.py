@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from evals.dataset import EvalCase, EvalSetError, load_eval_set
-from ingest.build import ensure_index, sync_documents
+from ingest.build import ensure_index
 from ingest.config import BuildConfig, DataPaths
 from ingest.embed import Embedder
 from ingest.library import Library
@@ -92,10 +92,7 @@ def library_retriever(
     with writer_lock(paths.root):
         library = Library(paths, cfg.chunk)
         try:
-            _add_files(library, files)
-            # Uploads are chunked once, when parsed: re-chunk them if the chunk config changed since
-            # (no seeds here to trigger it; no documents have this origin, so none is deleted).
-            sync_documents(library.store, (), cfg.chunk, "library-eval")
+            _add_files(library, files)  # ensure_index re-chunks them if the chunk config changed since
         finally:
             library.close()
     manifest = ensure_index(paths, None, cfg, embedder)

@@ -13,14 +13,9 @@ from evals.dataset import EvalCase
 from ingest.types import Span
 
 
-def overlaps(a: Span, b: Span) -> bool:
-    """True when two half-open spans share at least one character."""
-    return a.start < b.end and b.start < a.end
-
-
 def is_relevant(case: EvalCase, doc_id: str, span: Span, text: str) -> bool:
     """A passage is relevant when it overlaps a gold span or contains a gold quote of the same document."""
-    return any(g.doc_id == doc_id and (overlaps(g.span, span) or g.quote in text) for g in case.gold)
+    return any(g.doc_id == doc_id and (g.span.overlaps(span) or g.quote in text) for g in case.gold)
 
 
 def first_relevant_rank(case: EvalCase, passages: Iterable[tuple[str, Span, str]]) -> int | None:

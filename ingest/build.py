@@ -21,7 +21,7 @@ from ingest.clean import clean_text
 from ingest.config import BuildConfig, ChunkConfig, DataPaths
 from ingest.embed import Embedder, Vectors
 from ingest.errors import IndexFormatError
-from ingest.index_store import IndexData, current_dir, read_manifest, verify_generation, write_generation
+from ingest.index_store import IndexData, verify_generation, write_generation
 from ingest.library import Library
 from ingest.lock import writer_lock
 from ingest.seeds import SeedEntry, read_seeds
@@ -56,18 +56,17 @@ def sync_documents(store: Store, docs: Iterable[Document], chunk_cfg: ChunkConfi
 
     A document whose raw sha256 is unchanged is left alone; a changed one is re-chunked and
     replaced; one of this origin that is no longer listed is deleted. When the chunk config
-    differs from the recorded one, every document is re-chunked.
+    differs from the recorded one, every document is re-chunked first (:func:`rechunk_if_changed`).
 
     Returns:
         How many documents were added, replaced or removed.
     """
-    fingerprint = repr(chunk_cfg.as_dict())
-    rechunk = store.get_meta("chunk_config") != fingerprint
+    changes = rechunk_if_changed(store, chunk_cfg)
     known = store.doc_sha256()
-    listed, changes = set(), 0
+    listed = set()
     for doc in docs:
         listed.add(doc.doc_id)
-        if not rechunk and known.get(doc.doc_id) == (doc.sha256, origin):
+        if known.get(doc.doc_id) == (doc.sha256, origin):
             continue
         store.put_document(doc, chunk_document(doc, chunk_cfg), origin)
         changes += 1
@@ -75,10 +74,6 @@ def sync_documents(store: Store, docs: Iterable[Document], chunk_cfg: ChunkConfi
         if their_origin == origin and doc_id not in listed:
             store.delete_document(doc_id)
             changes += 1
-    if rechunk:
-        changes += _rechunk_others(store, chunk_cfg, listed)
-        # Recorded only once every document is re-chunked, so a failure half-way is redone next time.
-        store.set_chunk_config(fingerprint)
     logger.info("%s: %d documents listed, %d changes", origin, len(listed), changes)
     return changes
 
@@ -88,13 +83,23 @@ def sync_seeds(store: Store, seeds_dir: Path, chunk_cfg: ChunkConfig) -> int:
     return sync_documents(store, (seed_document(e) for e in read_seeds(seeds_dir)), chunk_cfg, SEED_ORIGIN)
 
 
-def _rechunk_others(store: Store, chunk_cfg: ChunkConfig, skip: set[str]) -> int:
-    docs = [d for d in store.documents() if d.doc_id not in skip]  # of other origins
+def rechunk_if_changed(store: Store, chunk_cfg: ChunkConfig) -> int:
+    """Re-chunk every stored document, of any origin, when ``chunk_cfg`` is not the recorded one.
+
+    Returns:
+        How many documents were re-chunked (0 when the config is unchanged).
+    """
+    fingerprint = repr(chunk_cfg.as_dict())
+    if store.get_meta("chunk_config") == fingerprint:
+        return 0
+    docs = store.documents()
     for doc in docs:
         row = store.status(doc.doc_id)
         origin = store.origin(doc.doc_id)
         assert row is not None and origin is not None
         store.put_document(doc, chunk_document(doc, chunk_cfg), origin, row.filename, row.fmt)
+    # Recorded only once every document is re-chunked, so a failure half-way is redone next time.
+    store.set_chunk_config(fingerprint)
     return len(docs)
 
 
@@ -171,17 +176,23 @@ def build_index(
 
 def index_is_current(paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder) -> bool:
     """True when the current generation exists, is complete, and matches the database and config."""
+    return _current_manifest(paths, store, cfg, embedder) is not None
+
+
+def _current_manifest(paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder) -> IndexManifest | None:
+    """The verified manifest of the current generation when it matches the database and config, else None."""
     try:
         manifest = verify_generation(paths.index)
     except IndexFormatError as e:
         logger.info("index needs a rebuild: %s", e)
-        return False
-    return (
+        return None
+    current = (
         manifest.store_version == store.version
         and manifest.embedder == embedder.info
         and manifest.tokenizer == tokenizer_id(cfg.tokenizer)
         and manifest.chunk_config == cfg.chunk.as_dict()
     )
+    return manifest if current else None
 
 
 def ensure_index(
@@ -201,13 +212,15 @@ def ensure_index(
     with writer_lock(paths.root, opts.wait_s):
         library = Library(paths, cfg.chunk)
         try:
+            rechunk_if_changed(library.store, cfg.chunk)  # uploads too, with or without seeds
             if seeds_dir is not None:
                 sync_seeds(library.store, seeds_dir, cfg.chunk)
             library.process_pending()
-            if not opts.rebuild and index_is_current(paths, library.store, cfg, embedder):
+            current = None if opts.rebuild else _current_manifest(paths, library.store, cfg, embedder)
+            if current is not None:
                 # A crash may have come between publishing and recording it: the generation holds them all.
-                library.store.mark_indexed(d.doc_id for d in library.store.documents())
-                return read_manifest(current_dir(paths.index))
+                library.store.mark_indexed(library.store.doc_sha256())
+                return current
             return build_index(library.store, paths.index, cfg, embedder, opts.progress)
         finally:
             library.close()

@@ -67,7 +67,7 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[S
     begin = start
     while begin < stop:
         newline = text.find("\n", begin, stop)
-        line = _trim(text, Span(begin, stop if newline < 0 else newline))
+        line = trim_span(text, Span(begin, stop if newline < 0 else newline))
         if _is_table_row(text[line.start : line.end]):
             spans.append(line)
         else:
@@ -97,10 +97,11 @@ def _line_sentences(text: str, line: Span) -> list[Span]:
             begin = i + 1
         i += 1
     spans.append(Span(begin, stop))
-    return [s for s in (_trim(text, s) for s in spans) if s.end > s.start]
+    return [s for s in (trim_span(text, s) for s in spans) if s.end > s.start]
 
 
-def _trim(text: str, span: Span) -> Span:
+def trim_span(text: str, span: Span) -> Span:
+    """``span`` without the blank space at its ends."""
     piece = text[span.start : span.end]
     start = span.start + len(piece) - len(piece.lstrip())
     return Span(start, max(start, span.end - (len(piece) - len(piece.rstrip()))))
@@ -203,7 +204,7 @@ def _close(stack: list[tuple[int, _Kind]], kind: _Kind, row: bool) -> list[int]:
 
 
 def _outline(text: str) -> list[_Unit]:
-    spans = [s for s in (_trim(text, Span(*m.span())) for m in re.finditer(r"[^\n]+", text)) if s.end > s.start]
+    spans = [s for s in (trim_span(text, Span(*m.span())) for m in re.finditer(r"[^\n]+", text)) if s.end > s.start]
     lines = [text[s.start : s.end] for s in spans]
     kinds = [_classify(line, nxt) for line, nxt in zip(lines, [*lines[1:], ""], strict=False)]
     ends = [s.end for s in spans]

@@ -26,44 +26,11 @@ logger = logging.getLogger(__name__)
 _PIECES = re.compile(r"\d+(?:\.\d+)?[%‰]?|[a-z]+|[\u3400-\u9fff\uf900-\ufaff]+")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 # Function words and question words that carry no topic; dropped from the word scheme only.
-_STOPWORDS = frozenset(
-    [
-        "的",
-        "了",
-        "是",
-        "在",
-        "和",
-        "与",
-        "及",
-        "等",
-        "对",
-        "把",
-        "被",
-        "为",
-        "之",
-        "也",
-        "都",
-        "就",
-        "又",
-        "着",
-        "吗",
-        "呢",
-        "吧",
-        "啊",
-        "哪",
-        "啥",
-        "怎么",
-        "怎样",
-        "如何",
-        "多少",
-        "什么",
-        "哪些",
-        "几",
-        "是否",
-        "有没有",
-        "请问",
-    ]
-)
+_STOPWORDS = frozenset([
+    "的", "了", "是", "在", "和", "与", "及", "等", "对", "把", "被", "为", "之", "也", "都", "就", "又",
+    "着", "吗", "呢", "吧", "啊", "哪", "啥", "怎么", "怎样", "如何", "多少", "什么", "哪些", "几",
+    "是否", "有没有", "请问",
+])  # fmt: skip
 
 
 # Bump when normalize_for_search or the user dictionary changes: an index records it and is

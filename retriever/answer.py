@@ -18,7 +18,7 @@ from ingest.tokenize import normalize_for_search
 from ingest.types import Chunk, Document, Span
 from retriever.config import Abstention, AnswerConfig
 from retriever.number_questions import asks_quantity, number_score
-from retriever.spans import ENUMERATION_QUESTION, clauses, context_span, enumeration
+from retriever.spans import ENUMERATION_QUESTION, LIST_WORDS, clauses, context_span, enumeration
 from retriever.types import Citation, Hit
 
 Tokenizer = Callable[[str], list[str]]
@@ -26,7 +26,7 @@ Tokenizer = Callable[[str], list[str]]
 NUMBER_QUESTION = re.compile(
     r"多少|几[个项大年次倍名家所条]?|比例|比重|百分|增长|增速|多大|多高|多长|多久|金额|规模|数量|第几"
 )
-LIST_QUESTION = re.compile(r"哪些|哪几|包括|包含|有什么|分别|主要内容|具体")
+LIST_QUESTION = re.compile(f"{LIST_WORDS}|具体")
 # Question words and particles: they ask, they do not describe what to find.
 QUESTION_WORDS = re.compile(
     r"请问|是多少|多少|是什么|什么|有哪些|哪些|哪几|哪个|哪里|怎么样|怎么|怎样|如何|为什么|是否|吗|呢|吧|[？?。！!，,]"
@@ -285,7 +285,7 @@ def supporting(sentences: Sequence[Sentence], taken: Sequence[tuple[str, Span]],
         if len(picked) >= limit:
             break
         if s.hit.chunk.chunk_id in seen_chunks or any(
-            d == doc_id and s.span.start < t.end and t.start < s.span.end for d, t in cited
+            d == doc_id and s.span.overlaps(t) for d, t in cited
         ):
             continue
         seen_chunks.add(s.hit.chunk.chunk_id)

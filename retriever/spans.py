@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.chunk import split_sentences
+from ingest.chunk import split_sentences, trim_span
 from ingest.types import Chunk, Span
 
 _OPENERS = {"“": "”", "‘": "’", "「": "」", "『": "』", "（": "）", "(": ")", "《": "》", "【": "】", "[": "]"}
@@ -36,17 +36,8 @@ def clauses(text: str, span: Span) -> list[Span]:
             pieces.append(Span(begin, i + 1))
             begin = i + 1
     pieces.append(Span(begin, span.end))
-    trimmed = [_strip(text, p) for p in pieces]
+    trimmed = [trim_span(text, p) for p in pieces]
     return [p for p in trimmed if p.end > p.start]
-
-
-def _strip(text: str, span: Span) -> Span:
-    start, end = span.start, span.end
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return Span(start, end)
 
 
 _CN_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)}
@@ -55,7 +46,9 @@ _ITEM = re.compile(
     r"(?P<shi>[一二三四五六七八九十]+)是|(?P<dun>[一二三四五六七八九十]+)、|[（(](?P<paren>[一二三四五六七八九十]+)[）)]"
     r"|(?P<dot>\d{1,2})[.、．](?!\d)|[（(](?P<pnum>\d{1,2})[）)]|第(?P<di>[一二三四五六七八九十]+)[，,、]"
 )
-ENUMERATION_QUESTION = re.compile(r"哪些|哪几|包括|包含|有什么|是什么|分别|主要内容|具体内容|几个方面|哪[几些]方面")
+# Words of a question asking for a list; an enumeration is also what "…是什么" and "几个方面" ask for.
+LIST_WORDS = "哪些|哪几|包括|包含|有什么|分别|主要内容"
+ENUMERATION_QUESTION = re.compile(f"{LIST_WORDS}|是什么|具体内容|几个方面")
 _MAX_ITEMS = 12
 _ITEM_REACH = 3000  # how far (in characters) an enumeration is followed
 
@@ -109,7 +102,7 @@ def context_span(text: str, span: Span, chunk: Chunk) -> Span:
     around = [
         s
         for s in split_sentences(text, min(chunk.start, span.start), max(chunk.end, span.end))
-        if s.start < span.end and span.start < s.end
+        if s.overlaps(span)
     ]
     if not around:
         return span

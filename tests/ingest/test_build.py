@@ -21,6 +21,7 @@ from ingest.clean import clean_text
 from ingest.config import BuildConfig, ChunkConfig, DataPaths
 from ingest.errors import IngestError, SeedError
 from ingest.index_store import current_dir, read_index
+from ingest.library import Library
 from ingest.seeds import read_seeds
 from ingest.store import Store
 from ingest.tokenize import tokenizer_id
@@ -294,3 +295,17 @@ def test_an_empty_corpus_gives_an_empty_index_or_an_ingest_error(
         return
     assert manifest.n_chunks == 0
     assert read_index(paths.index).chunks == ()
+
+
+def test_a_chunk_size_change_rechunks_uploads_even_without_seeds(tmp_path: Path, hash_embedder: Any) -> None:
+    paths = DataPaths(tmp_path)
+    seed_file = next((Path(__file__).resolve().parents[2] / "seeds" / "docs").glob("*.txt"))
+    library = Library(paths, ChunkConfig())
+    try:
+        library.receive("notice.txt", seed_file.read_bytes())
+    finally:
+        library.close()
+    wide = ensure_index(paths, None, BuildConfig(), hash_embedder)
+    narrow = ensure_index(paths, None, BuildConfig(chunk=ChunkConfig(max_chars=60)), hash_embedder)
+    assert narrow.n_chunks > wide.n_chunks
+    assert narrow.chunk_config == ChunkConfig(max_chars=60).as_dict()
