@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+from helpers import cli_env
 
 from ingest.build import ensure_index
 from ingest.config import BuildConfig, DataPaths
@@ -56,13 +57,6 @@ SEED_DOC, SEED_QUESTION, SEED_FACT = "cq-2023-08-25-xianjie", "脱贫人口收�
 CFG = BuildConfig()  # what the command line builds with when no ZHENGCE_* setting says otherwise
 RUN_TIMEOUT_S = 300.0  # a safety net for a hung subprocess, never an expectation about speed
 KILL_SEED = 20240305
-
-
-def cli_env() -> dict[str, str]:
-    """The environment of a ``zhengce`` subprocess: offline, the repository's seeds, no other settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHENGCE_") and k != "PORT"}
-    env.update(HF_HUB_OFFLINE="1", ZHENGCE_SEEDS=str(SEEDS))
-    return env
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +134,7 @@ class AddRun:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "server.cli", "add", "--data", str(data), *docs],
             cwd=REPO,
-            env=cli_env(),
+            env=cli_env(ZHENGCE_SEEDS=str(SEEDS)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -250,7 +244,13 @@ def killed(tmp_path_factory: pytest.TempPathFactory) -> Killed:
     kills = [AddRun(data, files, trigger).finish() for files, trigger in kill_plan(random.Random(KILL_SEED))]
     args = [sys.executable, "-m", "server.cli", "ingest", "--data", str(data)]
     recovery = subprocess.run(
-        args, cwd=REPO, env=cli_env(), capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
+        args,
+        cwd=REPO,
+        env=cli_env(ZHENGCE_SEEDS=str(SEEDS)),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
     )
     assert recovery.returncode == 0, recovery.stderr
     return Killed(DataPaths(data), kills, list(temporary_generations(data)))

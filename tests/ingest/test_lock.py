@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import cli_env
 
 from ingest.build import UpdateOptions, ensure_index
 from ingest.config import BuildConfig, DataPaths
@@ -84,13 +85,6 @@ def release(proc: subprocess.Popen[str]) -> None:
 def tree(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` with its bytes."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
-
-def clean_env() -> dict[str, str]:
-    """The environment without any ZHENGCE_ setting, offline."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHENGCE_") and k != "PORT"}
-    env["HF_HUB_OFFLINE"] = "1"
-    return env
 
 
 def test_a_second_writer_process_gets_writer_busy_error_naming_the_first_ones_pid(tmp_path: Path) -> None:
@@ -213,7 +207,7 @@ def test_zhengce_add_refuses_while_another_process_holds_the_lock_and_writes_not
             capture_output=True,
             text=True,
             cwd=REPO,
-            env=clean_env(),
+            env=cli_env(),
             timeout=CHILD_TIMEOUT_S,
             check=False,
         )
@@ -231,7 +225,7 @@ def test_zhengce_add_once_the_other_writer_is_done_adds_the_file(tmp_path: Path)
     data = tmp_path / "data"
     with other_writer(data):
         pass
-    env = {**clean_env(), "ZHENGCE_SEEDS": str(REPO / "seeds")}
+    env = cli_env(ZHENGCE_SEEDS=str(REPO / "seeds"))
     result = subprocess.run(
         [sys.executable, "-m", "server.cli", "add", "--data", str(data), str(FIXTURE)],
         capture_output=True,

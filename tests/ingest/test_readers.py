@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from helpers import SHARED_DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ from ingest.pdf_worker import layout_pages
 from ingest.readers import SUPPORTED, ParsedDocument, ReadLimits, UnsupportedFormatError, read_document
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "readers"
-SHARED = Path("/work/shared/data")
+SHARED = SHARED_DATA
 PDF_397 = SHARED / "pdf_sample" / "397.pdf"
 CHONGQING = SHARED / "provincial_reports_2025_docx" / "2025年重庆市政府工作报告.docx"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="the shared public data set is not on this machine")

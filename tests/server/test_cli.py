@@ -7,12 +7,12 @@ blank or over-long question (reported on stderr before the model loads).
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import cli_env
 
 from server.cli import main
 
@@ -32,8 +32,7 @@ ANSWER_KEYS = {
 
 def run(args: list[str], data: Path, seeds: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run ``args`` with only our data and seeds settings in the environment."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHENGCE_") and k != "PORT"}
-    env.update(HF_HUB_OFFLINE="1", ZHENGCE_DATA=str(data), ZHENGCE_SEEDS=str(seeds))
+    env = cli_env(ZHENGCE_DATA=str(data), ZHENGCE_SEEDS=str(seeds))
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 

@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import socket
 import subprocess
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 import psutil
 import pytest
+from helpers import cli_env
 
 from ingest.config import DataPaths
 from ingest.lock import writer_lock
@@ -412,8 +412,7 @@ def test_a_document_zhengce_add_adds_from_another_process_is_served_without_a_re
     )
     settle(server)
     before = generation(api)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHENGCE_") and k != "PORT"}
-    env.update(HF_HUB_OFFLINE="1", ZHENGCE_SEEDS=str(SEEDS))
+    env = cli_env(ZHENGCE_SEEDS=str(SEEDS))
     added = subprocess.run(
         [sys.executable, "-m", "server.cli", "add", "--data", str(data_dir(server)), str(notice)],
         capture_output=True,
