@@ -253,10 +253,15 @@ def answer_parts(
     return sentences, "……"
 
 
-def cite(doc: Document, span: Span, chunk: Chunk, score: float, answer_part: bool = False) -> Citation:
-    """A citation of ``doc`` at ``span`` in ``chunk``; its quote is the text there, verbatim (the
-    server checks it against the text it serves)."""
-    source = doc.text
+def cite(
+    doc: Document, span: Span, chunk: Chunk, score: float, text: str | None = None, answer_part: bool = False
+) -> Citation:
+    """A citation of ``doc`` at ``span`` in ``chunk``; its quote is the text there, verbatim.
+
+    ``text`` is the text the span was found in (by default the document's); the server checks the
+    quote against the text it serves, so the two can never silently disagree.
+    """
+    source = doc.text if text is None else text
     context = context_span(source, span, chunk)
     return Citation(
         doc_id=doc.doc_id,

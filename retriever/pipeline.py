@@ -239,7 +239,8 @@ class Retriever:
         )  # fmt: skip
         features = evidence_features(terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
-        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, True) for s in spans]
+        source = self.texts[doc.doc_id]
+        cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, source, True) for s in spans]
         shown = {h.chunk.chunk_id for h in hits[:top_k]}
         others = [s for s in scored if s.hit.chunk.chunk_id in shown]
         cited += [self._cite(s) for s in supporting(others, [(doc.doc_id, s) for s in spans], top_k - len(cited))]
@@ -261,7 +262,7 @@ class Retriever:
 
     def _cite(self, sentence: Sentence) -> Citation:
         doc_id = sentence.hit.chunk.doc_id
-        return cite(self.docs[doc_id], sentence.span, sentence.hit.chunk, sentence.score)
+        return cite(self.docs[doc_id], sentence.span, sentence.hit.chunk, sentence.score, self.texts[doc_id])
 
     def _chunk_for(self, doc_id: str, span: Span, fallback: Chunk) -> Chunk:
         """The chunk that holds the whole span (chunks overlap, so one usually does), else the one holding its start."""

@@ -77,6 +77,7 @@ def _lifespan(settings: Settings) -> Lifespan:
         yield
         logger.info("shutting down")
         indexer.stop()
+        app.state.documents.close()
         app.state.feedback.close()
 
     return lifespan

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ingest.build import UpdateOptions, ensure_index
+from ingest.build import SEED_ORIGIN, UpdateOptions, ensure_index
 from ingest.config import DataPaths
 from ingest.embed import Embedder
 from ingest.errors import DocumentError
@@ -105,23 +105,26 @@ class Documents:
         self.settings = settings
         self.service = service
         self.indexer = indexer
-        self.limits = ReadLimits(max_bytes=settings.max_upload_bytes)
+        limits = ReadLimits(max_bytes=settings.max_upload_bytes)
+        # One connection for the app's lifetime (SQLite in WAL mode: every read sees the last commit,
+        # the indexer's too); requests from the thread pool take turns on it.
+        self._library = Library(DataPaths(settings.data), settings.build_config().chunk, limits)
+        self._lock = threading.Lock()
 
-    def _library(self) -> Library:
-        return Library(DataPaths(self.settings.data), self.settings.build_config().chunk, self.limits)
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._library.close()
 
     def add(self, files: list[tuple[str, bytes]]) -> list[Received | DocumentError]:
         """Store each file and acknowledge it, or say why it was refused; then ask for an update."""
-        library = self._library()
         results: list[Received | DocumentError] = []
-        try:
+        with self._lock:
             for name, data in files:
                 try:
-                    results.append(library.receive(name, data))
+                    results.append(self._library.receive(name, data))
                 except DocumentError as e:
                     results.append(e)
-        finally:
-            library.close()
         if any(isinstance(r, Received) and not r.duplicate for r in results):
             self.indexer.request()
         return results
@@ -133,25 +136,19 @@ class Documents:
             SeedDocumentError: it is a seed document.
             DocumentError: the new file is refused (UnsupportedFormatError for its type); the old version stays.
         """
-        library = self._library()
-        try:
-            if self._guard(library, doc_id) is None:
+        with self._lock:
+            if self._guard(self._library, doc_id) is None:
                 return None
-            received = library.receive(name, data, doc_id=doc_id)
-        finally:
-            library.close()
+            received = self._library.receive(name, data, doc_id=doc_id)
         self.indexer.request()
         return received
 
     def delete(self, doc_id: str) -> bool:
         """Delete a document; it is never cited again once the next generation is served."""
-        library = self._library()
-        try:
-            if self._guard(library, doc_id) is None:
+        with self._lock:
+            if self._guard(self._library, doc_id) is None:
                 return False
-            deleted = library.delete(doc_id)
-        finally:
-            library.close()
+            deleted = self._library.delete(doc_id)
         if deleted:
             self.service.hide(doc_id)
         self.indexer.request()
@@ -159,28 +156,22 @@ class Documents:
 
     def patch(self, doc_id: str, fields: dict[str, str | None]) -> DocStatus | None:
         """Correct a document's metadata; None when there is no such document."""
-        library = self._library()
-        try:
-            if not library.store.update_metadata(doc_id, fields):
+        with self._lock:
+            if not self._library.store.update_metadata(doc_id, fields):
                 return None
-            status = library.store.status(doc_id)
-        finally:
-            library.close()
+            status = self._library.store.status(doc_id)
         self.indexer.request()
         return status
 
     def statuses(self, doc_id: str | None = None) -> list[DocStatus]:
         """The status rows of every document, or of one."""
-        library = self._library()
-        try:
-            return library.store.statuses(doc_id)
-        finally:
-            library.close()
+        with self._lock:
+            return self._library.store.statuses(doc_id)
 
     @staticmethod
     def _guard(library: Library, doc_id: str) -> DocStatus | None:
         status = library.store.status(doc_id)
-        if status is not None and library.store.origin(doc_id) == "seed":
+        if status is not None and library.store.origin(doc_id) == SEED_ORIGIN:
             raise SeedDocumentError(
                 f"{doc_id} is a seed document; edit seeds/manifest.jsonl and restart to change or remove it"
             )

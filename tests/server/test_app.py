@@ -230,7 +230,7 @@ def broken_server(tmp_path_factory: pytest.TempPathFactory, servers: Any, repo_s
     server = servers.start(Settings(data=tmp_path_factory.mktemp("broken"), seeds=repo_seeds))
     docs = server.app.state.service.retriever.docs
     docs[SEED_DOC] = replace(docs[SEED_DOC], text=docs[SEED_DOC].text.replace("16118", "99999"))
-    server.app.state.documents.settings = None  # listing the documents now fails inside the route
+    server.app.state.documents._library = None  # listing the documents now fails inside the route
     yield server
     server.stop()
 
