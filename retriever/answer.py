@@ -79,10 +79,6 @@ def _intent_bonus(question: str, text: str, bonus: float) -> float:
     return 0.0
 
 
-# "哪一种米的比例最多" asks which, not how much, though it says 比例.
-_WHICH = re.compile(r"哪[一]?[种个类位家些]|什么|谁|何[种人处]")
-
-
 @dataclass(frozen=True, slots=True)
 class NumberFit:
     """How well a text's numbers answer a question that asks for a quantity (texts folded for search)."""
@@ -94,7 +90,7 @@ class NumberFit:
     def of(cls, question: str, terms: Terms) -> NumberFit | None:
         """The fit for ``question``, or None when it does not ask for a quantity."""
         folded = normalize_for_search(question)
-        if not asks_quantity(folded) or _WHICH.search(folded):
+        if not asks_quantity(folded):
             return None
         return cls(folded, frozenset(t for t in terms.weights if len(t) >= 2))
 

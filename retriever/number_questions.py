@@ -16,10 +16,13 @@ from retriever.numbers import _ARABIC, _MULT, _NOT_QUANTITY, _UNIT, _UNITS, Quan
 
 _RATE = "(?<![效频坦草直])率"  # 增长率, 失业率, 税率; not 效率
 _ASK_STRONG = re.compile(
-    f"多少|(?<!哪)几(?![乎何])|多[大高长久远重快宽深]|比例|比重|占比|百分|第几|哪一?[年天]|何年|何时|什么时候|量级|{_RATE}"
+    f"多少|(?<!哪)几(?![乎何])|多[大高长久远重快宽深]|比例|比重|占比|百分|第几|哪一?[年天]|何年|何时|量级|{_RATE}"
 )
 _ASK_WEAK = re.compile(r"增长|增速|增幅|规模|金额|数量|总量|产量")
 _ASK_HOW = re.compile(r"如何|怎样|怎么|哪些|什么|为什么|措施|举措|意义|要求|原则")
+# "哪一种米的比例最多" asks which, not how much, though it says 比例; 什么量级 still asks a figure
+# (什么时候 asks a time, which answers look for as such: retriever.answer.TIME_QUESTION).
+_ASK_WHICH = re.compile(r"哪一?[种个类位家些]|谁|何[种人处]|什么(?!量级)")
 _ASK_MEASURE = re.compile(f"(?:多少|(?<!哪)几)(?:{_MULT})?(?P<unit>{_UNIT}|钱)")
 # unit:pattern, checked in order after 第几, 百分之几 and a measure word after 多少/几; the first match wins.
 _ASK_KEYWORDS = tuple(
@@ -43,10 +46,12 @@ _MEASURES = _COUNTERS | {"大"}  # they precede their noun: 4个国家乡村振�
 def asks_quantity(question: str) -> bool:
     """Whether ``question`` asks for a number.
 
-    Yes for 多少/几/多大/比例/第几/哪年 ...; for 增长/规模/金额/数量 only when it is not a how/which/what
-    question (如何促进经济增长 asks for measures, not a figure).
+    Yes for 多少/几/多大/比例/第几/哪年 ... unless it asks which or who (哪一种…比例最多); for
+    增长/规模/金额/数量 only when it is not a how/which/what question (如何促进经济增长 asks for
+    measures, not a figure).
     """
-    return bool(_ASK_STRONG.search(question) or (_ASK_WEAK.search(question) and not _ASK_HOW.search(question)))
+    strong = _ASK_STRONG.search(question) and not _ASK_WHICH.search(question)
+    return bool(strong or (_ASK_WEAK.search(question) and not _ASK_HOW.search(question)))
 
 
 @cache
