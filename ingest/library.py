@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -61,6 +62,17 @@ class Library:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+
+    def receive_each(self, files: Iterable[tuple[str, bytes]]) -> Iterator[Received | DocumentError]:
+        """Receive each ``(filename, bytes)`` in turn: its acknowledgment, or the reason it was refused.
+
+        One refused file never stops the others; each result is committed before it is yielded.
+        """
+        for name, data in files:
+            try:
+                yield self.receive(name, data)
+            except DocumentError as e:
+                yield e
 
     def receive(self, filename: str, data: bytes, doc_id: str | None = None) -> Received:
         """Store an upload and record it as ``received``; identical bytes already here are a no-op.

@@ -127,33 +127,29 @@ def cmd_add(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.log_level)
-    files, paths, failed = _files(args.paths), DataPaths(settings.data), 0
-    with writer_lock(paths.root):
-        library = Library(paths, settings.build_config().chunk)
-        try:
-            for path in tqdm(files, desc="adding", unit="file", file=sys.stderr):
+    cfg, files, paths, failed = settings.build_config(), _files(args.paths), DataPaths(settings.data), 0
+    library: Library | None = None
+    try:
+        with writer_lock(paths.root):  # before the database is touched: a busy data directory is left as it is
+            library = Library(paths, cfg.chunk)
+            named = ((p.name, p.read_bytes()) for p in tqdm(files, desc="adding", unit="file", file=sys.stderr))
+            for path, got in zip(files, library.receive_each(named), strict=True):
                 line: dict[str, Any] = {"path": str(path)}
-                try:
-                    got = library.receive(path.name, path.read_bytes())
-                    line.update(doc_id=got.status.doc_id, status=got.status.status, duplicate=got.duplicate)
-                except DocumentError as e:
+                if isinstance(got, DocumentError):
                     failed += 1
-                    line.update(status="failed", error=str(e))
+                    line.update(status="failed", error=str(got))
+                else:
+                    line.update(doc_id=got.status.doc_id, status=got.status.status, duplicate=got.duplicate)
                 sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
                 sys.stdout.flush()
-        finally:
-            library.close()
-    embedder = SentenceEmbedder(settings.embedder)
-    manifest = ensure_index(paths, settings.seeds, settings.build_config(), embedder, UpdateOptions(progress=True))
-    library = Library(paths, settings.build_config().chunk)
-    try:
-        rows = library.store.statuses()
+        manifest = ensure_index(paths, settings.seeds, cfg, SentenceEmbedder(settings.embedder), UpdateOptions(True))
+        rows = [r for r in library.store.statuses() if r.status == "failed"]
     finally:
-        library.close()
-    failed += sum(1 for r in rows if r.status == "failed")
+        if library is not None:
+            library.close()
     summary = {"generation": manifest.generation, "documents": manifest.n_docs, "chunks": manifest.n_chunks}
-    _print_json({**summary, "failed": [{"doc_id": r.doc_id, "error": r.error} for r in rows if r.status == "failed"]})
-    return EXIT_FAILED if failed else EXIT_OK
+    _print_json({**summary, "failed": [{"doc_id": r.doc_id, "error": r.error} for r in rows]})
+    return EXIT_FAILED if failed + len(rows) else EXIT_OK
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

@@ -118,13 +118,8 @@ class Documents:
 
     def add(self, files: list[tuple[str, bytes]]) -> list[Received | DocumentError]:
         """Store each file and acknowledge it, or say why it was refused; then ask for an update."""
-        results: list[Received | DocumentError] = []
         with self._lock:
-            for name, data in files:
-                try:
-                    results.append(self._library.receive(name, data))
-                except DocumentError as e:
-                    results.append(e)
+            results = list(self._library.receive_each(files))
         if any(isinstance(r, Received) and not r.duplicate for r in results):
             self.indexer.request()
         return results
