@@ -29,7 +29,7 @@ FEATURES = (
 
 def weight_curve(retriever: Retriever, cases: Sequence[EvalCase], k: int = 5) -> dict[float, float]:
     """Chunk-level MRR@k of fused retrieval for every dense weight of the grid."""
-    signals = [retriever.signals(c.question, c.excluded) for c in cases if c.answerable]
+    signals = [retriever.signals(retriever.parse(c.question), c.excluded) for c in cases if c.answerable]
     answerable = [c for c in cases if c.answerable]
     curve = {}
     for w in WEIGHT_GRID:
@@ -209,19 +209,21 @@ def fit_answer(corpora: Sequence[tuple[Retriever, Sequence[EvalCase]]]) -> tuple
     prepared = []
     for retriever, cases in corpora:
         answerable = [c for c in cases if c.answerable]
-        hits = [retriever.rank(retriever.signals(c.question, c.excluded), 5) for c in answerable]
-        prepared.append((retriever, answerable, hits))
-    base = [r.config for r, _, _ in prepared]
+        questions = [retriever.parse(c.question) for c in answerable]
+        hits = [retriever.rank(retriever.signals(q, c.excluded), 5) for q, c in zip(questions, answerable, strict=True)]
+        prepared.append((retriever, answerable, questions, hits))
+    base = [r.config for r, *_ in prepared]
     best: tuple[float, AnswerConfig] = (-1.0, base[0].answer)
     for values in itertools.product(*ANSWER_GRID.values()):
         cfg = replace(base[0].answer, **dict(zip(ANSWER_GRID, values, strict=True)))  # type: ignore[arg-type]
         scores = []
-        for (retriever, cases, hits), config in zip(prepared, base, strict=True):
+        for (retriever, cases, questions, hits), config in zip(prepared, base, strict=True):
             retriever.config = replace(config, answer=cfg, abstention=Abstention())
-            judged = [judge(c, retriever.answer_from(c.question, h, 5)) for c, h in zip(cases, hits, strict=True)]
+            answers = [retriever.answer_from(q, h, 5) for q, h in zip(questions, hits, strict=True)]
+            judged = [judge(c, a) for c, a in zip(cases, answers, strict=True)]
             scores.append(sum((rank == 1) + ok for rank, ok in judged) / (2 * len(judged)))
         if float(np.mean(scores)) > best[0] + 1e-9:
             best = (float(np.mean(scores)), cfg)
-    for (retriever, _, _), config in zip(prepared, base, strict=True):
+    for (retriever, *_), config in zip(prepared, base, strict=True):
         retriever.config = config
     return best[1], best[0]

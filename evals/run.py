@@ -17,7 +17,7 @@ from evals.dataset import EvalCase
 from evals.metrics import char_f1, contains_gold, first_relevant_rank, rouge_l
 from ingest.types import Span
 from retriever.numbers import unsupported_numbers
-from retriever.pipeline import Mode, Retriever, check_question
+from retriever.pipeline import Mode, Retriever
 from retriever.types import Answer, Citation, Hit
 
 MODES: tuple[Mode, ...] = ("lexical", "dense", "fused")
@@ -143,7 +143,7 @@ def correct_if_answered(retriever: Retriever, case: EvalCase, answer: Answer, to
     if not answer.abstained:
         return _answer_ok(case, answer)
     with abstention_off(retriever) as open_retriever:
-        opened = open_retriever.answer_from(answer.question, list(answer.hits), top_k)
+        opened = open_retriever.answer_from(retriever.parse(answer.question), list(answer.hits), top_k)
     return _answer_ok(case, opened)
 
 
@@ -158,7 +158,7 @@ def mode_outcomes(retriever: Retriever, case: EvalCase, top_k: int, modes: Seque
     """Each retrieval mode's hits, answered by the same extraction; the signals are computed once."""
     if not modes:
         return {}
-    question = check_question(case.question)
+    question = retriever.parse(case.question)
     signals = retriever.signals(question, case.excluded)
     k = max(top_k, retriever.config.answer_hits)
     out: dict[str, Outcome] = {}

@@ -17,42 +17,15 @@ from ingest.chunk import split_sentences
 from ingest.tokenize import normalize_for_search
 from ingest.types import Chunk, Document, Span
 from retriever.config import Abstention, AnswerConfig
-from retriever.number_questions import asks_quantity, number_score
-from retriever.spans import ENUMERATION_QUESTION, LIST_WORDS, clauses, context_span, enumeration
+from retriever.number_questions import number_score
+from retriever.question import Question, Terms
+from retriever.spans import clauses, context_span, enumeration, is_heading, is_question_line, passage
 from retriever.types import Citation, Hit
 
 Tokenizer = Callable[[str], list[str]]
 
-NUMBER_QUESTION = re.compile(
-    r"多少|几[个项大年次倍名家所条]?|比例|比重|百分|增长|增速|多大|多高|多长|多久|金额|规模|数量|第几"
-)
-LIST_QUESTION = re.compile(f"{LIST_WORDS}|具体")
-# Question words and particles: they ask, they do not describe what to find.
-QUESTION_WORDS = re.compile(
-    r"请问|是多少|多少|是什么|什么|有哪些|哪些|哪几|哪个|哪里|怎么样|怎么|怎样|如何|为什么|是否|吗|呢|吧|[？?。！!，,]"
-)
-_HAS_NUMBER = re.compile(r"\d|[一二两三四五六七八九十百千万亿]+[个项大万亿元人倍年次%]")
-_ENUMERATION = re.compile(r"、.+、|[一二三四五六七八九十]是|[一二三四五六七八九十]大|“[^”]+”和“")
 _DIGITS = re.compile(r"^\d")
 _LEAD_IN = ":："
-
-
-@dataclass(frozen=True, slots=True)
-class Terms:
-    """The question's search terms with their idf weights."""
-
-    weights: Mapping[str, float]
-
-    @property
-    def total(self) -> float:
-        """The sum of all weights."""
-        return sum(self.weights.values())
-
-    def coverage(self, tokens: set[str] | frozenset[str], min_len: int = 1) -> float:
-        """The share of the idf weight of terms of at least ``min_len`` characters found among ``tokens``."""
-        items = [(t, w) for t, w in self.weights.items() if len(t) >= min_len]
-        total = sum(w for _, w in items)
-        return sum(w for t, w in items if t in tokens) / total if total else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +38,6 @@ class Sentence:
     score: float
 
 
-def question_terms(question: str, tokenize: Tokenizer, idf: Callable[[str], float]) -> Terms:
-    """The idf-weighted terms of a question, without its question words."""
-    core = QUESTION_WORDS.sub(" ", question)
-    return Terms({t: idf(t) for t in tokenize(core)})
-
-
-def _intent_bonus(question: str, text: str, bonus: float) -> float:
-    if NUMBER_QUESTION.search(question) and _HAS_NUMBER.search(text):
-        return bonus
-    if LIST_QUESTION.search(question) and _ENUMERATION.search(text):
-        return bonus
-    return 0.0
-
-
 @dataclass(frozen=True, slots=True)
 class NumberFit:
     """How well a text's numbers answer a question that asks for a quantity (texts folded for search)."""
@@ -87,12 +46,9 @@ class NumberFit:
     subjects: frozenset[str]
 
     @classmethod
-    def of(cls, question: str, terms: Terms) -> NumberFit | None:
+    def of(cls, question: Question) -> NumberFit | None:
         """The fit for ``question``, or None when it does not ask for a quantity."""
-        folded = normalize_for_search(question)
-        if not asks_quantity(folded):
-            return None
-        return cls(folded, frozenset(t for t in terms.weights if len(t) >= 2))
+        return cls(question.folded, question.subjects) if question.asks_quantity else None
 
     def score(self, text: str) -> float:
         """In [0, 1]: 0 when ``text`` has no number that could answer."""
@@ -100,7 +56,7 @@ class NumberFit:
 
 
 def score_sentences(
-    question: str, terms: Terms, hits: Sequence[Hit], text_of: Mapping[str, str], tokenize: Tokenizer, cfg: AnswerConfig
+    question: Question, hits: Sequence[Hit], text_of: Mapping[str, str], tokenize: Tokenizer, cfg: AnswerConfig
 ) -> list[Sentence]:
     """Every sentence of the given hits, scored, best first; a sentence in two chunks counts once.
 
@@ -108,7 +64,8 @@ def score_sentences(
     one of its numbers fits: the asked unit, the question's subject right before it, no foreign
     qualifier (``三级医院床位`` is not ``二、三级医院床位``); see :func:`retriever.number_questions.number_score`.
     """
-    numbers = NumberFit.of(question, terms) if cfg.number_weight else None
+    numbers = NumberFit.of(question) if cfg.number_weight else None
+    terms = question.terms
     scored: dict[tuple[str, Span], Sentence] = {}
     for hit in hits:
         text = text_of[hit.chunk.doc_id]
@@ -120,7 +77,6 @@ def score_sentences(
             score = (
                 terms.coverage(tokens)
                 + cfg.rank_weight * hit.score
-                + _intent_bonus(question, sentence, cfg.intent_bonus)
                 + (cfg.number_weight * numbers.score(sentence) if numbers else 0.0)
             )
             scored[(hit.chunk.doc_id, span)] = Sentence(span, hit, tokens, score)
@@ -194,14 +150,13 @@ def _new_chars(clause: str, question: str) -> int:
     return sum(1 for ch in clause if (ch.isdigit() or _QUESTION_CHARS.match(ch)) and ch not in asked)
 
 
-# A question asking when, and what a clause holding a time looks like.
-TIME_QUESTION = re.compile(r"何时|什么时候|哪一?年|何年|哪个时期|日期|几月|哪天")
+# What a clause holding a time looks like.
 _TIME = re.compile(
     r"\d+\s*(?:年|月|日)|世纪|年代|时期|[早中晚]期|[一二三四五六七八九十〇零]+年|今年|去年|明年|目前|现在"
 )
 
 
-def answer_clauses(question: str, terms: Terms, sentence: Span, text: str, tokenize: Tokenizer) -> Span:
+def answer_clauses(question: Question, sentence: Span, text: str, tokenize: Tokenizer) -> Span:
     """The clause or adjacent clauses of one sentence that answer the question, verbatim.
 
     The anchor is the clause covering most of the question. When the question asks for a time,
@@ -212,16 +167,17 @@ def answer_clauses(question: str, terms: Terms, sentence: Span, text: str, token
     more answers than it made shorter.
     """
     parts = clauses(text, sentence)
-    if len(parts) <= 1 or LIST_QUESTION.search(question):
+    if len(parts) <= 1 or question.intent == "list":
         return sentence
-    folded = normalize_for_search(question)
     pieces = [text[p.start : p.end] for p in parts]
-    scores = [terms.coverage(frozenset(tokenize(p))) for p in pieces]
+    scores = [question.terms.coverage(frozenset(tokenize(p))) for p in pieces]
     best = max(range(len(parts)), key=lambda i: scores[i])
     near = sorted(range(len(parts)), key=lambda i: (abs(i - best), i))
-    if TIME_QUESTION.search(folded):
-        typed = [i for i in near if _TIME.search(normalize_for_search(pieces[i])) and _new_chars(pieces[i], question)]
-    elif (numbers := NumberFit.of(question, terms)) is not None:
+    if question.asks_time:
+        typed = [
+            i for i in near if _TIME.search(normalize_for_search(pieces[i])) and _new_chars(pieces[i], question.text)
+        ]
+    elif (numbers := NumberFit.of(question)) is not None:
         fits = [(numbers.score(pieces[i]), i) for i in near]
         typed = [i for f, i in sorted(fits, key=lambda f: -f[0]) if f > 0]  # stable: nearest first among equals
     else:
@@ -233,20 +189,31 @@ def answer_clauses(question: str, terms: Terms, sentence: Span, text: str, token
 
 
 def answer_parts(
-    question: str, terms: Terms, sentences: list[Span], text: str, tokenize: Tokenizer, cfg: AnswerConfig
+    question: Question, best: Span, joined: list[Span], text: str, tokenize: Tokenizer, cfg: AnswerConfig
 ) -> tuple[list[Span], str]:
     """The spans the answer quotes, and how their quotes are joined into its text.
 
-    A list question whose first answer sentence is an enumeration's lead-in gets the lead-in and
-    every item, one per line; one sentence is cut to its answering clause(s); several sentences
-    stay whole, joined by an ellipsis.
+    Args:
+        question: the parsed question.
+        best: the best sentence.
+        joined: the best sentence with the sentences that joined it (:func:`answer_spans`), in text order.
+        text: the document's text.
+        tokenize: the search tokenizer.
+        cfg: the answer settings.
+
+    A list question whose best sentence is an enumeration's lead-in gets the lead-in and every
+    item, one per line. A question asking for measures, requirements, a list, a reason or a
+    definition, and any question whose best sentence is a heading or a Q&A document's own question,
+    gets the passage that answers (:func:`retriever.spans.passage`). Otherwise one sentence is cut
+    to its answering clause(s), and several sentences stay whole, joined by an ellipsis.
     """
-    lead_in = split_sentences(text, sentences[0].start, sentences[0].end)[0]
-    if cfg.enumerations and ENUMERATION_QUESTION.search(question) and (items := enumeration(text, lead_in)):
-        return [lead_in, *items], "\n"
-    if cfg.clauses and len(sentences) == 1 and lead_in == sentences[0]:
-        return [answer_clauses(question, terms, sentences[0], text, tokenize)], "……"
-    return sentences, "……"
+    if cfg.enumerations and question.wants_enumeration and (items := enumeration(text, best)):
+        return [best, *items], "\n"
+    if cfg.passages and (question.wants_passage or is_heading(text, best) or is_question_line(text, best)):
+        return passage(text, best, cfg.passage_chars), "……"
+    if cfg.clauses and len(joined) == 1 and joined[0] == best:
+        return [answer_clauses(question, best, text, tokenize)], "……"
+    return joined, "……"
 
 
 def cite(

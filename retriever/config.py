@@ -26,13 +26,12 @@ class AnswerConfig:
     """How sentences are scored and joined into an answer (chosen on the seed set's dev half).
 
     A sentence scores its idf-weighted coverage of the question, plus ``rank_weight`` times its
-    chunk's fused score, plus ``intent_bonus`` when it has what the question asks for. Another
+    chunk's fused score (plus ``number_weight`` times its number fit for a quantity question). Another
     sentence of the same document joins the answer when it adds at least ``join_gain`` coverage
     (``join_gain_far`` when it is not next to the answer), at most ``max_parts`` parts in all.
     """
 
     rank_weight: float = 0.1
-    intent_bonus: float = 0.25
     join_gain: float = 0.15
     join_gain_far: float = 0.25
     max_parts: int = 3
@@ -42,6 +41,10 @@ class AnswerConfig:
     clauses: bool = True
     # A list question on an enumeration (一是…二是…, （一）…) is answered with all of its items.
     enumerations: bool = True
+    # Measures, requirements, lists, reasons, definitions, and answers under a heading or a Q&A
+    # document's question are answered by the passage that follows, up to this many characters.
+    passages: bool = True
+    passage_chars: int = 300
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
-from ingest.tokenize import entities, normalize_for_search
+from ingest.tokenize import normalize_for_search
 from ingest.types import Chunk, Document, IndexManifest, Span
 from retriever.answer import (
     Evidence,
@@ -25,7 +25,6 @@ from retriever.answer import (
     answer_spans,
     cite,
     evidence_features,
-    question_terms,
     score_sentences,
     supporting,
 )
@@ -35,6 +34,7 @@ from retriever.errors import QuestionError
 from retriever.fusion import fuse
 from retriever.lexical import LexicalSearcher
 from retriever.numbers import unsupported_numbers
+from retriever.question import Question, parse_question
 from retriever.synonyms import default_synonyms
 from retriever.types import Answer, Citation, Hit
 
@@ -131,38 +131,45 @@ class Retriever:
         """The documents of the open generation by doc_id."""
         return self.data.docs
 
-    def signals(self, question: str, exclude: Collection[str] = ()) -> Signals:
+    def parse(self, question: str) -> Question:
+        """The question parsed once, its terms weighted by this index's idf.
+
+        Raises:
+            QuestionError: the question is empty or too long.
+        """
+        return parse_question(check_question(question), self.lexical.tokens, self.lexical.idf)
+
+    def signals(self, question: Question, exclude: Collection[str] = ()) -> Signals:
         """The candidate rows of both lists with both raw scores for each.
 
         Args:
-            question: the question text.
+            question: the parsed question.
             exclude: leave these documents' chunks out (deleted ones still in the served generation;
                 in evals, a question's own paragraph, to make it unanswerable).
         """
         lexical = self._lexical_scores(question)
-        query = self.embedder.embed_query(question)
+        query = self.embedder.embed_query(question.text)
         return self._signals(question, lexical, query, exclude)
 
-    def _lexical_scores(self, question: str) -> npt.NDArray[np.float32]:
+    def _lexical_scores(self, question: Question) -> npt.NDArray[np.float32]:
         """BM25 of the question's tokens, plus ``synonym_weight`` times BM25 of its synonyms' new tokens."""
-        tokens = self.lexical.tokens(question)
+        tokens = self.lexical.tokens(question.text)
         scores = self.lexical.scores(tokens)
-        if self.config.synonym_weight and (extra := self.synonyms.expand(question)):
+        if self.config.synonym_weight and (extra := self.synonyms.expand(question.text)):
             new = [t for t in dict.fromkeys(self.lexical.tokens(" ".join(extra))) if t not in set(tokens)]
             if new:
                 scores = scores + np.float32(self.config.synonym_weight) * self.lexical.scores(new)
         return scores
 
-    def _signals(self, question: str, lexical: np.ndarray, query: np.ndarray, exclude: Collection[str]) -> Signals:
+    def _signals(self, question: Question, lexical: np.ndarray, query: np.ndarray, exclude: Collection[str]) -> Signals:
         n = self.config.candidates
         dense_rows, _ = self.dense.search(query, n)
         lex_rows = np.argsort(-lexical, kind="stable")[:n]
         lex_rows = lex_rows[lexical[lex_rows] > 0]
         merged = dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()])
         rows = np.array([r for r in merged if self.data.chunks[r].doc_id not in exclude], dtype=np.int64)
-        terms = question_terms(question, self.lexical.tokens, self.lexical.idf)
         docs = {self.data.chunks[r].doc_id for r in rows}
-        cover = {d: terms.coverage(self._title_tokens[d], min_len=2) for d in docs}
+        cover = {d: question.terms.coverage(self._title_tokens[d], min_len=2) for d in docs}
         title = np.array([cover[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
         return Signals(rows, lexical[rows], self.dense.scores(query, rows), title)
 
@@ -192,7 +199,7 @@ class Retriever:
 
     def search(self, question: str, k: int, mode: Mode = "fused", exclude: Collection[str] = ()) -> list[Hit]:
         """The ``k`` best chunks for a question by one signal or both."""
-        return self.rank(self.signals(question, exclude), k, mode)
+        return self.rank(self.signals(self.parse(question), exclude), k, mode)
 
     def ask(self, question: str, top_k: int = 5, exclude: Collection[str] = ()) -> Answer:
         """Answer a question with verbatim citations, or abstain and offer related passages.
@@ -200,11 +207,12 @@ class Retriever:
         Raises:
             QuestionError: the question is empty or too long.
         """
-        q = check_question(question)
         timer = _Timer({}, time.perf_counter())
+        q = self.parse(question)
+        timer.lap("parse")
         lexical = self._lexical_scores(q)
         timer.lap("lexical")
-        query = self.embedder.embed_query(q)
+        query = self.embedder.embed_query(q.text)
         timer.lap("embed")
         hits = self.rank(self._signals(q, lexical, query, exclude), max(top_k, self.config.answer_hits))
         timer.lap("fuse")
@@ -214,30 +222,27 @@ class Retriever:
         answer.timings_ms["total"] = round(sum(timer.marks.values()), 2)
         return answer
 
-    def answer_from(self, q: str, hits: list[Hit], top_k: int) -> Answer:
+    def answer_from(self, q: Question, hits: list[Hit], top_k: int) -> Answer:
         """The answer, citations and abstention decision for already retrieved hits."""
         if not hits:
-            return Answer(q, ABSTAIN_TEXT, True, (), (), 0.0)
+            return Answer(q.text, ABSTAIN_TEXT, True, (), (), 0.0)
         cfg = self.config.answer
-        terms = question_terms(q, self.lexical.tokens, self.lexical.idf)
         # Every sentence of the hits answered from or cited, scored once; a sentence keeps its first hit.
-        scored = score_sentences(
-            q, terms, hits[: max(top_k, self.config.answer_hits)], self.texts, self.lexical.tokens, cfg
-        )
+        scored = score_sentences(q, hits[: max(top_k, self.config.answer_hits)], self.texts, self.lexical.tokens, cfg)
         answering = {h.chunk.chunk_id for h in hits[: self.config.answer_hits]}
         sentences = [s for s in scored if s.hit.chunk.chunk_id in answering]
         best = sentences[0]
         doc = self.docs[best.hit.chunk.doc_id]
-        sentence_spans = answer_spans(terms, sentences, doc.text, cfg)
-        answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in sentence_spans))
-        spans, joiner = answer_parts(q, terms, sentence_spans, doc.text, self.lexical.tokens, cfg)
+        joined = answer_spans(q.terms, sentences, doc.text, cfg)
+        spans, joiner = answer_parts(q, best.span, joined, doc.text, self.lexical.tokens, cfg)
+        answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in [*joined, *spans]))
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
-        fit, named = NumberFit.of(q, terms), entities(q)
+        fit = NumberFit.of(q)
         evidence = Evidence(
-            answer_tokens, chunk_tokens, named, self._search_form(doc.doc_id) if named else "",
-            number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in sentence_spans),
+            answer_tokens, chunk_tokens, q.entities, self._search_form(doc.doc_id) if q.entities else "",
+            number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in spans),
         )  # fmt: skip
-        features = evidence_features(terms, hits, evidence)
+        features = evidence_features(q.terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)
         source = self.texts[doc.doc_id]
         cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, source, True) for s in spans]
@@ -250,8 +255,8 @@ class Retriever:
             logger.error("abstaining: %r states numbers its quotes do not: %s", text, [n.raw for n in unsupported])
         if unsupported or confidence < self.config.abstention.threshold:
             related = tuple(replace(c, answer_part=False) for c in cited)
-            return Answer(q, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features)
-        return Answer(q, text, False, tuple(cited), (), confidence, tuple(hits), features)
+            return Answer(q.text, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features)
+        return Answer(q.text, text, False, tuple(cited), (), confidence, tuple(hits), features)
 
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""

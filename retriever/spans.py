@@ -46,9 +46,6 @@ _ITEM = re.compile(
     r"(?P<shi>[一二三四五六七八九十]+)是|(?P<dun>[一二三四五六七八九十]+)、|[（(](?P<paren>[一二三四五六七八九十]+)[）)]"
     r"|(?P<dot>\d{1,2})[.、．](?!\d)|[（(](?P<pnum>\d{1,2})[）)]|第(?P<di>[一二三四五六七八九十]+)[，,、]"
 )
-# Words of a question asking for a list; an enumeration is also what "…是什么" and "几个方面" ask for.
-LIST_WORDS = "哪些|哪几|包括|包含|有什么|分别|主要内容"
-ENUMERATION_QUESTION = re.compile(f"{LIST_WORDS}|是什么|具体内容|几个方面")
 _MAX_ITEMS = 12
 _ITEM_REACH = 3000  # how far (in characters) an enumeration is followed
 
@@ -107,3 +104,82 @@ def context_span(text: str, span: Span, chunk: Chunk) -> Span:
     if not around:
         return span
     return Span(min(around[0].start, span.start), max(around[-1].end, span.end))
+
+
+_MARKER_START = re.compile(
+    r"^(?:第[一二三四五六七八九十百零〇两\d]+[编章节条部分]|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)]"
+    r"|\d{1,2}[.、．](?!\d)|附\s*件)"
+)
+_MAX_HEADING_CHARS = 40
+_QUESTION_END = ("？", "?")
+
+
+def _line_of(text: str, span: Span) -> Span:
+    """The line (paragraph) that holds ``span``, trimmed."""
+    start = text.rfind("\n", 0, span.start) + 1
+    end = text.find("\n", span.end)
+    return trim_span(text, Span(start, len(text) if end < 0 else end))
+
+
+def is_heading(text: str, span: Span) -> bool:
+    """Whether the sentence at ``span`` is a bare heading or title: a short line of its own, or a marked short line.
+
+    ``二、减免质量检验检测服务收费。`` and ``一、总体要求`` are headings; so is a document's first line when
+    it is short. A sentence that shares its line with others is not (it is running text), nor is a
+    short line that reads as a sentence without any heading marker unless it is the text's first line.
+    """
+    line = _line_of(text, span)
+    if (line.start, line.end) != (span.start, span.end) or span.end - span.start > _MAX_HEADING_CHARS:
+        return False
+    sentence = text[span.start : span.end]
+    return (
+        line.start == trim_span(text, Span(0, len(text))).start
+        or bool(_MARKER_START.match(sentence))
+        or sentence[-1] not in "。！？；!?;：:"
+    )
+
+
+def is_question_line(text: str, span: Span) -> bool:
+    """Whether the sentence is a question the document asks itself (a Q&A document's ``23、…如何处理？``)."""
+    return text[span.start : span.end].rstrip().endswith(_QUESTION_END)
+
+
+def passage(text: str, sentence: Span, max_chars: int) -> list[Span]:
+    """The passage that answers from ``sentence`` on: up to ``max_chars``, in whole sentences, as contiguous spans.
+
+    - A heading or title is not the answer: the passage is the body that follows it, up to the
+      next heading.
+    - A question line of a Q&A document is not the answer: the passage is what follows it (from a
+      ``答：`` on), up to the next question line.
+    - A lead-in (ending in ``：``) continues into the lines after it.
+    - Any other sentence continues with the sentences after it on its line (its paragraph),
+      ``；``-separated items included, and stops at the line's end.
+
+    The first sentence of the passage is always kept whole, even when longer than ``max_chars``.
+    Spans are merged where only blank space lies between them, so each span is one contiguous quote.
+    """
+    skip_first = is_heading(text, sentence) or is_question_line(text, sentence)
+    crosses_lines = skip_first or text[sentence.start : sentence.end].rstrip()[-1:] in (":", "：")
+    limit = len(text) if crosses_lines else _line_of(text, sentence).end
+    following = split_sentences(text, sentence.end, min(limit, sentence.end + _ITEM_REACH))
+    chosen: list[Span] = [] if skip_first else [sentence]
+    used = 0 if skip_first else sentence.end - sentence.start
+    for s in following:
+        piece = text[s.start : s.end]
+        if is_question_line(text, s) or (chosen and is_heading(text, s)):
+            break
+        if skip_first and not chosen and is_heading(text, s):
+            continue  # a sub-heading right under the heading: its body follows
+        if chosen and used + len(piece) > max_chars:
+            break
+        chosen.append(s)
+        used += len(piece)
+    if not chosen:
+        return [sentence]
+    merged: list[Span] = []
+    for s in chosen:
+        if merged and text[merged[-1].end : s.start].strip() == "":
+            merged[-1] = Span(merged[-1].start, s.end)
+        else:
+            merged.append(s)
+    return merged

@@ -14,19 +14,17 @@ from ingest.chunk import split_sentences
 from ingest.tokenize import tokenize
 from ingest.types import Chunk, Document, Span
 from retriever.answer import (
-    QUESTION_WORDS,
     Sentence,
-    Terms,
     answer_clauses,
     answer_probability,
     answer_spans,
     cite,
-    question_terms,
     score_sentences,
     supporting,
 )
 from retriever.config import Abstention, AnswerConfig
-from retriever.spans import clauses, context_span, enumeration
+from retriever.question import QUESTION_WORDS, Question, Terms, parse_question, question_terms
+from retriever.spans import clauses, context_span, enumeration, is_heading, is_question_line, passage
 from retriever.types import Hit
 
 DOC_ID = "cq"
@@ -43,6 +41,10 @@ def chars(text: str) -> list[str]:
 
 def unit_idf(token: str) -> float:
     return 1.0
+
+
+def parsed(question: str) -> Question:
+    return parse_question(question, char12, unit_idf)
 
 
 def hit(text: str, start: int, end: int, rank: int = 0, doc_id: str = DOC_ID, score: float = 1.0) -> Hit:
@@ -106,8 +108,9 @@ LIST_TEXT = (
 def test_a_lead_in_line_ending_in_a_colon_is_joined_with_the_sentence_after_it() -> None:
     text = LIST_TEXT
     h = hit(text, 0, len(text))
-    terms = question_terms("六项重点任务有哪些", char12, unit_idf)
-    scored = score_sentences("六项重点任务有哪些", terms, [h], {DOC_ID: text}, char12, CFG)
+    question = parsed("六项重点任务有哪些")
+    terms = question.terms
+    scored = score_sentences(question, [h], {DOC_ID: text}, char12, CFG)
     assert text[scored[0].span.start : scored[0].span.end] == "六项重点任务具体为:"
     spans = answer_spans(terms, scored, text, CFG)
     assert [text[s.start : s.end] for s in spans] == ["六项重点任务具体为:\n一是坚决守牢防止返贫致贫底线。"]
@@ -174,8 +177,7 @@ def test_score_sentences_counts_a_sentence_shared_by_two_chunks_once_and_sorts_b
     text = INCOME_TEXT
     s0, s1, s2, _ = sentences_of(text)
     first, second = hit(text, s0.start, s1.end, rank=0), hit(text, s1.start, s2.end, rank=1, score=0.5)
-    terms = question_terms("收入是多少", char12, unit_idf)
-    scored = score_sentences("收入是多少", terms, [first, second], {DOC_ID: text}, char12, CFG)
+    scored = score_sentences(parsed("收入是多少"), [first, second], {DOC_ID: text}, char12, CFG)
     assert [s.span for s in scored].count(s1) == 1
     assert {s.span for s in scored} == {s0, s1, s2}
     assert [s.score for s in scored] == sorted((s.score for s in scored), reverse=True)
@@ -288,8 +290,7 @@ def test_clauses_cover_the_sentence_verbatim_in_order(text: str) -> None:
 
 
 def _clause_answer(question: str, text: str) -> str:
-    terms = question_terms(question, char12, unit_idf)
-    span = answer_clauses(question, terms, Span(0, len(text)), text, char12)
+    span = answer_clauses(parsed(question), Span(0, len(text)), text, char12)
     return text[span.start : span.end]
 
 
@@ -361,6 +362,57 @@ def test_a_quantity_question_prefers_the_sentence_whose_number_has_its_subject_a
     doc = Document(DOC_ID, "t", text)
     hit = Hit(Chunk(f"{DOC_ID}:0-{len(text)}", DOC_ID, 0, text, 0, len(text), ()), 1.0, 0, 1.0, 0.5, "fused")
     question = "三级医院床位有多少张"
-    terms = question_terms(question, char12, unit_idf)
-    best = score_sentences(question, terms, [hit], {DOC_ID: doc.text}, char12, CFG)[0]
+    best = score_sentences(parsed(question), [hit], {DOC_ID: doc.text}, char12, CFG)[0]
     assert text[best.span.start : best.span.end] == "全市三级医院床位达到12万张。"
+
+
+NOTICE = (
+    "关于支持企业复工复产的通知\n"
+    "二、减免质量检验检测服务收费。\n"
+    "对复工复产企业的检验检测服务费用减半收取；对小微企业免收检验检测费；受理后3个工作日内出具报告。\n"
+    "三、加强用工保障。\n"
+    "企业招工最高可获30万元补助。"
+)
+QA = (
+    "23、被污染的污水、污物如何处理？答：应当按照规定进行严格消毒。消毒后方可排放。"
+    "24、口罩怎么丢弃？答：投入有害垃圾桶。"
+)
+
+
+def _passage(text: str, first: str, max_chars: int = 300) -> list[str]:
+    start = text.index(first)
+    sentence = next(s for s in split_sentences(text) if s.start == start)
+    return [text[s.start : s.end] for s in passage(text, sentence, max_chars)]
+
+
+def test_a_heading_is_never_the_answer_its_body_is() -> None:
+    assert _passage(NOTICE, "二、减免质量检验检测服务收费。") == [
+        "对复工复产企业的检验检测服务费用减半收取；对小微企业免收检验检测费；受理后3个工作日内出具报告。"
+    ]
+
+
+def test_a_title_line_gives_way_to_the_body_up_to_the_next_heading() -> None:
+    first_body = _passage(NOTICE, "关于支持企业复工复产的通知")
+    assert first_body and not first_body[0].startswith("关于")
+
+
+def test_a_passage_keeps_every_semicolon_item_of_its_paragraph_and_stops_at_the_line_end() -> None:
+    assert _passage(NOTICE, "对复工复产企业") == [
+        "对复工复产企业的检验检测服务费用减半收取；对小微企业免收检验检测费；受理后3个工作日内出具报告。"
+    ]
+
+
+def test_a_passage_stops_at_max_chars_in_whole_sentences_but_keeps_its_first_sentence() -> None:
+    assert _passage(NOTICE, "对复工复产企业", max_chars=20) == ["对复工复产企业的检验检测服务费用减半收取；"]
+
+
+def test_a_qa_documents_own_question_gives_way_to_its_answer() -> None:
+    assert _passage(QA, "23、") == ["答：应当按照规定进行严格消毒。消毒后方可排放。"]
+
+
+def test_headings_and_question_lines_are_told_from_running_text() -> None:
+    spans = split_sentences(NOTICE)
+    flags = [is_heading(NOTICE, s) for s in spans]
+    assert flags[:3] == [True, True, False]
+    assert is_question_line(QA, split_sentences(QA)[0])
+    assert not is_question_line(QA, split_sentences(QA)[1])

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retriever.number_questions import asked_unit, asks_quantity, number_score
+from retriever.number_questions import number_score
 from retriever.numbers import (
     Quantity,
     canonical,
@@ -16,6 +16,7 @@ from retriever.numbers import (
     quantities,
     unsupported_numbers,
 )
+from retriever.question import asked_unit, asks_quantity
 
 Row = tuple[str, float, float | None, str, str]  # raw, value, high, unit, approx
 

@@ -1,0 +1,202 @@
+"""The question, parsed once per ask: normalised text, weighted terms, entities, intent, asked unit.
+
+Every pattern that reads what a question asks for lives here. Intents are read from the question
+folded for search (NFKC, lower case, Traditional→Simplified), so 臺灣有幾個縣市 and 台湾有几个县市
+are the same question. ``Question`` is built once by :func:`parse_question` and passed down to
+retrieval, answer extraction and the abstention decision; nothing downstream re-reads the raw text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+from ingest.tokenize import entities, normalize_for_search
+from retriever.numbers import _MULT, _UNIT, _UNITS, _table
+
+Tokenizer = Callable[[str], list[str]]
+Intent = Literal[
+    "quantity", "time", "person", "place", "list", "definition", "reason", "method", "yesno", "descriptive", "factoid"
+]
+# Intents answered by a passage (the body under a heading, a lead-in's items, a Q&A answer), not a clause.
+PASSAGE_INTENTS: frozenset[Intent] = frozenset({"list", "definition", "reason", "method", "descriptive"})
+
+# Question words and particles: they ask, they do not describe what to find.
+QUESTION_WORDS = re.compile(
+    r"请问|是多少|多少|是什么|什么|有哪些|哪些|哪几|哪个|哪里|怎么样|怎么|怎样|如何|为什么|是否|吗|呢|吧|[？?。！!，,]"
+)
+
+_RATE = "(?<![效频坦草直])率"  # 增长率, 失业率, 税率; not 效率
+_ASK_STRONG = re.compile(
+    f"多少|(?<!哪)几(?![乎何])|多[大高长久远重快宽深]|比例|比重|占比|百分|第几|哪一?[年天]|何年|何时|量级|{_RATE}"
+)
+_ASK_WEAK = re.compile(r"增长|增速|增幅|规模|金额|数量|总量|产量")
+_ASK_HOW = re.compile(r"如何|怎样|怎么|哪些|什么|为什么|措施|举措|意义|要求|原则")
+# "哪一种米的比例最多" asks which, not how much, though it says 比例; 什么量级 still asks a figure
+# (什么时候 asks a time: TIME_QUESTION).
+_ASK_WHICH = re.compile(r"哪一?[种个类位家些]|谁|何[种人处]|什么(?!量级)")
+_ASK_MEASURE = re.compile(f"(?:多少|(?<!哪)几)(?:{_MULT})?(?P<unit>{_UNIT}|钱)")
+# unit:pattern, checked in order after 第几, 百分之几 and a measure word after 多少/几; the first match wins.
+_ASK_KEYWORDS = tuple(
+    (re.compile(pattern), unit)
+    for unit, pattern in _table(
+        f"百分点:百分点 %:百分|比例|比重|占比|{_RATE}|增速|增幅|(?:增长|下降|降低|上涨|下跌)了?(?:多少|几) "
+        "年:哪一?年|何年|年份|年限|期限 日:哪一?天 级:量级|等级 "
+        "元:收入|金额|资金|钱|挣|投资|补贴|补助|费用|价格|工资|经费|预算|资产|贷款|税|产值|增加值|总值|销售额|收益 "
+        "人:人数|人口|就业 户:户数 张:床位 公里:里程 倍:倍"
+    ).items()
+)
+
+TIME_QUESTION = re.compile(r"何时|什么时候|哪一?年|何年|哪个时期|日期|几月|哪天|截止|期限")
+_LIST = re.compile(r"哪些|哪几|包括|包含|有什么|分别|主要内容|几个方面|具体内容|具体")
+# Questions answered by an enumeration when their best sentence is its lead-in (六项重点任务具体为:).
+ENUMERATION_QUESTION = re.compile(r"哪些|哪几|包括|包含|有什么|分别|主要内容|是什么|具体内容|几个方面")
+_DEFINITION = re.compile(r"什么是|是指|指的是|指什么|含义|定义|什么意思|是什么意思|何谓")
+_REASON = re.compile(r"为什么|为何|原因|意义|目的|为了什么")
+_METHOD = re.compile(r"如何|怎样|怎么|办理|流程|程序|途径|方式|渠道|步骤")
+_PERSON = re.compile(r"谁|哪位|何人|什么人|哪个人")
+_PLACE = re.compile(r"哪里|何处|在哪|什么地方|哪个地方|哪个城市|哪个省")
+_YESNO = re.compile(r"是否|能否|可否|能不能|可不可以|有没有|是不是|吗$")
+_DESCRIPTIVE = re.compile(
+    r"措施|举措|要求|条件|内容|目标|任务|重点|政策|做法|规定|标准|安排|部署|工作|情况|范围|对象|作用|成效|成果|变化|特点"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """The question's search terms with their idf weights."""
+
+    weights: Mapping[str, float]
+
+    @property
+    def total(self) -> float:
+        """The sum of all weights."""
+        return sum(self.weights.values())
+
+    def coverage(self, tokens: set[str] | frozenset[str], min_len: int = 1) -> float:
+        """The share of the idf weight of terms of at least ``min_len`` characters found among ``tokens``."""
+        items = [(t, w) for t, w in self.weights.items() if len(t) >= min_len]
+        total = sum(w for _, w in items)
+        return sum(w for t, w in items if t in tokens) / total if total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question as every later stage sees it.
+
+    Attributes:
+        text: as asked, stripped.
+        folded: ``text`` folded for search (``normalize_for_search``); every intent is read from it.
+        terms: the idf-weighted search terms of the open index, question words removed.
+        entities: places, organisations and years it names (jieba's ns/nt and ``19xx``/``20xx``).
+        intent: what kind of answer it asks for.
+        asked_unit: for a quantity question, the normalised unit asked for (元, %, 个 …), if any.
+    """
+
+    text: str
+    folded: str
+    terms: Terms
+    entities: tuple[str, ...]
+    intent: Intent
+    asked_unit: str | None
+
+    @property
+    def asks_quantity(self) -> bool:
+        """Whether it asks for a number (its intent is quantity)."""
+        return self.intent == "quantity"
+
+    @property
+    def asks_time(self) -> bool:
+        """Whether it asks when (a time, or a date asked as 哪天/哪一年)."""
+        return self.intent == "time" or bool(TIME_QUESTION.search(self.folded))
+
+    @property
+    def wants_passage(self) -> bool:
+        """Whether the answer is a passage (measures, requirements, lists, reasons …) rather than a clause."""
+        return self.intent in PASSAGE_INTENTS
+
+    @property
+    def wants_enumeration(self) -> bool:
+        """Whether a lead-in's whole enumeration answers it."""
+        return bool(ENUMERATION_QUESTION.search(self.folded))
+
+    @property
+    def subjects(self) -> frozenset[str]:
+        """Its terms of two characters or more: what a number's subject should mention."""
+        return frozenset(t for t in self.terms.weights if len(t) >= 2)
+
+
+@cache  # asked once per sentence scored, always about the same few questions
+def asks_quantity(folded: str) -> bool:
+    """Whether the (folded) question asks for a number.
+
+    Yes for 多少/几/多大/比例/第几/哪年 ... unless it asks which or who (哪一种…比例最多); for
+    增长/规模/金额/数量 only when it is not a how/which/what question (如何促进经济增长 asks for
+    measures, not a figure).
+    """
+    strong = _ASK_STRONG.search(folded) and not _ASK_WHICH.search(folded)
+    return bool(strong or (_ASK_WEAK.search(folded) and not _ASK_HOW.search(folded)))
+
+
+@cache
+def asked_unit(folded: str) -> str | None:
+    """The normalised unit the (folded) question asks for, or None (not a quantity question, or no telling).
+
+    第几 -> 第 and 百分之几 -> % first; then a measure word right after 多少/几 (多少万元 -> 元, 几个 -> 个,
+    多少个百分点 -> 百分点, 多少钱 -> 元); then the keyword table ``_ASK_KEYWORDS`` in order.
+    """
+    if not asks_quantity(folded):
+        return None
+    if "第几" in folded:
+        return "第"
+    if "百分之几" in folded:
+        return "%"
+    measure = _ASK_MEASURE.search(folded)
+    if measure is not None:
+        return "元" if measure.group("unit") == "钱" else _UNITS[measure.group("unit")]
+    return next((unit for pattern, unit in _ASK_KEYWORDS if pattern.search(folded)), None)
+
+
+def intent_of(folded: str) -> Intent:
+    """What a (folded) question asks for; the first rule that fits wins.
+
+    A definition (什么是…) and a reason (为什么…) are read before the quantity words they may
+    contain; a time question asked as 哪天/哪一年 counts as a quantity (its answer is a number with
+    its unit), 什么时候/何时 as a time; lists (哪些, 包括) come before the descriptive nouns
+    (措施, 要求, 目标), which make a descriptive question when nothing more specific is asked.
+    """
+    rules: tuple[tuple[Intent, bool], ...] = (
+        ("definition", bool(_DEFINITION.search(folded))),
+        ("reason", bool(_REASON.search(folded))),
+        ("quantity", asks_quantity(folded)),
+        ("time", bool(TIME_QUESTION.search(folded))),
+        ("person", bool(_PERSON.search(folded))),
+        ("place", bool(_PLACE.search(folded))),
+        ("list", bool(_LIST.search(folded))),
+        ("method", bool(_METHOD.search(folded))),
+        ("yesno", bool(_YESNO.search(folded.rstrip("？?。 ")))),
+        ("descriptive", bool(_DESCRIPTIVE.search(folded))),
+    )
+    return next((intent for intent, fits in rules if fits), "factoid")
+
+
+def question_terms(question: str, tokenize: Tokenizer, idf: Callable[[str], float]) -> Terms:
+    """The idf-weighted terms of a question, without its question words."""
+    core = QUESTION_WORDS.sub(" ", question)
+    return Terms({t: idf(t) for t in tokenize(core)})
+
+
+def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) -> Question:
+    """The question parsed once: folded text, terms weighted by ``idf``, entities, intent and asked unit."""
+    folded = normalize_for_search(text)
+    return Question(
+        text=text,
+        folded=folded,
+        terms=question_terms(text, tokenize, idf),
+        entities=tuple(entities(text)),
+        intent=intent_of(folded),
+        asked_unit=asked_unit(folded),
+    )

@@ -1,0 +1,63 @@
+"""The question parsed once: intent, asked unit, terms and entities, read from the folded text."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.tokenize import tokenize
+from retriever.question import PASSAGE_INTENTS, Question, intent_of, parse_question
+
+
+def char12(text: str) -> list[str]:
+    return list(dict.fromkeys(tokenize(text, "char12")))
+
+
+def parsed(question: str) -> Question:
+    return parse_question(question, char12, lambda t: 1.0)
+
+
+@pytest.mark.parametrize(
+    ("question", "intent"),
+    [
+        ("脱贫人口收入是多少", "quantity"),
+        ("重庆出台了几个衔接政策", "quantity"),
+        ("推进会议是哪天召开的", "quantity"),
+        ("过渡期什么时候结束", "time"),
+        ("谁主持召开了推进会议", "person"),
+        ("产业帮扶基地建在哪里", "place"),
+        ("六项重点任务有哪些", "list"),
+        ("贵阳市要求哪些行业企业暂不复工复产", "list"),
+        ("什么是纳税信用", "definition"),
+        ("为什么要加强个人所得税纳税信用建设", "reason"),
+        ("如何办理延期申报", "method"),
+        ("小微企业能否享受减免", "yesno"),
+        ("宁波对企业招工采取了什么措施", "descriptive"),
+        ("今年经济社会发展的主要目标", "descriptive"),
+        ("三大革命", "factoid"),
+    ],
+)
+def test_intent_of_reads_what_the_question_asks_for(question: str, intent: str) -> None:
+    assert intent_of(parsed(question).folded) == intent
+
+
+def test_traditional_and_simplified_spellings_are_the_same_question() -> None:
+    traditional, simplified = parsed("臺灣有幾個縣市"), parsed("台湾有几个县市")
+    assert traditional.intent == simplified.intent == "quantity"
+    assert traditional.asked_unit == simplified.asked_unit == "个"
+
+
+def test_a_question_is_parsed_into_terms_entities_and_its_unit() -> None:
+    q = parsed("2024年重庆脱贫人口收入是多少元？")
+    assert q.text == "2024年重庆脱贫人口收入是多少元？"
+    assert q.asks_quantity and q.asked_unit == "元"
+    assert "2024" in q.entities and "重庆" in q.entities
+    assert "收入" in q.terms.weights and "多少" not in q.terms.weights
+    assert "收入" in q.subjects and all(len(t) >= 2 for t in q.subjects)
+
+
+def test_measures_lists_reasons_and_definitions_want_a_passage_factoids_a_clause() -> None:
+    assert parsed("采取了哪些措施").wants_passage
+    assert parsed("为什么要建设纳税信用").wants_passage
+    assert not parsed("脱贫人口收入是多少").wants_passage
+    assert not parsed("会议在什么时候召开").wants_passage
+    assert {"list", "definition", "reason", "method", "descriptive"} == PASSAGE_INTENTS
