@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BUILD = BuildConfig()
 SHARED_DATA = REPO.parent / "shared" / "data"
 DRCD_DEFAULT = SHARED_DATA / "drcd" / "dev.jsonl"
+CMRC_TRIAL = SHARED_DATA / "cmrc2018" / "trial.jsonl"
 
 logger = logging.getLogger("evals")
 
@@ -30,7 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=REPO / "var" / "evals", help="where eval indexes are kept (reused)")
     p.add_argument("--seeds", type=Path, default=REPO / "seeds")
     p.add_argument("--drcd", type=Path, default=DRCD_DEFAULT, help="DRCD dev.jsonl (CC BY-SA 3.0)")
-    p.add_argument("--skip-drcd", action="store_true", help="seed set only (the DRCD floors are then not checked)")
+    p.add_argument(
+        "--skip-drcd", action="store_true", help="no DRCD or CMRC suites (their floors are then not checked)"
+    )
+    p.add_argument("--cmrc", type=Path, default=CMRC_TRIAL, help="CMRC 2018 trial.jsonl (CC BY-SA 4.0), held out")
     p.add_argument(
         "--shared-data", type=Path, default=SHARED_DATA, help="the shared data the library suite's documents come from"
     )
@@ -105,14 +109,24 @@ def run(args: argparse.Namespace) -> int:
     seed = corpus.seed_retriever(args.data / f"seed-{tag}", args.seeds, cfg, embedder, config)
     seed_dev, seed_test = dataset.split_seed(dataset.load_eval_set(dataset.EVAL_SET, seed.docs))
     drcd = _drcd_suite(args, cfg, embedder, config, tag) if not args.skip_drcd else None
+    lib = _library(args, lib_files, cfg, embedder, config, tag)
+    notices = _notices(args, cfg, embedder, config, tag)
     fitted: dict[str, Any] = {}
     if args.fit:
-        corpora = [(seed, seed_dev), *([(drcd[0], drcd[1])] if drcd else [])]
+        corpora = [
+            calibrate.Corpus("seed_dev", seed, seed_dev),
+            calibrate.Corpus("notices_dev", notices[0], notices[1][0]),
+        ]
+        if lib is not None:
+            corpora.append(calibrate.Corpus("policy_dev", lib[0], lib[2][0]))
+        if drcd is not None:
+            corpora.append(calibrate.Corpus("drcd_dev", drcd[0], drcd[1], benchmark=True))
         index = f"{args.embedder}/{args.tokenizer}/{args.chunk_max_chars}"
         config, fitted_abstention, fitted = calibrate.fit_all(corpora, args.target_precision, index)
         calibrate.write_calibration(calibration, config, fitted_abstention, fitted)
     suites = Suites(seed, seed_dev, seed_test, drcd)
-    results, dev_pool = _evaluate(suites, config, _library(args, lib_files, cfg, embedder, config, tag))
+    cmrc = _cmrc_suite(args, cfg, embedder, config, tag) if not args.skip_drcd and args.cmrc.is_file() else None
+    results, dev_pool = _evaluate(suites, config, lib, notices, cmrc)
     context = {
         "index": tag,
         "calibration": {"path": str(calibration), **calibrate.committed_operating_point(calibration)}
@@ -146,16 +160,37 @@ def _drcd_suite(
     return retriever, dataset.drcd_cases(dev_q, docs), dataset.drcd_cases(test_q, docs)
 
 
+def _cmrc_suite(args: argparse.Namespace, cfg: Any, embedder: Any, config: Any, tag: str) -> tuple[Any, list[Any]]:
+    """CMRC 2018 trial (Simplified; held out, nothing is fitted on it): its paragraphs indexed as documents."""
+    from evals import corpus, dataset
+
+    docs, questions = dataset.read_drcd(args.cmrc, "CMRC", "CMRC 2018 (CC BY-SA 4.0)")
+    retriever = corpus.corpus_retriever(args.data / f"cmrc-trial-{tag}", docs, cfg, embedder, config)
+    return retriever, dataset.drcd_cases(questions, docs)
+
+
 def _library(
     args: argparse.Namespace, files: list[Path] | None, cfg: Any, embedder: Any, config: Any, tag: str
-) -> tuple[Any, list[Any]] | None:
-    """The library suite's retriever and cases, or None when it is skipped."""
-    from evals import library
+) -> tuple[Any, list[Any], tuple[list[Any], list[Any]]] | None:
+    """The library suite's retriever, its cases, and the policy set's dev and test halves; None when skipped."""
+    from evals import dataset, library
 
     if files is None:
         return None
     lib = library.library_retriever(args.data / f"library-{tag}", files, cfg, embedder, config)
-    return lib, library.load_library_set(library.LIBRARY_SET, lib.docs, files)
+    policy = library.load_library_set(library.POLICY_SET, lib.docs, files)
+    return lib, library.load_library_set(library.LIBRARY_SET, lib.docs, files), dataset.split_seed(policy)
+
+
+def _notices(
+    args: argparse.Namespace, cfg: Any, embedder: Any, config: Any, tag: str
+) -> tuple[Any, tuple[list[Any], list[Any]]]:
+    """The run-on notices uploaded as files, with their question set's dev and test halves."""
+    from evals import dataset, library
+
+    files = library.notice_files()
+    retriever = library.library_retriever(args.data / f"notices-{tag}", files, cfg, embedder, config)
+    return retriever, dataset.split_seed(library.load_library_set(library.NOTICES_SET, retriever.docs, files))
 
 
 def _subset(results: list[Any], cases: list[Any]) -> list[Any]:
@@ -164,7 +199,11 @@ def _subset(results: list[Any], cases: list[Any]) -> list[Any]:
 
 
 def _evaluate(
-    suites: Suites, config: Any, lib: tuple[Any, list[Any]] | None
+    suites: Suites,
+    config: Any,
+    lib: tuple[Any, list[Any], tuple[list[Any], list[Any]]] | None,
+    notices: tuple[Any, tuple[list[Any], list[Any]]],
+    cmrc: tuple[Any, list[Any]] | None,
 ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
     """Every suite's results, and the dev splits' results (with DRCD's unanswerable twins) for the ablation."""
     from evals import run as runner
@@ -175,19 +214,30 @@ def _evaluate(
     results["seed"].sort(key=lambda r: r.case.id)
     results["seed_test"] = _subset(results["seed"], suites.seed_test)
     dev_pool = {"seed": _subset(results["seed"], suites.seed_dev)}
+    written = [("notices", notices[0], notices[1])]
     if lib is not None:
         lib[0].config = config
         results["library"] = runner.evaluate(lib[0], lib[1])
+        written.append(("policy", lib[0], lib[2]))
+    for name, retriever, (dev, test) in written:
+        retriever.config = config
+        results[name] = runner.evaluate(retriever, [*dev, *test])
+        results[f"{name}_test"] = _subset(results[name], test)
+        dev_pool[name] = _subset(results[name], dev)
     if suites.drcd is not None:
         drcd, dev, test = suites.drcd
         drcd.config = config
         results["drcd"] = runner.evaluate(drcd, [*dev, *test])
+        results["drcd_test"] = _subset(results["drcd"], test)
         # The test half's answerable questions were just asked; only their unanswerable twins are new.
         twins = runner.evaluate(drcd, without_own_paragraph(test), modes=())
-        results["drcd_test_abstain"] = [*_subset(results["drcd"], test), *twins]
+        results["drcd_test_abstain"] = [*results["drcd_test"], *twins]
         results["drcd_simplified"] = runner.evaluate(drcd, in_simplified(test), modes=())
         dev_twins = runner.evaluate(drcd, without_own_paragraph(dev), modes=())
         dev_pool["drcd"] = [*_subset(results["drcd"], dev), *dev_twins]
+    if cmrc is not None:
+        cmrc[0].config = config
+        results["cmrc_trial"] = runner.evaluate(cmrc[0], cmrc[1], modes=())
     return results, dev_pool
 
 
@@ -202,7 +252,9 @@ def _feature_ablation(results: dict[str, list[Any]], dev_pool: dict[str, list[An
         # Each corpus weighs as much as the seed set's dev half in total, as in the committed fit.
         for e in fit.examples(rs, weight=first / len(rs), corpus=i)
     ]
-    held_out: list[str] = [s for s in ("seed_test", "library", "drcd_test_abstain") if s in results]
+    held_out: list[str] = [
+        s for s in ("seed_test", "policy_test", "notices_test", "library", "drcd_test_abstain") if s in results
+    ]
     tests = {s: fit.examples(results[s], weight=1.0, corpus=0) for s in held_out}
     return fit.feature_ablation(train, tests)
 

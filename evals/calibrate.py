@@ -1,16 +1,20 @@
 """``zhengce eval --fit``: fit the dense weight, the answer settings and abstention on the dev splits.
 
-The dev splits are the seed set's odd-numbered questions and DRCD's dev half of paragraphs, each
-DRCD question asked with its paragraph and without it. The result is written to the calibration
-file with what it was fitted on; ``retriever.config.load_config`` reads the fitted values back.
+The dev splits are the odd-numbered questions of the written sets (seed, policy, notices) and
+DRCD's dev half of paragraphs. The written sets mix answerable and out-of-scope questions as staff
+ask them (15–22 % unanswerable); DRCD, which has no unanswerable questions, adds questions asked
+without their own paragraph in the same proportion (``UNANSWERABLE_SHARE``), not one for one: a pool
+that is half unanswerable makes the fitted threshold far too shy. The result is written to the
+calibration file with what it was fitted on; ``retriever.config.load_config`` reads it back.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,55 +27,74 @@ from retriever.pipeline import Retriever
 
 logger = logging.getLogger(__name__)
 
-Corpora = Sequence[tuple[Retriever, Sequence[EvalCase]]]
 # How many DRCD dev questions the answer settings are fitted on (all of them would take minutes per setting).
 ANSWER_FIT_DRCD = 400
+# The share of a benchmark's fit pool asked without its own paragraph: about what staff ask out of scope.
+UNANSWERABLE_SHARE = 0.15
 
 
-def _use(config: RetrievalConfig, corpora: Corpora) -> None:
-    for retriever, _ in corpora:
-        retriever.config = config
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """One dev split to fit on: its retriever and cases; a benchmark also gets unanswerable twins."""
+
+    name: str
+    retriever: Retriever
+    cases: Sequence[EvalCase]
+    benchmark: bool = False
+
+    def pool(self) -> list[EvalCase]:
+        """The cases, plus for a benchmark ``UNANSWERABLE_SHARE`` of twins asked without their paragraph."""
+        if not self.benchmark:
+            return list(self.cases)
+        n = round(len(self.cases) * UNANSWERABLE_SHARE / (1 - UNANSWERABLE_SHARE))
+        twins = random.Random(7).sample(without_own_paragraph(list(self.cases)), n)
+        return [*self.cases, *twins]
 
 
-def abstention_examples(corpora: Corpora) -> tuple[list[fit.Example], list[int]]:
-    """Labelled examples of every corpus's cases, and the number of examples of each corpus.
+def _use(config: RetrievalConfig, corpora: Sequence[Corpus]) -> None:
+    for c in corpora:
+        c.retriever.config = config
 
-    Every corpus after the first is a benchmark whose questions are also asked without their own
-    paragraph (its unanswerable ones). Each corpus weighs as much as the first in total, so the
-    small seed set is not drowned.
+
+def abstention_examples(corpora: Sequence[Corpus]) -> tuple[list[fit.Example], dict[str, tuple[int, int]]]:
+    """Labelled examples of every corpus's pool, and each corpus's (answerable, unanswerable) counts.
+
+    Each corpus weighs as much as the first in total, so the small seed set is not drowned.
     """
     data: list[fit.Example] = []
-    sizes: list[int] = []
-    for i, (retriever, cases) in enumerate(corpora):
-        pool = [*cases, *(without_own_paragraph(list(cases)) if i else [])]
-        results = runner.evaluate(retriever, pool, modes=())
-        sizes.append(len(results))
-        data += fit.examples(results, weight=sizes[0] / len(results), corpus=i)
+    sizes: dict[str, tuple[int, int]] = {}
+    first = 0
+    for i, c in enumerate(corpora):
+        results = runner.evaluate(c.retriever, c.pool(), modes=())
+        first = first or len(results)
+        answerable = sum(r.case.answerable for r in results)
+        sizes[c.name] = (answerable, len(results) - answerable)
+        data += fit.examples(results, weight=first / len(results), corpus=i)
     return data, sizes
 
 
-def describe(sizes: Sequence[int]) -> str:
+def describe(sizes: dict[str, tuple[int, int]]) -> str:
     """What the abstention model was fitted on, in words."""
-    text = f"seed eval set dev half ({sizes[0]} questions, odd ids)"
-    if len(sizes) > 1:
-        text += f" + DRCD dev half ({sizes[1]} questions: each asked with its paragraph and without it)"
-    return text + "; each corpus weighs the same in total"
+    parts = [f"{name} ({a} answerable + {u} unanswerable)" for name, (a, u) in sizes.items()]
+    return (
+        " + ".join(parts) + "; written sets: odd ids; DRCD: its dev half of paragraphs, "
+        f"{UNANSWERABLE_SHARE:.0%} of the pool asked without its own paragraph; each corpus weighs the same in total"
+    )
 
 
 def fit_all(
-    corpora: Corpora, target_precision: float | None, index_tag: str
+    corpora: Sequence[Corpus], target_precision: float | None, index_tag: str
 ) -> tuple[RetrievalConfig, fit.AbstentionFit, dict[str, Any]]:
     """Fit dense weight, then answer settings, then abstention, each on the dev splits of ``corpora``.
 
     Returns:
         The fitted config (also set on every retriever), the abstention fit, and a record of the fit.
     """
-    names = ["seed_dev", "drcd_dev"][: len(corpora)]
-    curves = {name: fit.weight_curve(r, cases) for name, (r, cases) in zip(names, corpora, strict=True)}
-    config = replace(corpora[0][0].config, dense_weight=fit.best_weight(list(curves.values())))
+    curves = {c.name: fit.weight_curve(c.retriever, c.cases) for c in corpora}
+    config = replace(corpora[0].retriever.config, dense_weight=fit.best_weight(list(curves.values())))
     logger.info("dense weight %.2f (MRR@5 by weight: %s)", config.dense_weight, curves)
     _use(config, corpora)
-    answer_cfg, answer_score = fit.fit_answer([(r, cases[:ANSWER_FIT_DRCD]) for r, cases in corpora])
+    answer_cfg, answer_score = fit.fit_answer([(c.retriever, c.cases[:ANSWER_FIT_DRCD]) for c in corpora])
     logger.info("answer settings %s (dev score %.3f)", answer_cfg, answer_score)
     config = replace(config, answer=answer_cfg)
     _use(config, corpora)
@@ -87,9 +110,13 @@ def fit_all(
         "date": datetime.now(UTC).date().isoformat(),
         "data": describe(sizes),
         "answer_fit_score": round(answer_score, 4),
-        "threshold_rule": f"lowest threshold with precision of right answers >= {target_precision} on the fit data"
-        if target_precision is not None
-        else "best mean F1 (answerable = positive) over the corpora",
+        "threshold_rule": f"refuse below the highest threshold that refuses at most {fit.MAX_REFUSED:.0%} of "
+        "each corpus's answerable questions; mark 请核对原文 below "
+        + (
+            f"the lowest threshold with precision of right answers >= {target_precision}"
+            if target_precision is not None
+            else "the best mean F1 threshold (answerable = positive)"
+        ),
         "mrr_by_dense_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in curves.items()},
         "index": index_tag,
     }

@@ -7,6 +7,7 @@ import json
 import random
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ingest.types import Document, Span
 
@@ -63,22 +64,27 @@ def load_eval_set(path: Path, docs: dict[str, Document]) -> list[EvalCase]:
     Raises:
         EvalSetError: a line is malformed, names an unknown document, or a quote is not found.
     """
-    cases = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
-        cases.append(
-            EvalCase(
-                id=row["id"],
-                question=row["question"],
-                kind=row["kind"],
-                answerable=bool(row["answerable"]),
-                gold=_locate(row, docs),
-                must_contain=tuple(row["must_contain"]),
-            )
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return cases_from_rows([json.loads(line) for line in lines if line.strip()], docs)
+
+
+def cases_from_rows(rows: list[dict[str, Any]], docs: dict[str, Document]) -> list[EvalCase]:
+    """Eval cases from parsed set lines, their gold quotes located in ``docs``.
+
+    Raises:
+        EvalSetError: a row names an unknown document, or a quote is not found.
+    """
+    return [
+        EvalCase(
+            id=row["id"],
+            question=row["question"],
+            kind=row["kind"],
+            answerable=bool(row["answerable"]),
+            gold=_locate(row, docs),
+            must_contain=tuple(row["must_contain"]),
         )
-    return cases
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +97,13 @@ class DrcdQuestion:
     answers: tuple[str, ...]
 
 
-def read_drcd(path: Path) -> tuple[dict[str, Document], list[DrcdQuestion]]:
+def read_drcd(
+    path: Path, name: str = "DRCD", source: str = "DRCD v1.3 (CC BY-SA 3.0)"
+) -> tuple[dict[str, Document], list[DrcdQuestion]]:
     """DRCD's paragraphs as documents (doc_id = context_id) and its questions.
 
-    DRCD v1.3 (Delta Electronics), CC BY-SA 3.0: see ``../shared/data/README.md``.
+    DRCD v1.3 (Delta Electronics), CC BY-SA 3.0; CMRC 2018 (same line format), CC BY-SA 4.0:
+    see ``../shared/data/README.md``.
     """
     docs: dict[str, Document] = {}
     questions = []
@@ -104,7 +113,7 @@ def read_drcd(path: Path) -> tuple[dict[str, Document], list[DrcdQuestion]]:
         if cid not in docs:
             text = row["context"]
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            docs[cid] = Document(cid, f"DRCD {cid}", text, source="DRCD v1.3 (CC BY-SA 3.0)", sha256=digest)
+            docs[cid] = Document(cid, row.get("title") or f"{name} {cid}", text, source=source, sha256=digest)
         questions.append(DrcdQuestion(row["id"], cid, row["question"], tuple(row["answers"])))
     return docs, questions
 
@@ -132,7 +141,7 @@ def drcd_cases(questions: list[DrcdQuestion], docs: dict[str, Document]) -> list
 
 
 def split_seed(cases: list[EvalCase]) -> tuple[list[EvalCase], list[EvalCase]]:
-    """Seed dev/test halves by the parity of the case number (fixed, independent of content)."""
+    """Dev/test halves of a written set by the parity of the case number (odd: dev; fixed, independent of content)."""
     dev = [c for c in cases if int(c.id.rsplit("-", 1)[1]) % 2 == 1]
     return dev, [c for c in cases if c not in dev]
 

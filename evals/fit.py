@@ -17,7 +17,8 @@ import numpy.typing as npt
 from evals.dataset import EvalCase
 from evals.metrics import auroc, coverage_precision, first_relevant_rank, mrr, point_at, point_for_precision
 from evals.run import CaseResult, hit_passages
-from retriever.config import Abstention, AnswerConfig
+from retriever.answer import Sentence, score_sentences
+from retriever.config import Abstention, AnswerConfig, SentenceRanker
 from retriever.pipeline import Retriever
 
 WEIGHT_GRID = tuple(round(float(w), 2) for w in np.arange(0.0, 1.0001, 0.05))
@@ -133,18 +134,39 @@ def _best_f1_cut(prob: npt.NDArray[np.float64], data: Sequence[Example]) -> floa
     return float(cuts[int(np.argmax(mean_f1))])
 
 
+# At most this share of any fit corpus's answerable questions may be refused (the gate allows 5 % held-out).
+MAX_REFUSED = 0.03
+
+
+def refusal_threshold(prob: npt.NDArray[np.float64], data: Sequence[Example], max_refused: float) -> float:
+    """The highest threshold that refuses at most ``max_refused`` of each corpus's answerable questions.
+
+    Refusal rests on evidence of absence: below it, the evidence features say the documents do not
+    hold the answer (a named place or year missing, no fitting number, nothing relevant near the top).
+    """
+    corpus = np.array([e.corpus for e in data])
+    answerable = np.array([e.answerable for e in data], dtype=bool)
+    cuts = []
+    for c in np.unique(corpus):
+        p = np.sort(prob[(corpus == c) & answerable])
+        if len(p):
+            cuts.append(float(p[math.floor(max_refused * len(p))]))
+    return min(cuts) if cuts else 0.0
+
+
 def fit_abstention(data: Sequence[Example], target_precision: float | None) -> AbstentionFit:
-    """Fit the abstention model and choose its threshold.
+    """Fit the abstention model and choose its two thresholds.
 
     The model (label: answerable) is fitted on all examples, each corpus weighing the same in total.
-    With ``target_precision`` the threshold is the lowest one whose weighted precision (answers
-    that are right) on the pooled examples reaches the target; when none does, nothing is answered.
-    Without it, the threshold with the best mean F1 over the corpora (each corpus's own F1, so the
-    choice suits the small policy set and the large benchmark alike).
+    The refusal threshold is :func:`refusal_threshold` (at most ``MAX_REFUSED`` of answerable
+    questions refused). Answers below the confident level are marked 请核对原文: with
+    ``target_precision`` that level is the lowest threshold whose weighted precision (answers that
+    are right) on the pooled examples reaches the target; without it, the threshold with the best
+    mean F1 over the corpora. The reported coverage and precision are at the refusal threshold.
 
     Args:
         data: labelled, weighted examples.
-        target_precision: the wanted precision of answers; None for the best mean F1.
+        target_precision: the wanted precision of unmarked answers; None for the best mean F1.
     """
     x = np.array([e.features for e in data], dtype=np.float64)
     w = np.array([e.weight for e in data], dtype=np.float64)
@@ -154,14 +176,15 @@ def fit_abstention(data: Sequence[Example], target_precision: float | None) -> A
     prob = 1.0 / (1.0 + np.exp(-(x @ coef + bias)))
     points = coverage_precision(prob.tolist(), [e.correct for e in data], w.tolist())
     if target_precision is None:
-        threshold = _best_f1_cut(prob, data)
+        confident = _best_f1_cut(prob, data)
     else:
         chosen = point_for_precision(points, target_precision)
-        threshold = chosen.threshold if chosen else float(prob.max()) + 1e-5
-    # Rounded down so that the question sitting on the threshold is still answered.
-    threshold = math.floor(threshold * 1e5) / 1e5
+        confident = chosen.threshold if chosen else float(prob.max()) + 1e-5
+    # Rounded down so that the question sitting on a threshold is still answered.
+    threshold = math.floor(refusal_threshold(prob, data, MAX_REFUSED) * 1e5) / 1e5
+    confident = max(threshold, math.floor(confident * 1e5) / 1e5)
     at = point_at(points, threshold)
-    model = Abstention(tuple(float(c) for c in coef), bias, threshold, FEATURES)
+    model = Abstention(tuple(float(c) for c in coef), bias, threshold, FEATURES, confident)
     return AbstentionFit(model, target_precision, at.coverage, at.precision)
 
 
@@ -188,6 +211,50 @@ def feature_ablation(
         name = "all features" if dropped is None else f"without {features[dropped]}"
         table[name] = {t: round(_auroc_of(coef, bias, keep, data), 4) for t, data in tests.items()}
     return table
+
+
+def sentence_examples(
+    retriever: Retriever, cases: Sequence[EvalCase]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Every candidate sentence of each answerable case's answering hits: features, label, weight.
+
+    The label says whether the sentence holds a gold answer (overlaps a gold quote or contains a gold
+    answer string); each question weighs 1 in total, shared by its candidates, and questions whose
+    candidates are all of one label are left out (they teach nothing about choosing).
+    """
+    from evals.metrics import is_relevant
+
+    rows: list[tuple[float, ...]] = []
+    labels: list[float] = []
+    weights: list[float] = []
+    k = retriever.config.answer_hits
+    for case in (c for c in cases if c.answerable):
+        q = retriever.parse(case.question)
+        hits = retriever.rank(retriever.signals(q, case.excluded), k)
+        scored = score_sentences(q, hits, retriever.texts, retriever.lexical.tokens, retriever.config.answer)
+        y = [float(is_relevant(case, s.hit.chunk.doc_id, s.span, _text(retriever, s))) for s in scored]
+        if not scored or min(y) == max(y):
+            continue
+        rows += [s.features for s in scored]
+        labels += y
+        weights += [1.0 / len(scored)] * len(scored)
+    return np.array(rows, dtype=np.float64), np.array(labels), np.array(weights)
+
+
+def _text(retriever: Retriever, sentence: Sentence) -> str:
+    return retriever.texts[sentence.hit.chunk.doc_id][sentence.span.start : sentence.span.end]
+
+
+def fit_sentence_ranker(corpora: Sequence[tuple[Retriever, Sequence[EvalCase]]]) -> SentenceRanker:
+    """A logistic regression of "holds the gold answer" over ``SENTENCE_FEATURES``, each corpus weighing the same."""
+    from retriever.answer import SENTENCE_FEATURES
+
+    parts = [sentence_examples(r, cases) for r, cases in corpora]
+    x = np.vstack([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    w = np.concatenate([p[2] / p[2].sum() for p in parts])
+    coef, bias = fit_logistic(x, y, w * len(y) / len(parts))
+    return SentenceRanker(tuple(round(float(c), 5) for c in coef), round(bias, 5), SENTENCE_FEATURES)
 
 
 ANSWER_GRID = {

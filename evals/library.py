@@ -15,7 +15,7 @@ import logging
 import time
 from pathlib import Path
 
-from evals.dataset import EvalCase, EvalSetError, load_eval_set
+from evals.dataset import EvalCase, EvalSetError, cases_from_rows
 from ingest.build import ensure_index
 from ingest.config import BuildConfig, DataPaths
 from ingest.embed import Embedder
@@ -28,6 +28,11 @@ from retriever.pipeline import Retriever
 logger = logging.getLogger(__name__)
 
 LIBRARY_SET = Path(__file__).with_name("library_set.jsonl")
+# Long-answer questions of the kinds staff ask (措施, 要求, 哪些, 如何 …) over the same corpus: POLICY_SET.md.
+POLICY_SET = Path(__file__).with_name("policy_set.jsonl")
+# Run-on single-line notices (title + dateline + body on one line, hash file names): notices/README.md.
+NOTICES_DIR = Path(__file__).with_name("notices")
+NOTICES_SET = Path(__file__).with_name("notices_set.jsonl")
 _PROVINCIAL = "provincial_reports_2025_docx"
 _NATIONAL = "gov_work_reports"
 # Relative to the shared data directory (see ../shared/data/README.md for sources and licences).
@@ -52,6 +57,11 @@ class LibraryCorpusError(RuntimeError):
 def library_files(shared_data: Path, names: tuple[str, ...] = LIBRARY_FILES) -> list[Path]:
     """The corpus files under ``shared_data``, in a fixed order."""
     return [shared_data / name for name in names]
+
+
+def notice_files(folder: Path = NOTICES_DIR) -> list[Path]:
+    """The run-on notices, in a fixed order."""
+    return sorted(folder.glob("*.txt"))
 
 
 def missing_files(files: list[Path]) -> list[Path]:
@@ -116,8 +126,13 @@ def file_doc_ids(files: list[Path], docs: dict[str, Document]) -> dict[str, str]
     return out
 
 
-def _check_files(path: Path, ids: dict[str, str]) -> None:
-    """Every gold entry's optional ``file`` must name a corpus file whose doc_id is the entry's ``doc_id``."""
+def _rows_with_doc_ids(path: Path, ids: dict[str, str]) -> list[dict[str, object]]:
+    """The set's rows; a gold entry's ``file`` must be a corpus file, and gives its ``doc_id`` when it has none.
+
+    Raises:
+        EvalSetError: a gold file is not in the corpus, or its doc_id disagrees with the one the file got.
+    """
+    rows = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
@@ -128,18 +143,20 @@ def _check_files(path: Path, ids: dict[str, str]) -> None:
                 continue
             if name not in ids:
                 raise EvalSetError(f"{path.name}:{n} {row['id']}: {name!r} is not in the library corpus")
+            g.setdefault("doc_id", ids[name])
             if g["doc_id"] != ids[name]:
                 raise EvalSetError(
                     f"{path.name}:{n} {row['id']}: {name} has doc_id {ids[name]}, not {g['doc_id']}; "
                     "the shared file changed: regenerate the gold doc_ids"
                 )
+        rows.append(row)
+    return rows
 
 
 def load_library_set(path: Path, docs: dict[str, Document], files: list[Path]) -> list[EvalCase]:
-    """The library eval set; gold ``file`` names must agree with their doc_ids, quotes must be in the clean text.
+    """A set over uploaded files; gold ``file`` names give or check doc_ids, quotes must be in the clean text.
 
     Raises:
         EvalSetError: a gold entry names the wrong document, or a quote is not in its document.
     """
-    _check_files(path, file_doc_ids(files, docs))
-    return load_eval_set(path, docs)
+    return cases_from_rows(_rows_with_doc_ids(path, file_doc_ids(files, docs)), docs)

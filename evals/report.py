@@ -34,18 +34,28 @@ SUMMARY_COLUMNS = [
     "unsupported_number_rate",
     "latency_p50_ms",
 ]
+USER_COLUMNS = [
+    "answered_right",
+    "answered_wrong",
+    "refused_answerable",
+    "refused_unanswerable",
+    "answered_unanswerable",
+    "refused_answerable_rate",
+    "answered_unanswerable_rate",
+    "checked_answers",
+]
+RETRIEVAL_COLUMNS = ["chunk_hit@1", "chunk_hit@5", "chunk_mrr", "doc_hit@1", "doc_hit@5"]
 ABSTAIN_COLUMNS = ["abstain_precision", "abstain_recall", "confidence_auroc"]
 MODE_COLUMNS = ["chunk_hit@1", "chunk_hit@5", "chunk_mrr", "hit@1", "answer_correct", "char_f1", "rouge_l"]
 KIND_COLUMNS = ["n", "hit@1", "hit@5", "answer_correct", "char_f1", "rouge_l"]
 DEFINITIONS = (
     "Ranking and answer metrics are over answerable questions. **hit@k / MRR** rank the first citation "
-    "overlapping a gold quote (or the related passages when the system abstained), **chunk_*** the first "
-    "relevant retrieved chunk. **answer_correct**: answered, and the answer holds every part of a gold answer "
-    "(NFKC, whitespace removed; seed/library: all `must_contain` strings, DRCD: one of its answers). "
-    "**char_f1 / rouge_l**: character F1 and LCS F-measure against the gold answer (the `must_contain` "
-    "strings joined; DRCD: the best of its answers) after dropping whitespace and punctuation; an abstention "
-    "scores 0. Answers are whole quoted sentences and gold answers short spans, so these stay low even "
-    "when every answer is right: compare them across modes and runs, not with generative QA scores. "
+    "of the answer overlapping a gold quote; a refusal scores 0 (the related passages it offers are not "
+    "an answer). **answer_correct**: answered, and the answer holds every part of a gold answer "
+    "(NFKC, whitespace removed; written sets: all `must_contain` strings, DRCD/CMRC: one of its answers). "
+    "**char_f1 / rouge_l**: character F1 and LCS F-measure against the gold answer (written sets: the gold "
+    "quotes, which are the passages a person wants; DRCD/CMRC: the best of its short answers) after dropping "
+    "whitespace and punctuation; a refusal scores 0. "
     "**coverage**: share of all questions answered; **precision**: share of answers that are right. "
     "**coverage@pX**: the most coverage any confidence threshold reaches with precision ≥ X. "
     "**unsupported_number_rate**: share of answers with a number none of their citations holds."
@@ -172,6 +182,12 @@ def markdown(report: dict[str, Any]) -> str:
         *_table(report["metrics"], SUMMARY_COLUMNS),
         DEFINITIONS,
         "",
+        "## What users saw (shares of each suite's questions; the rates over answerable / unanswerable ones)",
+        "",
+        *_table(report["metrics"], USER_COLUMNS),
+        "## Retrieval only (the gold passage / document among the retrieved chunks, whatever was answered)",
+        "",
+        *_table(report["metrics"], RETRIEVAL_COLUMNS),
     ]
     for suite, kinds in report["by_kind"].items():
         lines += [f"## {suite} by kind", "", *_table(kinds, KIND_COLUMNS)]

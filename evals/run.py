@@ -28,13 +28,15 @@ FULL = "full"
 class Outcome:
     """How one answer (the full system's, or one retrieval mode's) fared against the case's gold.
 
-    ``chunk_rank`` ranks the gold among the retrieved chunks, ``cite_rank`` among the answer's
-    citations (or the related passages when it abstained). ``correct`` is the gate's judgement: an
-    answerable case answered with a gold answer, an unanswerable one abstained on. The text scores
-    are 0 for an abstention and for unanswerable cases.
+    ``chunk_rank`` ranks the gold among the retrieved chunks and ``doc_rank`` a gold document among
+    them (retrieval only); ``cite_rank`` ranks the gold among the answer's citations, so a refusal
+    has none (the related passages it offers are not an answer). ``correct`` is the gate's
+    judgement: an answerable case answered with a gold answer, an unanswerable one refused. The
+    text scores are 0 for a refusal and for unanswerable cases.
     """
 
     chunk_rank: int | None
+    doc_rank: int | None
     cite_rank: int | None
     answered: bool
     correct: bool
@@ -81,6 +83,25 @@ def hit_passages(hits: Sequence[Hit]) -> list[tuple[str, Span, str]]:
     return [(h.chunk.doc_id, Span(h.chunk.start, h.chunk.end), h.chunk.text) for h in hits]
 
 
+def doc_rank(case: EvalCase, hits: Sequence[Hit]) -> int | None:
+    """The 1-based rank of the first retrieved chunk from a gold document, or None."""
+    gold_docs = {g.doc_id for g in case.gold}
+    return next((rank for rank, h in enumerate(hits, start=1) if h.chunk.doc_id in gold_docs), None)
+
+
+def gold_texts(case: EvalCase) -> list[str]:
+    """What the answer's text is scored against (char F1, ROUGE-L): the gold answer a person wants.
+
+    The gold quotes where the case has them (the policy sets' golds are whole passages); DRCD's
+    alternatives are its short answer spans, scored one by one.
+    """
+    if not case.answerable:
+        return []
+    if case.kind == "drcd" or not case.gold:
+        return ["".join(parts) for parts in gold_answers(case)]
+    return ["".join(g.quote for g in case.gold)]
+
+
 def gold_answers(case: EvalCase) -> tuple[tuple[str, ...], ...]:
     """The case's gold answers: alternatives, each a tuple of parts that must all occur.
 
@@ -103,20 +124,21 @@ def _answer_ok(case: EvalCase, answer: Answer) -> bool:
 
 
 def judge(case: EvalCase, answer: Answer) -> tuple[int | None, bool]:
-    """The rank of the first relevant citation (or related passage) and whether the answer is right."""
-    return first_relevant_rank(case, citation_passages(answer.citations or answer.related)), _answer_ok(case, answer)
+    """The rank of the first relevant citation of the answer (None for a refusal) and whether it is right."""
+    return first_relevant_rank(case, citation_passages(answer.citations)), _answer_ok(case, answer)
 
 
 def outcome(case: EvalCase, answer: Answer, hits: Sequence[Hit]) -> Outcome:
     """Judge one answer, and the hits it was extracted from, against the case's gold.
 
-    Char F1 and ROUGE-L compare the answer with each gold answer's parts joined, best over golds.
+    Char F1 and ROUGE-L compare the answer with the gold texts (:func:`gold_texts`), best over golds.
     """
     cite_rank, correct = judge(case, answer)
-    golds = ["".join(parts) for parts in gold_answers(case)]
+    golds = gold_texts(case)
     text = "" if answer.abstained else answer.text
     return Outcome(
         first_relevant_rank(case, hit_passages(hits)),
+        doc_rank(case, hits),
         cite_rank,
         not answer.abstained,
         correct,

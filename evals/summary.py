@@ -21,7 +21,10 @@ from evals.run import FULL, MODES, CaseResult, Outcome
 # Precision targets whose coverage every summary reports.
 TARGET_PRECISIONS = (0.95, 0.9)
 # Metrics where less is better: they regress upwards and are gated by ceilings.
-LOWER_IS_BETTER = frozenset({"unsupported_number_rate"})
+LOWER_IS_BETTER = frozenset(
+    {"unsupported_number_rate", "answered_wrong", "refused_answerable", "answered_unanswerable"}
+    | {"refused_answerable_rate", "answered_unanswerable_rate", "checked_answers"}
+)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -31,10 +34,12 @@ def _mean(values: Sequence[float]) -> float:
 def outcome_metrics(outcomes: Sequence[Outcome], suffix: str = "") -> dict[str, float]:
     """Ranking and answer metrics of answerable cases' outcomes; keys end in ``suffix``.
 
-    ``hit@k``/``mrr`` rank the gold among citations, ``chunk_*`` among the retrieved chunks.
+    ``hit@k``/``mrr`` rank the gold among the answer's citations (a refusal has none),
+    ``chunk_*`` among the retrieved chunks and ``doc_*`` the gold document among them.
     """
     cite = [o.cite_rank for o in outcomes]
     chunk = [o.chunk_rank for o in outcomes]
+    docs = [o.doc_rank for o in outcomes]
     values = {
         "hit@1": hit_at_k(cite, 1),
         "hit@5": hit_at_k(cite, 5),
@@ -42,6 +47,8 @@ def outcome_metrics(outcomes: Sequence[Outcome], suffix: str = "") -> dict[str, 
         "chunk_hit@1": hit_at_k(chunk, 1),
         "chunk_hit@5": hit_at_k(chunk, 5),
         "chunk_mrr": mrr(chunk),
+        "doc_hit@1": hit_at_k(docs, 1),
+        "doc_hit@5": hit_at_k(docs, 5),
         "answer_correct": _mean([o.correct for o in outcomes]),
         "char_f1": _mean([o.char_f1 for o in outcomes]),
         "rouge_l": _mean([o.rouge_l for o in outcomes]),
@@ -52,6 +59,34 @@ def outcome_metrics(outcomes: Sequence[Outcome], suffix: str = "") -> dict[str, 
 def curve(results: Sequence[CaseResult]) -> list[OperatingPoint]:
     """Coverage and precision of answering as the confidence threshold sweeps (answer right = correct)."""
     return coverage_precision([r.answer.confidence for r in results], [r.correct_if_answered for r in results])
+
+
+def user_outcomes(results: Sequence[CaseResult]) -> dict[str, float]:
+    """What users saw, as shares of all questions, and the two rates the gate bounds.
+
+    ``answered_right``/``answered_wrong``/``refused_answerable`` over answerable questions and
+    ``refused_unanswerable``/``answered_unanswerable`` over the rest add up to 1. A refusal of an
+    answerable question is a failure: ``refused_answerable_rate`` is its share of the answerable
+    questions, ``answered_unanswerable_rate`` the share of unanswerable questions given an answer.
+    ``checked_answers`` is the share of answers marked 请核对原文 (answered below the confident level).
+    """
+    n = len(results)
+    answerable = [r for r in results if r.case.answerable]
+    unanswerable = [r for r in results if not r.case.answerable]
+    answered = [r for r in results if not r.answer.abstained]
+    counts = {
+        "answered_right": sum(1 for r in answerable if not r.answer.abstained and r.answer_ok),
+        "answered_wrong": sum(1 for r in answerable if not r.answer.abstained and not r.answer_ok),
+        "refused_answerable": sum(1 for r in answerable if r.answer.abstained),
+        "refused_unanswerable": sum(1 for r in unanswerable if r.answer.abstained),
+        "answered_unanswerable": sum(1 for r in unanswerable if not r.answer.abstained),
+    }
+    out = {k: v / n if n else 0.0 for k, v in counts.items()}
+    out["refused_answerable_rate"] = counts["refused_answerable"] / len(answerable) if answerable else 0.0
+    if unanswerable:
+        out["answered_unanswerable_rate"] = counts["answered_unanswerable"] / len(unanswerable)
+    out["checked_answers"] = _mean([r.answer.confidence_level == "check" for r in answered]) if answered else 0.0
+    return out
 
 
 def answering_metrics(results: Sequence[CaseResult]) -> dict[str, float]:
@@ -90,6 +125,7 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, float]:
         "latency_p50_ms": statistics.median(latencies) if latencies else 0.0,
         "latency_p95_ms": latencies[int(0.95 * (len(latencies) - 1))] if latencies else 0.0,
         **answering_metrics(results),
+        **user_outcomes(results),
     }
     for mode in MODES:
         if answerable and mode in answerable[0].outcomes:

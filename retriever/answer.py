@@ -30,12 +30,33 @@ _LEAD_IN = ":："
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
-    """A scored sentence of a hit's chunk."""
+    """A scored sentence of a hit's chunk, with the feature values it was scored on."""
 
     span: Span
     hit: Hit
     tokens: frozenset[str]
     score: float
+    features: tuple[float, ...] = ()
+
+
+# What the sentence ranker looks at, in this order (retriever.config.SentenceRanker).
+SENTENCE_FEATURES = (
+    "coverage",  # share of the question's idf weight among the sentence's tokens
+    "bigram_coverage",  # the same over terms of two characters or more
+    "entity_coverage",  # share of the places, organisations and years the question names that it holds
+    "chunk_score",  # the chunk's fused score (title match included)
+    "chunk_lexical",  # the chunk's BM25 over the question's total idf
+    "chunk_dense",  # the chunk's cosine similarity with the question
+    "chunk_rank",  # 1 / (1 + rank of the chunk)
+    "number_fit",  # quantity questions: how well its best number fits (unit, subject); else 0
+    "no_number",  # a quantity question and no number that could answer
+    "time_fit",  # a time question and it holds a time
+    "heading",  # a bare heading or title line
+    "question_line",  # a Q&A document's own question
+    "lead_in",  # ends in a colon
+    "short",  # fewer than 12 characters
+)
+_SHORT = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,31 +76,58 @@ class NumberFit:
         return number_score(self.question, normalize_for_search(text), self.subjects)
 
 
+def sentence_features(
+    question: Question, text: str, span: Span, tokens: frozenset[str], hit: Hit, numbers: NumberFit | None
+) -> tuple[float, ...]:
+    """The values of ``SENTENCE_FEATURES`` for the sentence ``text[span]`` of ``hit``'s chunk."""
+    sentence = text[span.start : span.end]
+    terms = question.terms
+    folded = normalize_for_search(sentence) if question.entities or question.asks_time else ""
+    fit = numbers.score(sentence) if numbers else 0.0
+    return (
+        terms.coverage(tokens),
+        terms.coverage(tokens, min_len=2),
+        sum(e in folded for e in question.entities) / len(question.entities) if question.entities else 1.0,
+        hit.score,
+        hit.lexical / terms.total if terms.total else 0.0,
+        hit.dense,
+        1.0 / (1 + hit.rank),
+        fit,
+        float(numbers is not None and fit == 0.0),
+        float(question.asks_time and bool(_TIME.search(folded))),
+        float(is_heading(text, span)),
+        float(is_question_line(text, span)),
+        float(sentence.rstrip()[-1:] in _LEAD_IN),
+        float(len(sentence) < _SHORT),
+    )
+
+
 def score_sentences(
     question: Question, hits: Sequence[Hit], text_of: Mapping[str, str], tokenize: Tokenizer, cfg: AnswerConfig
 ) -> list[Sentence]:
     """Every sentence of the given hits, scored, best first; a sentence in two chunks counts once.
 
-    For a question asking for a quantity, a sentence also scores ``number_weight`` times how well
-    one of its numbers fits: the asked unit, the question's subject right before it, no foreign
-    qualifier (``三级医院床位`` is not ``二、三级医院床位``); see :func:`retriever.number_questions.number_score`.
+    With a fitted ranker (``cfg.ranker``) the score is its logit over ``SENTENCE_FEATURES``.
+    Otherwise the hand-set score: coverage of the question, plus ``rank_weight`` times the chunk's
+    score, plus, for a quantity question, ``number_weight`` times how well one of its numbers fits:
+    the asked unit, the question's subject right before it, no foreign qualifier (``三级医院床位``
+    is not ``二、三级医院床位``); see :func:`retriever.number_questions.number_score`.
     """
-    numbers = NumberFit.of(question) if cfg.number_weight else None
-    terms = question.terms
+    numbers = NumberFit.of(question)
+    fitted = bool(cfg.ranker.weights) and cfg.ranker.features == SENTENCE_FEATURES
     scored: dict[tuple[str, Span], Sentence] = {}
     for hit in hits:
         text = text_of[hit.chunk.doc_id]
         for span in split_sentences(text, hit.chunk.start, hit.chunk.end):
             if (hit.chunk.doc_id, span) in scored:
                 continue
-            sentence = text[span.start : span.end]
-            tokens = frozenset(tokenize(sentence))
-            score = (
-                terms.coverage(tokens)
-                + cfg.rank_weight * hit.score
-                + (cfg.number_weight * numbers.score(sentence) if numbers else 0.0)
-            )
-            scored[(hit.chunk.doc_id, span)] = Sentence(span, hit, tokens, score)
+            tokens = frozenset(tokenize(text[span.start : span.end]))
+            values = sentence_features(question, text, span, tokens, hit, numbers)
+            if fitted:
+                score = cfg.ranker.score(values)
+            else:
+                score = values[0] + cfg.rank_weight * hit.score + cfg.number_weight * values[7]
+            scored[(hit.chunk.doc_id, span)] = Sentence(span, hit, tokens, score, values)
     return sorted(scored.values(), key=lambda s: -s.score)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 CALIBRATION_PATH = Path(__file__).with_name("calibration.json")
 MAX_QUESTION_CHARS = 500
@@ -13,12 +13,40 @@ MAX_QUESTION_CHARS = 500
 
 @dataclass(frozen=True, slots=True)
 class Abstention:
-    """A logistic model over evidence features; answer when its probability reaches ``threshold``."""
+    """A logistic model over evidence features; answer when its probability reaches ``threshold``.
+
+    An answer whose probability is below ``confident`` is shown marked 请核对原文 (check the
+    source); ``confident`` at or below ``threshold`` means no such band.
+    """
 
     weights: tuple[float, ...] = (0.0,)
     bias: float = 0.0
     threshold: float = 0.0
     features: tuple[str, ...] = ("coverage",)
+    confident: float = 0.0
+
+    def level(self, probability: float) -> Literal["high", "check", "none"]:
+        """Refuse below ``threshold``, mark below ``confident``, else answer."""
+        if probability < self.threshold:
+            return "none"
+        return "check" if probability < self.confident else "high"
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceRanker:
+    """A linear model over sentence features (``retriever.answer.SENTENCE_FEATURES``): higher is better.
+
+    Fitted as a logistic regression of "this sentence holds the gold answer" on labelled reading
+    comprehension data (``zhengce eval --fit``); empty ``weights`` mean the hand-set score instead.
+    """
+
+    weights: tuple[float, ...] = ()
+    bias: float = 0.0
+    features: tuple[str, ...] = ()
+
+    def score(self, values: tuple[float, ...]) -> float:
+        """The model's logit for a sentence's feature values (in ``features`` order)."""
+        return self.bias + sum(w * v for w, v in zip(self.weights, values, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +73,8 @@ class AnswerConfig:
     # document's question are answered by the passage that follows, up to this many characters.
     passages: bool = True
     passage_chars: int = 300
+    # The fitted sentence ranker; without one, the hand-set score above.
+    ranker: SentenceRanker = field(default_factory=SentenceRanker)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +101,17 @@ class RetrievalConfig:
         return {
             "dense_weight": self.dense_weight,
             "title_weight": self.title_weight,
-            "answer": asdict(self.answer),
+            "answer": {k: v for k, v in asdict(self.answer).items() if k != "ranker"},
+            "sentence_ranker": {
+                "weights": list(self.answer.ranker.weights),
+                "bias": self.answer.ranker.bias,
+                "features": list(self.answer.ranker.features),
+            },
             "abstention": {
                 "weights": list(a.weights),
                 "bias": a.bias,
                 "threshold": a.threshold,
+                "confident": a.confident,
                 "features": list(a.features),
             },
         }
@@ -93,8 +129,11 @@ def load_config(path: Path = CALIBRATION_PATH) -> RetrievalConfig:
         bias=float(a.get("bias", 0.0)),
         threshold=float(a.get("threshold", 0.0)),
         features=tuple(a.get("features", ("coverage",))),
+        confident=float(a.get("confident", a.get("threshold", 0.0))),
     )
-    answer = AnswerConfig(**raw.get("answer", {}))
+    r = raw.get("sentence_ranker", {})
+    ranker = SentenceRanker(tuple(r.get("weights", ())), float(r.get("bias", 0.0)), tuple(r.get("features", ())))
+    answer = AnswerConfig(**raw.get("answer", {}), ranker=ranker)
     return replace(
         cfg,
         dense_weight=float(raw.get("dense_weight", cfg.dense_weight)),

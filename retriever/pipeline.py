@@ -225,7 +225,7 @@ class Retriever:
     def answer_from(self, q: Question, hits: list[Hit], top_k: int) -> Answer:
         """The answer, citations and abstention decision for already retrieved hits."""
         if not hits:
-            return Answer(q.text, ABSTAIN_TEXT, True, (), (), 0.0)
+            return Answer(q.text, ABSTAIN_TEXT, True, (), (), 0.0, confidence_level="none")
         cfg = self.config.answer
         # Every sentence of the hits answered from or cited, scored once; a sentence keeps its first hit.
         scored = score_sentences(q, hits[: max(top_k, self.config.answer_hits)], self.texts, self.lexical.tokens, cfg)
@@ -253,10 +253,11 @@ class Retriever:
         unsupported = unsupported_numbers(text, [c.quote for c in cited[: len(spans)]])
         if unsupported:  # the number fidelity check: never state a number the cited quotes do not
             logger.error("abstaining: %r states numbers its quotes do not: %s", text, [n.raw for n in unsupported])
-        if unsupported or confidence < self.config.abstention.threshold:
+        level = "none" if unsupported else self.config.abstention.level(confidence)
+        if level == "none":
             related = tuple(replace(c, answer_part=False) for c in cited)
-            return Answer(q.text, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features)
-        return Answer(q.text, text, False, tuple(cited), (), confidence, tuple(hits), features)
+            return Answer(q.text, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features, {}, "none")
+        return Answer(q.text, text, False, tuple(cited), (), confidence, tuple(hits), features, {}, level)
 
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""

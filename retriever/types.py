@@ -9,6 +9,8 @@ from typing import Literal
 from ingest.types import Chunk
 
 Source = Literal["lexical", "dense", "fused"]
+# "high": answered; "check": answered with a 请核对原文 mark (the evidence is there but weaker); "none": refused.
+ConfidenceLevel = Literal["high", "check", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,11 @@ class Citation:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The reply to a question. ``abstained`` implies no citations; ``related`` is offered instead."""
+    """The reply to a question. ``abstained`` implies no citations; ``related`` is offered instead.
+
+    ``confidence_level`` is ``"none"`` exactly when it abstained; an answer below the confident
+    level is ``"check"``: shown, with a mark asking the reader to check the source.
+    """
 
     question: str
     text: str
@@ -63,3 +69,4 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     features: dict[str, float] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence_level: ConfidenceLevel = "high"

@@ -67,6 +67,10 @@ class AnswerOut(BaseModel):
     answer: str
     abstained: bool
     confidence: float
+    confidence_level: Literal["high", "check", "none"] = Field(
+        description="high: answered; check: answered, but the reader should check the source (请核对原文); "
+        "none: refused (abstained)."
+    )
     citations: list[CitationOut]
     related: list[CitationOut]
     timings_ms: dict[str, float]
@@ -83,6 +87,7 @@ class AnswerOut(BaseModel):
             answer=answer.text,
             abstained=answer.abstained,
             confidence=answer.confidence,
+            confidence_level=answer.confidence_level,
             citations=[CitationOut.from_domain(c) for c in answer.citations],
             related=[CitationOut.from_domain(c) for c in answer.related],
             timings_ms=dict(answer.timings_ms),
