@@ -347,3 +347,84 @@ def test_empty_and_blank_pages_clean_to_empty_text() -> None:
     empty = CleanResult(text="", author="", published=None, removed=())
     assert clean_text("") == empty
     assert clean_text(" \n\u3000\r\n\t") == empty
+
+
+# --- government portal chrome: department directories and dated headline lists
+
+PORTAL_ARTICLE = (
+    "九江市人民政府办公室关于做好2025年春节期间安全生产工作的通知",
+    "各县（市、区）人民政府，市政府各部门：",
+    (
+        "为切实做好2025年春节期间安全生产工作，有效防范遏制各类生产安全事故，确保全市人民群众度过一个欢乐祥和的"
+        "新春佳节，经市政府同意，现就有关事项通知如下。"
+    ),
+    "一、压紧压实安全生产责任",
+    (
+        "各地各部门要严格落实安全生产责任制，主要负责同志要亲自研究部署节日期间安全生产工作，深入一线检查督导，"
+        "推动各项防范措施落实到位。"
+    ),
+    "九江市人民政府办公室",
+    "2025年1月14日",
+)
+# The directory every page of the portal repeats at its foot.
+DEPARTMENTS = (
+    "市委组织部", "市委宣传部", "市委统战部", "市委政法委", "市发展改革委", "市教育局", "市科技局", "市工信局",
+    "市公安局", "市民政局", "市司法局", "市财政局", "市人社局", "市自然资源局", "市生态环境局", "市住建局",
+    "市交通运输局", "市水利局", "市农业农村局", "市商务局", "市文广新旅局", "市卫健委", "市应急管理局", "市林业园林局",
+)  # fmt: skip
+# A sidebar of the section's latest notices before the article, dated "YYYY-MM-DD ]" or "[YYYY-MM-DD]".
+SIDEBAR = (
+    "市政府召开第38次常务会议 2025-01-14 ]",
+    "关于2025年元旦期间道路交通管制的通告 2025-01-10 ]",
+    "九江市2024年第四季度重点项目集中开工 2025-01-08 ]",
+    "市政府办公室关于印发优化营商环境若干措施的通知 2025-01-06 ]",
+)
+RELATED = (
+    "[2025-01-13] 全市召开冬季消防安全工作会议",
+    "[2025-01-12] 市应急管理局开展危化品企业专项检查",
+    "[2025-01-09] 九江市发布春运期间出行提示",
+)
+PORTAL_PAGE = "\n".join(
+    (
+        "首页 > 政务公开 > 通知公告",
+        "最新通知",
+        *SIDEBAR,
+        *PORTAL_ARTICLE,
+        "相关文章",
+        *RELATED,
+        "部门网站",
+        *(f"· {name}" for name in DEPARTMENTS),
+        "主办：九江市人民政府办公室 版权所有 赣ICP备05004409号",
+    )
+)
+
+
+def test_a_portal_page_loses_its_department_directory_and_dated_headlines_and_keeps_the_article() -> None:
+    result = clean_text(PORTAL_PAGE)
+    assert result.text == "\n".join(PORTAL_ARTICLE)
+    for line in (*SIDEBAR, *RELATED, *(f"· {name}" for name in DEPARTMENTS)):
+        assert line in result.removed
+
+
+def test_a_department_directory_goes_even_right_after_the_article() -> None:
+    page = "\n".join((*PORTAL_ARTICLE, *(f"· {name}" for name in DEPARTMENTS[:6])))
+    assert clean_text(page).text == "\n".join(PORTAL_ARTICLE)
+
+
+def test_a_directory_on_one_line_is_chrome() -> None:
+    row = " ".join(f"· {name}" for name in DEPARTMENTS)
+    assert clean_text(f"{FIRST_PARAGRAPH}\n{row}\n{LAST_PARAGRAPH}").removed == (row,)
+
+
+def test_a_short_bulleted_list_in_an_article_is_kept() -> None:
+    lines = (FIRST_PARAGRAPH, "· 市委组织部", "· 市委宣传部", "· 市财政局", LAST_PARAGRAPH)
+    assert clean_text("\n".join(lines)).text == "\n".join(lines)
+
+
+def test_a_listing_page_of_dated_headlines_has_no_text_left() -> None:
+    assert clean_text("\n".join(("通知公告", *SIDEBAR, *RELATED))).text == ""
+
+
+def test_a_dated_schedule_of_three_lines_in_a_short_notice_is_kept() -> None:
+    lines = ("关于举办2025年消防培训的通知", "报名开始 2025-03-01", "报名截止 2025-03-10", "培训时间 2025-03-20")
+    assert clean_text("\n".join(lines)).text == "\n".join(lines)
