@@ -22,6 +22,7 @@ DEFAULT_BUILD = BuildConfig()
 SHARED_DATA = REPO.parent / "shared" / "data"
 DRCD_DEFAULT = SHARED_DATA / "drcd" / "dev.jsonl"
 CMRC_TRIAL = SHARED_DATA / "cmrc2018" / "trial.jsonl"
+CMRC_DEV = SHARED_DATA / "cmrc2018" / "dev.jsonl"
 
 logger = logging.getLogger("evals")
 
@@ -119,10 +120,12 @@ def run(args: argparse.Namespace) -> int:
         ]
         if lib is not None:
             corpora.append(calibrate.Corpus("policy_dev", lib[0], lib[2][0]))
+        reading = []
         if drcd is not None:
             corpora.append(calibrate.Corpus("drcd_dev", drcd[0], drcd[1], benchmark=True))
+            reading = [_cmrc_suite(args, cfg, embedder, config, tag, CMRC_DEV), (drcd[0], drcd[1])]
         index = f"{args.embedder}/{args.tokenizer}/{args.chunk_max_chars}"
-        config, fitted_abstention, fitted = calibrate.fit_all(corpora, args.target_precision, index)
+        config, fitted_abstention, fitted = calibrate.fit_all(corpora, args.target_precision, index, reading)
         calibrate.write_calibration(calibration, config, fitted_abstention, fitted)
     suites = Suites(seed, seed_dev, seed_test, drcd)
     cmrc = _cmrc_suite(args, cfg, embedder, config, tag) if not args.skip_drcd and args.cmrc.is_file() else None
@@ -160,12 +163,17 @@ def _drcd_suite(
     return retriever, dataset.drcd_cases(dev_q, docs), dataset.drcd_cases(test_q, docs)
 
 
-def _cmrc_suite(args: argparse.Namespace, cfg: Any, embedder: Any, config: Any, tag: str) -> tuple[Any, list[Any]]:
-    """CMRC 2018 trial (Simplified; held out, nothing is fitted on it): its paragraphs indexed as documents."""
+def _cmrc_suite(
+    args: argparse.Namespace, cfg: Any, embedder: Any, config: Any, tag: str, path: Path | None = None
+) -> tuple[Any, list[Any]]:
+    """CMRC 2018 in Simplified, its paragraphs indexed as documents: trial (held out, nothing is fitted on
+    it) by default, or ``path`` (dev, for fitting the sentence ranker)."""
     from evals import corpus, dataset
 
-    docs, questions = dataset.read_drcd(args.cmrc, "CMRC", "CMRC 2018 (CC BY-SA 4.0)")
-    retriever = corpus.corpus_retriever(args.data / f"cmrc-trial-{tag}", docs, cfg, embedder, config)
+    source = path or args.cmrc
+    docs, questions = dataset.read_drcd(source, "CMRC", "CMRC 2018 (CC BY-SA 4.0)")
+    name = "cmrc-trial" if source == args.cmrc else "cmrc"
+    retriever = corpus.corpus_retriever(args.data / f"{name}-{tag}", docs, cfg, embedder, config)
     return retriever, dataset.drcd_cases(questions, docs)
 
 

@@ -83,9 +83,19 @@ def describe(sizes: dict[str, tuple[int, int]]) -> str:
 
 
 def fit_all(
-    corpora: Sequence[Corpus], target_precision: float | None, index_tag: str
+    corpora: Sequence[Corpus],
+    target_precision: float | None,
+    index_tag: str,
+    reading: Sequence[tuple[Retriever, Sequence[EvalCase]]] = (),
 ) -> tuple[RetrievalConfig, fit.AbstentionFit, dict[str, Any]]:
-    """Fit dense weight, then answer settings, then abstention, each on the dev splits of ``corpora``.
+    """Fit dense and region weights, the sentence ranker, answer settings, then abstention, on dev splits.
+
+    Args:
+        corpora: the dev splits the weights, answer settings and abstention are fitted on.
+        target_precision: the precision of answers that are not marked 请核对原文.
+        index_tag: the index the fit was made on, for the record.
+        reading: labelled reading-comprehension dev data (CMRC 2018 dev, DRCD dev half) for the
+            sentence ranker; without it the hand-set sentence score stays.
 
     Returns:
         The fitted config (also set on every retriever), the abstention fit, and a record of the fit.
@@ -94,6 +104,19 @@ def fit_all(
     config = replace(corpora[0].retriever.config, dense_weight=fit.best_weight(list(curves.values())))
     logger.info("dense weight %.2f (MRR@5 by weight: %s)", config.dense_weight, curves)
     _use(config, corpora)
+    # Only the written sets' documents have regions (benchmarks' paragraphs have none).
+    regional = [c for c in corpora if not c.benchmark]
+    region_curves = {c.name: fit.weight_curve(c.retriever, c.cases, weight="region_weight") for c in regional}
+    config = replace(config, region_weight=fit.best_weight(list(region_curves.values()), "region_weight"))
+    logger.info("region weight %.2f (MRR@5 by weight: %s)", config.region_weight, region_curves)
+    _use(config, corpora)
+    if reading:
+        for r, _ in reading:
+            r.config = config
+        ranker = fit.fit_sentence_ranker(reading)
+        logger.info("sentence ranker %s", dict(zip(ranker.features, ranker.weights, strict=True)))
+        config = replace(config, answer=replace(config.answer, ranker=ranker))
+        _use(config, corpora)
     answer_cfg, answer_score = fit.fit_answer([(c.retriever, c.cases[:ANSWER_FIT_DRCD]) for c in corpora])
     logger.info("answer settings %s (dev score %.3f)", answer_cfg, answer_score)
     config = replace(config, answer=answer_cfg)
@@ -118,7 +141,13 @@ def fit_all(
             else "the best mean F1 threshold (answerable = positive)"
         ),
         "mrr_by_dense_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in curves.items()},
+        "mrr_by_region_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in region_curves.items()},
         "index": index_tag,
+        "sentence_ranker": f"logistic regression of 'holds a gold answer' over every sentence of the answering "
+        f"hits, each question weighing 1, each corpus the same; fitted on {len(reading)} reading-comprehension "
+        "dev sets (CMRC 2018 dev, DRCD dev half)"
+        if reading
+        else "hand-set score",
     }
     return config, fitted_abstention, record
 

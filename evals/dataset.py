@@ -127,9 +127,12 @@ def split_by_doc(questions: list[DrcdQuestion], seed: int = 13) -> tuple[list[Dr
 
 
 def drcd_cases(questions: list[DrcdQuestion], docs: dict[str, Document]) -> list[EvalCase]:
-    """DRCD questions as eval cases; the gold spans are the answers' first occurrences in the paragraph."""
+    """DRCD questions as eval cases; the gold spans are the answers' first occurrences in the paragraph.
+
+    A blank question (CMRC 2018 trial has one) is no case: the product refuses it with a 422.
+    """
     cases = []
-    for q in questions:
+    for q in (q for q in questions if q.question.strip()):
         text = docs[q.context_id].text
         golds = tuple(
             Gold(q.context_id, a, Span(text.find(a), text.find(a) + len(a)))

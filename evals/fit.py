@@ -21,31 +21,40 @@ from retriever.answer import Sentence, score_sentences
 from retriever.config import Abstention, AnswerConfig, SentenceRanker
 from retriever.pipeline import Retriever
 
+REGION_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 WEIGHT_GRID = tuple(round(float(w), 2) for w in np.arange(0.0, 1.0001, 0.05))
+GRIDS = {"dense_weight": WEIGHT_GRID, "region_weight": REGION_GRID}
+PREFERRED = {"dense_weight": 0.3, "region_weight": 0.0}
 FEATURES = (
-    "coverage", "answer_coverage", "bigram_coverage", "missing_number", "missing_entity", "number_fit", "dense",
-    "lexical",
+    "coverage", "answer_coverage", "bigram_coverage", "missing_number", "missing_entity", "number_fit", "region",
+    "dense", "lexical",
 )  # fmt: skip
 
 
-def weight_curve(retriever: Retriever, cases: Sequence[EvalCase], k: int = 5) -> dict[float, float]:
-    """Chunk-level MRR@k of fused retrieval for every dense weight of the grid."""
+def weight_curve(
+    retriever: Retriever, cases: Sequence[EvalCase], k: int = 5, weight: str = "dense_weight"
+) -> dict[float, float]:
+    """Chunk-level MRR@k of the full ranking for every value of the grid of ``weight`` (dense or region)."""
     signals = [retriever.signals(retriever.parse(c.question), c.excluded) for c in cases if c.answerable]
     answerable = [c for c in cases if c.answerable]
     curve = {}
-    for w in WEIGHT_GRID:
+    for w in GRIDS[weight]:
         ranks = [
-            first_relevant_rank(c, hit_passages(retriever.rank(s, k, "fused", w)))
+            first_relevant_rank(c, hit_passages(retriever.rank(s, k, "fused", **{weight: w})))  # type: ignore[arg-type]
             for c, s in zip(answerable, signals, strict=True)
         ]
         curve[w] = mrr(ranks)
     return curve
 
 
-def best_weight(curves: Sequence[dict[float, float]]) -> float:
-    """The weight with the best mean MRR over several corpora's curves (each corpus counts equally)."""
-    mean = {w: float(np.mean([c[w] for c in curves])) for w in WEIGHT_GRID}
-    return max(WEIGHT_GRID, key=lambda w: (round(mean[w], 4), -abs(w - 0.3)))
+def best_weight(curves: Sequence[dict[float, float]], weight: str = "dense_weight") -> float:
+    """The weight with the best mean MRR over several corpora's curves (each corpus counts equally).
+
+    Ties go to the value nearest the grid's preferred one (0.3 for the dense weight, 0 for the region).
+    """
+    grid = GRIDS[weight]
+    mean = {w: float(np.mean([c[w] for c in curves])) for w in grid}
+    return max(grid, key=lambda w: (round(mean[w], 4), -abs(w - PREFERRED[weight])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +278,8 @@ def fit_answer(corpora: Sequence[tuple[Retriever, Sequence[EvalCase]]]) -> tuple
     """The answer-extraction settings with the best mean of citation hit@1 and answer correctness.
 
     Each corpus counts equally. Retrieval does not depend on these settings, so hits are
-    retrieved once per question; abstention is off while fitting, so every answer is judged.
+    retrieved once per question; abstention is off while fitting, so every answer is judged. With
+    a fitted sentence ranker only the joining settings are searched (the others weigh the hand-set score).
     """
     from evals.run import judge
 
@@ -281,8 +291,9 @@ def fit_answer(corpora: Sequence[tuple[Retriever, Sequence[EvalCase]]]) -> tuple
         prepared.append((retriever, answerable, questions, hits))
     base = [r.config for r, *_ in prepared]
     best: tuple[float, AnswerConfig] = (-1.0, base[0].answer)
-    for values in itertools.product(*ANSWER_GRID.values()):
-        cfg = replace(base[0].answer, **dict(zip(ANSWER_GRID, values, strict=True)))  # type: ignore[arg-type]
+    grid = {k: v for k, v in ANSWER_GRID.items() if not base[0].answer.ranker.weights or k.startswith("join")}
+    for values in itertools.product(*grid.values()):
+        cfg = replace(base[0].answer, **dict(zip(grid, values, strict=True)))  # type: ignore[arg-type]
         scores = []
         for (retriever, cases, questions, hits), config in zip(prepared, base, strict=True):
             retriever.config = replace(config, answer=cfg, abstention=Abstention())

@@ -319,6 +319,7 @@ class Evidence:
     entities: Sequence[str]
     doc_text: str
     number_fit: float = 1.0
+    region: float = 0.0
 
 
 def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> dict[str, float]:
@@ -329,6 +330,8 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
     the answering document: a question about 上海 or 2024 must not be answered from a text about
     重庆 in 2023. ``number_fit`` is, for a question asking for a quantity, how well the answer's
     best number fits it (unit, subject; :class:`NumberFit`), and 1 for any other question.
+    ``region`` is how the answering document's region fits the places the question names
+    (:func:`retriever.fusion.region_fit`; -1: it is about somewhere else).
     """
     answer_tokens, chunk_tokens = evidence.answer_tokens, evidence.chunk_tokens
     both = answer_tokens | chunk_tokens
@@ -342,6 +345,7 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
         "missing_number": float(any(n not in both for n in numbers)),
         "missing_entity": float(any(e not in folded for e in evidence.entities)),
         "number_fit": evidence.number_fit,
+        "region": evidence.region,
         "dense": top.dense,
         "lexical": top.lexical / terms.total if terms.total else 0.0,
     }

@@ -89,6 +89,9 @@ class RetrievalConfig:
     dense_weight: float = 0.3
     # Added to a candidate's fused score times its document title's share of the question's terms.
     title_weight: float = 4.0
+    # Added to a candidate's fused score times how well its document's region fits the places the
+    # question names (retriever.fusion.region_fit, in [-1, 1]).
+    region_weight: float = 0.0
     # Weight of the BM25 of a question's synonyms (retriever/data/synonyms.txt) next to its own words.
     synonym_weight: float = 0.5
     answer_hits: int = 3
@@ -101,6 +104,7 @@ class RetrievalConfig:
         return {
             "dense_weight": self.dense_weight,
             "title_weight": self.title_weight,
+            "region_weight": self.region_weight,
             "answer": {k: v for k, v in asdict(self.answer).items() if k != "ranker"},
             "sentence_ranker": {
                 "weights": list(self.answer.ranker.weights),
@@ -138,6 +142,7 @@ def load_config(path: Path = CALIBRATION_PATH) -> RetrievalConfig:
         cfg,
         dense_weight=float(raw.get("dense_weight", cfg.dense_weight)),
         title_weight=float(raw.get("title_weight", cfg.title_weight)),
+        region_weight=float(raw.get("region_weight", cfg.region_weight)),
         answer=answer,
         abstention=abstention,
     )

@@ -42,3 +42,30 @@ def rrf(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, fl
         for rank, item in enumerate(ranking, start=1):
             totals[item] = totals.get(item, 0.0) + 1.0 / (k + rank)
     return sorted(totals.items(), key=lambda kv: -kv[1])
+
+
+def region_fit(asked: Sequence[Sequence[str]], region: Sequence[str]) -> float:
+    """How well a document's region fits the places a question names, in [-1, 1].
+
+    Args:
+        asked: the lineage of each place the question names, from the province down
+            (``("江西省", "九江市")`` for 九江).
+        region: the document's region, a lineage from the province down; empty for a national
+            document or one whose region is unknown.
+
+    1 when the document is about an asked place or a place inside it (a question about 江西省 and a
+    九江市 notice); 0.5 when it is about a larger place that holds the asked one (九江 asked, a
+    江西省 document); 0 when the document has no region; -1 when the document is about somewhere
+    else (江西省 asked, a 吉林 notice). A question that names no place asks about the country as a
+    whole (2025年稳就业有哪些政策): a regional document gets -0.5, so national documents come first
+    where both say much the same, while a library of regional documents only is ranked as before.
+    """
+    if not region:
+        return 0.0
+    if not asked:
+        return -0.5
+    if any(chain[-1] in region for chain in asked):
+        return 1.0
+    if any(region[-1] in chain for chain in asked):
+        return 0.5
+    return -1.0

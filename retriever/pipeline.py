@@ -31,10 +31,11 @@ from retriever.answer import (
 from retriever.config import MAX_QUESTION_CHARS, RetrievalConfig, load_config
 from retriever.dense import DenseSearcher
 from retriever.errors import QuestionError
-from retriever.fusion import fuse
+from retriever.fusion import fuse, region_fit
 from retriever.lexical import LexicalSearcher
 from retriever.numbers import unsupported_numbers
 from retriever.question import Question, parse_question
+from retriever.spans import without_title
 from retriever.synonyms import default_synonyms
 from retriever.types import Answer, Citation, Hit
 
@@ -75,12 +76,15 @@ class Signals:
 
     ``title`` is the share of the question's idf weight (terms of two characters or more) that
     the candidate's document title holds: "四川…目标" should prefer 四川's report to its near-twins.
+    ``region`` is how well the candidate's document region fits the places the question names
+    (:func:`retriever.fusion.region_fit`): a question about 江西省 prefers a 九江市 notice to a 吉林 one.
     """
 
     rows: npt.NDArray[np.int64]
     lexical: npt.NDArray[np.float32]
     dense: npt.NDArray[np.float32]
     title: npt.NDArray[np.float64]
+    region: npt.NDArray[np.float64]
 
 
 class Retriever:
@@ -170,18 +174,28 @@ class Retriever:
         rows = np.array([r for r in merged if self.data.chunks[r].doc_id not in exclude], dtype=np.int64)
         docs = {self.data.chunks[r].doc_id for r in rows}
         cover = {d: question.terms.coverage(self._title_tokens[d], min_len=2) for d in docs}
+        fits = {d: region_fit(question.places, self.docs[d].region) for d in docs}
         title = np.array([cover[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
-        return Signals(rows, lexical[rows], self.dense.scores(query, rows), title)
+        region = np.array([fits[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
+        return Signals(rows, lexical[rows], self.dense.scores(query, rows), title, region)
 
     def rank(
-        self, signals: Signals, k: int, mode: Mode = "fused", dense_weight: float | None = None, titles: bool = True
+        self,
+        signals: Signals,
+        k: int,
+        mode: Mode = "fused",
+        dense_weight: float | None = None,
+        titles: bool = True,
+        region_weight: float | None = None,
     ) -> list[Hit]:
-        """The ``k`` best candidates by one signal or by their fusion (and title match, unless ``titles`` is off)."""
+        """The ``k`` best candidates by one signal or by their fusion (and title and region match, unless
+        ``titles`` is off)."""
         if mode == "fused":
             weight = self.config.dense_weight if dense_weight is None else dense_weight
             ranking = fuse(signals.lexical, signals.dense, weight)
             if titles:
-                ranking = ranking + self.config.title_weight * signals.title
+                regions = self.config.region_weight if region_weight is None else region_weight
+                ranking = ranking + self.config.title_weight * signals.title + regions * signals.region
         else:
             ranking = np.asarray(signals.lexical if mode == "lexical" else signals.dense, dtype=np.float64)
         order = np.argsort(-ranking, kind="stable")[:k]
@@ -235,12 +249,14 @@ class Retriever:
         doc = self.docs[best.hit.chunk.doc_id]
         joined = answer_spans(q.terms, sentences, doc.text, cfg)
         spans, joiner = answer_parts(q, best.span, joined, doc.text, self.lexical.tokens, cfg)
+        spans = [without_title(doc.text, s, doc.title) for s in spans]
         answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in [*joined, *spans]))
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
         fit = NumberFit.of(q)
         evidence = Evidence(
             answer_tokens, chunk_tokens, q.entities, self._search_form(doc.doc_id) if q.entities else "",
             number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in spans),
+            region=region_fit(q.places, doc.region),
         )  # fmt: skip
         features = evidence_features(q.terms, hits, evidence)
         confidence = answer_probability(features, self.config.abstention)

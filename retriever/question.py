@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+from ingest.regions import find_places, lineage
 from ingest.tokenize import entities, normalize_for_search
 from retriever.numbers import _MULT, _UNIT, _UNITS, _table
 
@@ -94,6 +95,8 @@ class Question:
         entities: places, organisations and years it names (jieba's ns/nt and ``19xx``/``20xx``).
         intent: what kind of answer it asks for.
         asked_unit: for a quantity question, the normalised unit asked for (元, %, 个 …), if any.
+        places: the administrative divisions it names, each as its lineage from the province down
+            (九江 → ``("江西省", "九江市")``), for region-aware ranking.
     """
 
     text: str
@@ -102,6 +105,7 @@ class Question:
     entities: tuple[str, ...]
     intent: Intent
     asked_unit: str | None
+    places: tuple[tuple[str, ...], ...] = ()
 
     @property
     def asks_quantity(self) -> bool:
@@ -199,4 +203,5 @@ def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) 
         entities=tuple(entities(text)),
         intent=intent_of(folded),
         asked_unit=asked_unit(folded),
+        places=tuple(chain for p in find_places(folded) if (chain := lineage(p.name))),
     )

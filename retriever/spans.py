@@ -183,3 +183,20 @@ def passage(text: str, sentence: Span, max_chars: int) -> list[Span]:
         else:
             merged.append(s)
     return merged
+
+
+def without_title(text: str, span: Span, title: str) -> Span:
+    """``span`` without the document's title in front of it, when a run-on text starts the sentence with it.
+
+    A scraped notice on one line (``宁波出台18条措施 全力支持企业复工复产 新华社宁波2月16日电 …``) has
+    its headline in its first sentence; the headline is not the answer, what follows it is. Any
+    other span is returned as it is.
+    """
+    head = title.strip()
+    if len(head) < 4 or not text.startswith(head, span.start):
+        return span
+    rest = trim_span(text, Span(span.start + len(head), span.end))
+    return rest if rest.end - rest.start >= _MIN_REST else span
+
+
+_MIN_REST = 4

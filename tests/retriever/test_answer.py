@@ -24,7 +24,7 @@ from retriever.answer import (
 )
 from retriever.config import Abstention, AnswerConfig
 from retriever.question import QUESTION_WORDS, Question, Terms, parse_question, question_terms
-from retriever.spans import clauses, context_span, enumeration, is_heading, is_question_line, passage
+from retriever.spans import clauses, context_span, enumeration, is_heading, is_question_line, passage, without_title
 from retriever.types import Hit
 
 DOC_ID = "cq"
@@ -416,3 +416,12 @@ def test_headings_and_question_lines_are_told_from_running_text() -> None:
     assert flags[:3] == [True, True, False]
     assert is_question_line(QA, split_sentences(QA)[0])
     assert not is_question_line(QA, split_sentences(QA)[1])
+
+
+def test_a_run_on_notices_headline_is_not_part_of_the_answer() -> None:
+    text = "宁波出台18条措施 全力支持企业复工复产 新华社宁波2月16日电 企业招工最高可获30万元补助。"
+    title = "宁波出台18条措施 全力支持企业复工复产"
+    span = without_title(text, Span(0, len(text)), title)
+    assert text[span.start : span.end] == "新华社宁波2月16日电 企业招工最高可获30万元补助。"
+    assert without_title(text, Span(0, len(text)), "别的标题") == Span(0, len(text))
+    assert without_title(title, Span(0, len(title)), title) == Span(0, len(title))  # nothing would be left

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retriever.fusion import RRF_K, fuse, minmax, rrf
+from retriever.fusion import RRF_K, fuse, minmax, region_fit, rrf
 
 scores = st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=30)
 
@@ -104,3 +104,23 @@ def test_fuse_is_the_weighted_sum_of_the_normalised_scores() -> None:
 def test_fused_scores_stay_in_unit_range(pair: tuple[list[float], list[float]], weight: float) -> None:
     out = fuse(pair[0], pair[1], weight)
     assert ((out >= -1e-12) & (out <= 1.0 + 1e-12)).all()
+
+
+@pytest.mark.parametrize(
+    ("asked", "region", "fit"),
+    [
+        ((("江西省",),), ("江西省", "九江市"), 1.0),  # a province asked, a notice of one of its cities
+        ((("江西省", "九江市"),), ("江西省", "九江市"), 1.0),
+        ((("江西省", "九江市"),), ("江西省",), 0.5),  # a city asked, a document of its province
+        ((("江西省",),), ("吉林省",), -1.0),  # somewhere else
+        ((("江西省", "九江市"),), ("江西省", "赣州市"), -1.0),  # a sibling city
+        ((("江西省",),), (), 0.0),  # a national document, or a region not known
+        ((), ("吉林省",), -0.5),  # the question names no place: national documents first
+        ((), (), 0.0),
+        ((("吉林省",), ("江西省",)), ("江西省",), 1.0),  # any asked place will do
+    ],
+)
+def test_region_fit_prefers_the_asked_place_and_what_lies_inside_it(
+    asked: tuple[tuple[str, ...], ...], region: tuple[str, ...], fit: float
+) -> None:
+    assert region_fit(asked, region) == fit

@@ -61,3 +61,9 @@ def test_measures_lists_reasons_and_definitions_want_a_passage_factoids_a_clause
     assert not parsed("脱贫人口收入是多少").wants_passage
     assert not parsed("会议在什么时候召开").wants_passage
     assert {"list", "definition", "reason", "method", "descriptive"} == PASSAGE_INTENTS
+
+
+def test_the_places_a_question_names_come_with_their_lineage() -> None:
+    assert parsed("九江市复工复产有哪些措施").places == (("江西省", "九江市"),)
+    assert parsed("江西省纳税申报期限延长到哪天").places == (("江西省",),)
+    assert parsed("2025年稳就业有哪些政策").places == ()
