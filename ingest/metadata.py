@@ -4,6 +4,8 @@ A 公文 puts them in fixed places (GB/T 9704-2012): the 版头 holds the masthe
 (``国发〔2021〕1号``) on its own line; then comes the title (``国务院关于…的通知``, often wrapped over two lines),
 the body, and the signature block: the issuing organs, one per line, then the 成文日期 (``2021年1月4日``).
 Web pages add fields (``成文日期：…``); reports carry a date note under the title (``——2025年1月19日在…会议上``).
+A news-style notice has a headline glued to its lead instead (``ingest.lead``): the organ the lead names
+(``记者从…获悉``, ``…近日印发``) or the byline's ``来源`` is its issuer, a dated dateline its date.
 Only those places are read, so a 文号 or a date the body mentions is never taken for the document's own.
 """
 
@@ -14,45 +16,25 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from ingest.dates import DATE, match_date, parse_chinese_date
+from ingest.doc_number import DOC_NUMBER, canonical_doc_number, normalize_doc_number
+from ingest.lead import looks_like_file_id, read_lead
+
 logger = logging.getLogger(__name__)
 
 _CJK = "\u4e00-\u9fff"
-# Words that end running text before a 文号 and never occur inside a 机关代字 ("发改办财金规"), so a
-# match in "根据国发〔2019〕5号" or "请问国办发〔2019〕5号…" starts at "国". Longest first.
-_LEAD_WORDS = (
-    *("根据", "依据", "按照", "依照", "参照", "遵照", "对照", "贯彻", "落实", "执行", "实施", "请问", "关于"),
-    *("详见", "参见", "引用", "印发", "转发", "批转", "下发", "废止", "文件", "的", "和", "与", "及", "或"),
-    *("是", "在", "即", "为", "于", "了", "将", "按", "依", "据", "见", "以", "对", "由", "把", "从", "向"),
-    *("等", "年", "月", "日", "号"),
-)
-_LEAD = "|".join(_LEAD_WORDS)
-_AFTER_LEAD = "|".join(f"(?<={w})" for w in _LEAD_WORDS)
-# Not the middle of a lead word: after "按" but not in "按照".
-_INSIDE_LEAD = "|".join(f"(?<={w[:k]}){w[k:]}" for w in _LEAD_WORDS for k in range(1, len(w)))
-DOC_NUMBER = re.compile(
-    rf"(?:(?<![{_CJK}])|{_AFTER_LEAD})(?!{_INSIDE_LEAD})(?P<agency>(?:(?!{_LEAD})[{_CJK}]){{1,15}})\s*"
-    r"[〔\[［（(【]\s*(?P<year>\d{4})\s*[〕\]］）)】]\s*第?\s*(?P<serial>\d{1,6})\s*[号號]"
-)
-"""A 文号 as typed, OCR'd or PDF-extracted: ``<机关代字><类别?>〔YYYY〕N号``, with any of 〔〕 [] ［］ （） ()
-【】 around the year and stray spaces (``〔2019〕860 号``). A match's ``group(0)``/``span()`` locate the raw
-文号 in the text; ``normalize_doc_number`` gives the canonical 〔〕 form. In running text the 机关代字 starts
-after punctuation or a word such as 根据/落实/的; over 15 other characters before the bracket give no match.
-"""
-
-_CN_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"○": 0, "零": 0, "O": 0, "Ｏ": 0}
-_DATE = re.compile(
-    r"(?<!\d)(?P<y>\d{4})\s*(?:年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日"
-    r"|(?P<sep>[-/.])\s*(?P<m2>\d{1,2})\s*(?P=sep)\s*(?P<d2>\d{1,2})(?!\d))"
-    r"|(?P<cy>[〇○零OＯ一二三四五六七八九]{4})\s*年\s*(?P<cm>[一二三四五六七八九十]{1,3})\s*月"
-    r"\s*(?P<cd>[一二三四五六七八九十]{1,3})\s*日"
-)
 # 公文 types a title ends with, optionally followed by a note such as "（试行）" or "（摘要）".
 _TITLE_END = re.compile(
     r"(?:通知|通报|通告|公告|公报|意见|决定|决议|办法|规定|方案|报告|批复|复函|函|条例|细则|规则|规划|纲要"
     r"|计划|要点|指引|指南|措施|命令|令|请示|纪要|章程|目录|清单|報告|意見|決定|決議|辦法|規定|條例)"
     r"(?:[（(][^（）()]{1,20}[）)])?$"
 )
+# A 关于…的通知 line near the top is the title, whatever stands above it.
+_DOC_TITLE = re.compile(r"^关于.{2,60}(?:通知|意见|决定|办法|规定|方案|批复|报告|函|公告|通告|细则|规划|纲要)$")
+_GUESS_LINES = 10
+_GUESS_BAD_ENDS = ("。", "！", "？", "；", "，", ".", "!", "?", ";", ",")
 _SENTENCE_PUNCT = re.compile(r"[。！？；!?;]")
+_MEDIA = re.compile(r"(?:报|网|社|台|端|刊|杂志)$|新闻")
 _ORGAN_END = re.compile(r"(?:[院部委厅局办署府会室行社团组所司处馆站队]|中央|会议|大学|公司|集团)$")
 # Lines that are never the title: masthead, field, date-note and 密级/紧急程度/签发人 lines.
 _HEADER_CHROME = re.compile(rf"^(?:[-—－–―~]{{2}}|[{_CJK}]{{1,8}}\s*[:：]|★|绝密|机密|秘密|特急|加急)|签发人")
@@ -67,6 +49,7 @@ _TAIL_LINES = 8  # a date alone this close to the end is the signing date even w
 _MAX_TITLE_CHARS, _MAX_SHORT_TITLE_CHARS, _MAX_TITLE_PARTS = 100, 60, 3
 _MAX_SIGNATURE_ORGANS = 6
 _NOTE_LINES, _NOTE_MAX_CHARS = 4, 80  # a date note stands this close under the title, this short
+_LEAD_LINES = 2  # a lead is read from the title's line and the next (cleaning may cut between them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,29 +70,38 @@ class PolicyMetadata:
     published: date | None
 
 
-def parse_chinese_date(s: str) -> date | None:
-    """Parse a string that is exactly one date, written the ways Chinese documents write dates.
+def guess_title(text: str, declared: str = "") -> str:
+    """The title a reader can tell: the one its format declares, else a guess from the text's top.
 
-    Handles ``2019年7月23日``, ``2019年07月23日``, ``2019 年 7 月 23 日``, ``2019-07-23`` (or ``/``, ``.``)
-    and ``二〇一九年七月二十三日``. Returns ``None`` unless ``s``, stripped, is exactly one valid date.
+    Args:
+        text: The document's clean text.
+        declared: A Markdown heading, an HTML ``<title>``, a PDF or docx Title property; ignored
+            when it is a file hash or a number.
+
+    Returns:
+        ``declared``; else a ``关于…的通知`` line near the top; else the first line that is no
+        masthead or 文号, when short and no sentence; else the headline a run-on first line starts
+        with; else ``""``.
     """
-    m = _DATE.fullmatch(s.strip())
-    return _match_date(m) if m else None
+    if declared and not looks_like_file_id(declared):
+        return declared
+    lines = text.split("\n", _GUESS_LINES)[:_GUESS_LINES]
+    official = next((line for line in lines if _DOC_TITLE.match(line)), "")
+    first = next((line for line in lines if not _is_masthead(line)), "")
+    if official or (len(first) <= _MAX_SHORT_TITLE_CHARS and not first.endswith(_GUESS_BAD_ENDS)):
+        return "" if looks_like_file_id(official or first) else official or first
+    return read_lead(first).headline
 
 
-def normalize_doc_number(s: str) -> str | None:
-    """The first 文号 in ``s`` in canonical form: ``"国发[2021]1号"`` -> ``"国发〔2021〕1号"``; else ``None``."""
-    m = DOC_NUMBER.search(s)
-    return _canonical(m) if m else None
-
-
-def extract_metadata(text: str, title_hint: str = "") -> PolicyMetadata:
+def extract_metadata(text: str, title_hint: str = "", source: str = "") -> PolicyMetadata:
     """Read a policy document's title, 文号, issuer and date from its text.
 
     Args:
         text: The document's clean text, one paragraph (or PDF line) per line.
         title_hint: A title from the file format (PDF or docx properties, a file name); used when
-            it looks like a title, ignored otherwise.
+            it looks like a title, ignored otherwise (a file hash, a number, a masthead).
+        source: The ``来源：`` of the page's byline, which cleaning removed; when it is an organ
+            (``宁波市人力资源和社会保障局``, not ``贵阳日报``) it is the issuer if the text names none.
 
     Returns:
         The metadata; fields the text does not carry are ``""`` or ``None``.
@@ -123,9 +115,16 @@ def extract_metadata(text: str, title_hint: str = "") -> PolicyMetadata:
     )
     header_end = next(body, len(head))
     title, title_end = _title(lines[:header_end], title_hint, fields.get("标题", ""))
+    # A news-style notice: the headline its first line starts with (without a dateline glued to it),
+    # the organ and the date its lead names.
+    start = max(title_end, 0)
+    lead = read_lead(" ".join(lines[start : start + _LEAD_LINES]), "\n".join(lines[start + _LEAD_LINES :]))
+    if not title or (lead.headline and title.startswith(lead.headline)):
+        title = lead.headline or title
     organs, signed = _signature(lines)
     issuer = organs or _organs(fields.get("发文机关", "")) or _header_issuer(lines, title)
-    published = signed or _field_date(lines, fields) or _note_date(lines, title_end)
+    issuer = issuer or _source_organ(source) or lead.issuer
+    published = signed or _field_date(lines, fields) or _note_date(lines, title_end) or lead.published
     return PolicyMetadata(title, _doc_number(lines[:header_end], fields), issuer, published)
 
 
@@ -133,34 +132,6 @@ def _lines(text: str) -> list[str]:
     """The stripped non-empty lines, without page numbers ("— 5 —")."""
     stripped = (line.strip().strip(_ZERO_WIDTH).strip() for line in text.splitlines())
     return [line for line in stripped if line and not _PAGE_NUMBER.match(line)]
-
-
-def _match_date(m: re.Match[str]) -> date | None:
-    if m["cy"]:
-        year = int("".join(str(_CN_DIGITS[c]) for c in m["cy"]))
-        month, day = _chinese_small_number(m["cm"]), _chinese_small_number(m["cd"])
-    else:
-        year, month, day = int(m["y"]), int(m["m"] or m["m2"]), int(m["d"] or m["d2"])
-    if month is None or day is None:
-        return None
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
-def _chinese_small_number(s: str) -> int | None:
-    """``"七"`` -> 7, ``"十二"`` -> 12, ``"二十三"`` -> 23; ``None`` for anything else."""
-    if len(s) == 1 and s in _CN_DIGITS:
-        return _CN_DIGITS[s]
-    tens, ten, ones = s.partition("十")
-    if not ten or len(tens) > 1 or len(ones) > 1 or any(c not in _CN_DIGITS for c in tens + ones):
-        return None
-    return (_CN_DIGITS[tens] if tens else 1) * 10 + (_CN_DIGITS[ones] if ones else 0)
-
-
-def _canonical(m: re.Match[str]) -> str:
-    return f"{m['agency']}〔{int(m['year'])}〕{int(m['serial'])}号"
 
 
 def _unspace(line: str) -> str:
@@ -195,7 +166,7 @@ def _doc_number(lines: list[str], fields: dict[str, str]) -> str | None:
     for line in lines:
         m = DOC_NUMBER.search(line)
         if m and _is_number_line(line, m):
-            return _canonical(m)
+            return canonical_doc_number(m)
     return None
 
 
@@ -207,7 +178,9 @@ def _is_number_line(line: str, m: re.Match[str] | None) -> bool:
 def _title(lines: list[str], hint: str, field: str) -> tuple[str, int]:
     """The title and the index of its last line in the 版头 ``lines`` (-1 if from the hint or a field)."""
     for candidate in (" ".join(_HINT_JUNK.sub("", c.strip()).split()) for c in (hint, field)):
-        if _is_titleish(candidate, _MAX_TITLE_CHARS) and not candidate.endswith(("：", ":")):
+        # Never a file hash or number, nor a masthead ("国务院文件") a reader took for the title.
+        usable = not (looks_like_file_id(candidate) or _is_masthead(candidate) or candidate.endswith(("：", ":")))
+        if usable and _is_titleish(candidate, _MAX_TITLE_CHARS):
             return candidate, -1
     zone = [i for i, line in enumerate(lines) if not _is_header_chrome(line)]
     for i in zone:
@@ -219,10 +192,16 @@ def _title(lines: list[str], hint: str, field: str) -> tuple[str, int]:
     return "", -1
 
 
-def _is_header_chrome(line: str) -> bool:
+def _is_masthead(line: str) -> bool:
+    """A masthead (``国务院文件``), a 文号 or a date: never a title, not even as a hint."""
     masthead = "文件" in line and "关于" not in line and not _TITLE_END.search(line)
-    date_note = _DATE.match(line.lstrip("（( "))
-    return bool(_HEADER_CHROME.search(line) or masthead or date_note or _is_number_line(line, DOC_NUMBER.search(line)))
+    date_note = DATE.match(line.lstrip("（( "))
+    return bool(masthead or date_note or _is_number_line(line, DOC_NUMBER.search(line)))
+
+
+def _is_header_chrome(line: str) -> bool:
+    """Whether a line of the 版头 is never the title: a masthead, a 文号, a date, a field (``签发人：``)."""
+    return bool(_HEADER_CHROME.search(line) or _is_masthead(line))
 
 
 def _is_titleish(line: str, max_chars: int, min_cjk: int = 2) -> bool:
@@ -267,6 +246,11 @@ def _signature(lines: list[str]) -> tuple[str, date | None]:
     return "", None
 
 
+def _source_organ(source: str) -> str:
+    """The organ a byline's 来源 names; ``""`` for a newspaper, site or agency (``贵阳日报``, ``新华社``)."""
+    return "" if _MEDIA.search(source) else _organs(source)
+
+
 def _header_issuer(lines: list[str], title: str) -> str:
     """From the title ("国务院关于…", "国务院办公厅转发…关于…") or the masthead ("国务院文件")."""
     if "关于" in title and (organs := _organs(re.split(r"转发|批转|印发", title.split("关于", 1)[0])[0])):
@@ -278,12 +262,12 @@ def _header_issuer(lines: list[str], title: str) -> str:
 def _field_date(lines: list[str], fields: dict[str, str]) -> date | None:
     """成文日期, else 印发日期 (a field or a 版记 line "…办公厅 2021年1月5日印发"), else 发布日期."""
     tail = lines[-_FIELD_TAIL_LINES:]
-    printed = [line[m.start() :] for line in tail if line.endswith("印发") and (m := _DATE.search(line))]
+    printed = [line[m.start() :] for line in tail if line.endswith("印发") and (m := DATE.search(line))]
     values = [fields.get("成文日期", ""), fields.get("印发日期", ""), *printed]
     values += [fields.get("发布日期", ""), fields.get("发布时间", "")]
     for value in values:
-        m = _DATE.match(value)
-        if m and (found := _match_date(m)):
+        m = DATE.match(value)
+        if m and (found := match_date(m)):
             return found
     return None
 
@@ -292,8 +276,8 @@ def _note_date(lines: list[str], title_end: int) -> date | None:
     """A date note under the title: "——2025年1月19日在…会议上", "（2023年3月13日…通过）", "2025年…在…会议上"."""
     for line in lines[title_end + 1 : title_end + 1 + _NOTE_LINES]:
         s = line.lstrip("-—－–―~ （(")
-        m = _DATE.match(s)
+        m = DATE.match(s)
         marked = s != line or re.search("在.*[会會][议議]", s)
         if m and marked and len(line) <= _NOTE_MAX_CHARS:
-            return _match_date(m)
+            return match_date(m)
     return None

@@ -31,6 +31,7 @@ from trafilatura.settings import Document as ExtractedPage
 from ingest.clean import clean_text
 from ingest.docx_reader import read_docx
 from ingest.errors import DocumentError
+from ingest.metadata import guess_title
 from ingest.pdf_worker import read_pdf
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,6 @@ _MD_PREFIX = re.compile(r"^\s{0,3}(?:(?:>\s?)+|[-*+]\s+)")
 # next to them is a broken sentence (gov_work_reports: a linked title on its own line).
 _NO_LINE_START = tuple("，。、；：！？）」』》”’】〕")
 _NO_LINE_END = tuple("《“（「『【〔‘")
-_DOC_TITLE = re.compile(r"^关于.{2,60}(?:通知|意见|决定|办法|规定|方案|批复|报告|函|公告|通告|细则|规划|纲要)$")
-_TITLE_MAX_CHARS, _TITLE_SEARCH_LINES = 60, 10
-_TITLE_BAD_ENDS = ("。", "！", "？", "；", "，", ".", "!", "?", ";", ",")
 
 
 class UnsupportedFormatError(DocumentError):
@@ -97,6 +95,7 @@ class ParsedDocument:
         author: The author named by the text's byline, ``""`` if none.
         published: The date on the byline (or in HTML metadata), ``None`` if none.
         fmt: ``"txt"``, ``"md"``, ``"html"``, ``"pdf"`` or ``"docx"``.
+        source: The ``来源`` the byline names, ``""`` if none.
     """
 
     text: str
@@ -105,6 +104,7 @@ class ParsedDocument:
     author: str
     published: date | None
     fmt: str
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,10 +191,10 @@ def _read_binary(name: str, data: bytes, fmt: str, limits: ReadLimits) -> Parsed
     """Read .pdf (page spans, metadata title) or .docx (Heading/Title-styled title)."""
     if fmt == "pdf":
         text, spans, title = read_pdf(name, data, limits.pdf_timeout_s, limits.max_pages)
-        return ParsedDocument(text, title or _guess_title(text), tuple(PageSpan(*s) for s in spans), "", None, fmt)
+        return ParsedDocument(text, guess_title(text, title), tuple(PageSpan(*s) for s in spans), "", None, fmt)
     lines, title = read_docx(name, data, limits.max_zip_entries, limits.max_inflated_bytes)
     text = _tidy("\n".join(lines))
-    return ParsedDocument(text, title or _guess_title(text), (), "", None, fmt)
+    return ParsedDocument(text, guess_title(text, title), (), "", None, fmt)
 
 
 def _read_text(name: str, data: bytes, fmt: str) -> ParsedDocument:
@@ -207,8 +207,8 @@ def _read_text(name: str, data: bytes, fmt: str) -> ParsedDocument:
         raw, md_title = _strip_markdown(raw)
     cleaned = clean_text(_tidy(raw))
     logger.debug("%s: clean_text removed %d lines", name, len(cleaned.removed))
-    title = md_title or _guess_title(cleaned.text)
-    return ParsedDocument(cleaned.text, title, (), cleaned.author, cleaned.published, fmt)
+    title = guess_title(cleaned.text, md_title)
+    return ParsedDocument(cleaned.text, title, (), cleaned.author, cleaned.published, fmt, cleaned.source)
 
 
 def _read_html(name: str, data: bytes) -> ParsedDocument:
@@ -227,7 +227,8 @@ def _read_html(name: str, data: bytes) -> ParsedDocument:
     title = _SITE_SUFFIX.sub("", " ".join((page.title or "").split())) if page else ""
     published = cleaned.published or (_iso_date(page.date) if page else None)
     author = cleaned.author or (page.author or "" if page else "")
-    return ParsedDocument(cleaned.text, title or _guess_title(cleaned.text), (), author, published, "html")
+    title = guess_title(cleaned.text, title)
+    return ParsedDocument(cleaned.text, title, (), author, published, "html", cleaned.source)
 
 
 def _decode(name: str, data: bytes, declared: str | None = None) -> str:
@@ -313,11 +314,3 @@ def _tidy(text: str) -> str:
         elif line:
             lines.append(line)
     return "\n".join(lines)
-
-
-def _guess_title(text: str) -> str:
-    """A ``关于…的通知`` line near the top, else the first line if it is short and no sentence."""
-    lines = text.split("\n", _TITLE_SEARCH_LINES)[:_TITLE_SEARCH_LINES]
-    official = next((line for line in lines if _DOC_TITLE.match(line)), "")
-    first = lines[0]  # str.split always gives at least one item
-    return official or (first if len(first) <= _TITLE_MAX_CHARS and not first.endswith(_TITLE_BAD_ENDS) else "")

@@ -15,7 +15,14 @@ from docx import Document
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.metadata import DOC_NUMBER, PolicyMetadata, extract_metadata, normalize_doc_number, parse_chinese_date
+from ingest.metadata import (
+    DOC_NUMBER,
+    PolicyMetadata,
+    extract_metadata,
+    guess_title,
+    normalize_doc_number,
+    parse_chinese_date,
+)
 
 # shared/ lies beside the repository, here and in CI.
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -382,3 +389,75 @@ def test_extract_metadata_never_raises_on_text_made_of_policy_fragments(text: st
     meta = extract_metadata(text)
 
     assert meta.doc_number is None or normalize_doc_number(meta.doc_number) == meta.doc_number
+
+
+# --- news-style notices: one run-on line, a headline glued to its lead
+
+RUN_ON = (
+    '2月申报纳税期限延长至2月24日 重庆倡导"非接触式"办理税费业务 今（30）日，华龙网-新重庆客户端记者从'
+    "国家税务总局重庆市税务局获悉，重庆市2月份申报纳税期限延长至2月24日。"
+)
+
+
+def test_a_run_on_notice_is_titled_by_its_headline_and_issued_by_the_organ_its_lead_names() -> None:
+    meta = extract_metadata(RUN_ON)
+
+    assert meta == PolicyMetadata(
+        '2月申报纳税期限延长至2月24日 重庆倡导"非接触式"办理税费业务', None, "国家税务总局重庆市税务局", None
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "published"),
+    [
+        (
+            "江西出台稳就业十条措施新华社南昌3月2日电（记者 张三）2020年以来，江西省稳就业成效明显。",
+            "江西出台稳就业十条措施",
+            date(2020, 3, 2),
+        ),
+        (
+            "九江启动植树活动 本报讯 2024年3月12日，九江市林业局组织开展义务植树活动。",
+            "九江启动植树活动",
+            date(2024, 3, 12),
+        ),
+        ("关于个税汇算的问答 1、汇算什么时候开始？答：2024年3月1日开始。", "关于个税汇算的问答", None),
+        (
+            "宁波出台18条措施 全力支持企业复工复产 本报讯\n2月10日，宁波市人民政府办公厅印发《若干措施》。",
+            "宁波出台18条措施 全力支持企业复工复产",
+            None,
+        ),
+    ],
+)
+def test_a_headline_ends_where_its_dateline_or_lead_starts(text: str, title: str, published: date | None) -> None:
+    meta = extract_metadata(text)
+
+    assert (meta.title, meta.published) == (title, published)
+
+
+def test_a_byline_source_that_is_an_organ_is_the_issuer_and_a_newspaper_is_not() -> None:
+    text = "重庆扩大缓缴社会保险费政策范围\n为帮助企业纾困，重庆将缓缴政策实施范围扩大到餐饮、零售等行业。"
+
+    assert extract_metadata(text, source="重庆市人力资源和社会保障局").issuer == "重庆市人力资源和社会保障局"
+    assert extract_metadata(text, source="重庆日报").issuer == ""
+    assert extract_metadata(text, source="新华社").issuer == ""
+
+
+@pytest.mark.parametrize("hint", ["3f9a0c2e7b1d4e5fa6c8b9d0e1f2a3b4", "20200130_0017", "国务院文件", "国发〔2021〕1号"])
+def test_a_hash_a_number_or_a_masthead_is_never_taken_as_a_title_hint(hint: str) -> None:
+    text = "国务院文件\n国发〔2021〕1号\n国务院关于某项工作的通知\n各省：\n现通知如下。"
+
+    assert extract_metadata(text, title_hint=hint).title == "国务院关于某项工作的通知"
+
+
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        ("国务院文件\n国发〔2021〕1号\n国务院关于某项工作的通知\n各省：", "国务院关于某项工作的通知"),
+        ("3f9a0c2e7b1d4e5fa6c8b9d0e1f2a3b4\n正文第一句。", ""),
+        (RUN_ON, '2月申报纳税期限延长至2月24日 重庆倡导"非接触式"办理税费业务'),
+    ],
+)
+def test_guess_title_skips_mastheads_and_file_names_and_reads_a_run_on_headline(text: str, title: str) -> None:
+    assert guess_title(text) == title
+    assert guess_title(text, declared="3f9a0c2e7b1d4e5fa6c8b9d0e1f2a3b4") == title
+    assert guess_title(text, declared="停水通知") == "停水通知"
