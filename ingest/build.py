@@ -19,6 +19,7 @@ import numpy as np
 from ingest.chunk import chunk_document
 from ingest.clean import clean_text
 from ingest.config import BuildConfig, ChunkConfig, DataPaths
+from ingest.doc_region import with_region
 from ingest.embed import Embedder, Vectors
 from ingest.errors import IndexFormatError
 from ingest.index_store import IndexData, verify_generation, write_generation
@@ -37,7 +38,7 @@ SEED_ORIGIN = "seed"
 def seed_document(entry: SeedEntry) -> Document:
     """The cleaned document of a seed; manifest metadata wins over what cleaning found."""
     cleaned = clean_text(entry.raw.decode("utf-8-sig"))
-    return Document(
+    doc = Document(
         doc_id=entry.doc_id,
         title=entry.title,
         text=cleaned.text,
@@ -49,6 +50,7 @@ def seed_document(entry: SeedEntry) -> Document:
         source_url=entry.source_url,
         sha256=entry.sha256,
     )
+    return with_region(doc)
 
 
 def sync_documents(store: Store, docs: Iterable[Document], chunk_cfg: ChunkConfig, origin: str) -> int:
@@ -101,6 +103,19 @@ def rechunk_if_changed(store: Store, chunk_cfg: ChunkConfig) -> int:
     # Recorded only once every document is re-chunked, so a failure half-way is redone next time.
     store.set_chunk_config(fingerprint)
     return len(docs)
+
+
+def fill_regions(store: Store) -> int:
+    """Derive the region of every stored document that has none recorded (stored before regions were).
+
+    Returns:
+        How many documents got one (each a change: the index is rebuilt with them).
+    """
+    regions = {d.doc_id: with_region(d).region for d in store.documents(without_region=True)}
+    store.set_regions(regions)
+    if regions:
+        logger.info("derived the region of %d stored documents", len(regions))
+    return len(regions)
 
 
 def embed_with_cache(store: Store, embedder: Embedder, chunks: list[Chunk], progress: bool = False) -> Vectors:
@@ -203,7 +218,9 @@ def ensure_index(
     options: UpdateOptions | None = None,
 ) -> IndexManifest:
     """Under the writer lock: sync the seeds, parse pending uploads, and rebuild a stale, partial or missing index
-    (or any index, with ``options.rebuild``).
+    (or any index, with ``options.rebuild``). Documents stored by an older release are brought up to date
+    first: uploads titled with a file hash are parsed again (``Library.retitle``), and every document
+    without a recorded region gets one (``fill_regions``).
 
     Raises:
         WriterBusyError: another process holds the writer lock longer than ``options.wait_s``.
@@ -212,10 +229,12 @@ def ensure_index(
     with writer_lock(paths.root, opts.wait_s):
         library = Library(paths, cfg.chunk)
         try:
+            fill_regions(library.store)  # first: re-chunking round-trips documents, an unknown region with them
             rechunk_if_changed(library.store, cfg.chunk)  # uploads too, with or without seeds
             if seeds_dir is not None:
                 sync_seeds(library.store, seeds_dir, cfg.chunk)
             library.process_pending()
+            library.retitle()
             current = None if opts.rebuild else _current_manifest(paths, library.store, cfg, embedder)
             if current is not None:
                 # A crash may have come between publishing and recording it: the generation holds them all.

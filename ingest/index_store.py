@@ -27,7 +27,7 @@ from ingest.types import Chunk, Document, EmbedderInfo, IndexManifest
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: docs.jsonl rows carry the document's region
 _CURRENT = "CURRENT"
 _MANIFEST = "manifest.json"
 _KEEP_OLD_GENERATIONS = 1

@@ -10,16 +10,19 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ingest.chunk import chunk_document
 from ingest.config import ChunkConfig, DataPaths
+from ingest.doc_region import with_region
 from ingest.errors import DocumentError
-from ingest.metadata import extract_metadata
+from ingest.lead import first_clause, looks_like_file_id
+from ingest.metadata import extract_metadata, guess_title
 from ingest.readers import ReadLimits, check_upload, read_document
-from ingest.store import Store
+from ingest.store import INDEXABLE, Store
 from ingest.types import DocStatus, Document
 
 logger = logging.getLogger(__name__)
@@ -140,11 +143,15 @@ class Library:
         except OSError as e:
             raise DocumentError(f"{filename!r}: 原始文件丢失 / the stored file is missing ({e.strerror})") from e
         parsed = read_document(filename, data, self.limits)
-        meta = extract_metadata(parsed.text, parsed.title)
+        # A title the reader only guessed from the text is no hint: the text read whole knows better
+        # (a title wrapped over two lines under a masthead).
+        hint = "" if parsed.title == guess_title(parsed.text) else parsed.title
+        meta = extract_metadata(parsed.text, hint, parsed.source)
         doc = Document(
             doc_id=doc_id,
-            title=meta.title or parsed.title or os.path.splitext(filename)[0],
+            title=meta.title or parsed.title or _name_title(filename) or first_clause(parsed.text),
             text=parsed.text,
+            source=parsed.source,
             author=parsed.author,
             published=meta.published or parsed.published,
             doc_number=meta.doc_number,
@@ -152,7 +159,7 @@ class Library:
             sha256=sha256,
             pages=tuple((p.start, p.end, p.page) for p in parsed.pages),
         )
-        return doc, parsed.fmt
+        return with_region(doc), parsed.fmt
 
     def parse(self, status: DocStatus) -> DocStatus | None:
         """Read, clean, describe and chunk one received document; a failure is recorded with its reason.
@@ -186,6 +193,28 @@ class Library:
         self._remove_raw_if_unused(old.sha256)
         return self.store.status(doc_id)
 
+    def retitle(self) -> int:
+        """Parse again every upload whose title is a file hash or a number, as uploads parsed before
+        titles were read from run-on text have; one that cannot be read now stays as it is.
+
+        Returns:
+            How many documents were parsed again.
+        """
+        stale = [
+            s
+            for s in self.store.statuses()
+            if s.status in INDEXABLE and looks_like_file_id(s.title) and self.store.origin(s.doc_id) == UPLOAD_ORIGIN
+        ]
+        for status in stale:
+            try:
+                doc, fmt = self._read(status.doc_id, status.filename, status.sha256)
+            except DocumentError as e:
+                logger.warning("could not parse %s again: %s", status.doc_id, e)
+                continue
+            chunks = chunk_document(doc, self.chunk)
+            self.store.put_document(doc, chunks, UPLOAD_ORIGIN, status.filename, fmt, existing_only=True)
+        return len(stale)
+
     def _remove_raw_if_unused(self, sha256: str) -> None:
         if self.store.find_by_sha256(sha256, UPLOAD_ORIGIN) is None:
             self._raw_path(sha256).unlink(missing_ok=True)
@@ -206,3 +235,12 @@ class Library:
             self._remove_raw_if_unused(sha)
         logger.info("deleted %s", doc_id)
         return True
+
+
+def _name_title(filename: str) -> str:
+    """A file name that names the document (``关于停车收费的通知.txt``), without its extension; else ``""``.
+
+    A hash or a number is never a title, nor a name without two Chinese characters (``scan01``).
+    """
+    stem = os.path.splitext(filename)[0].strip()
+    return stem if len(re.findall(r"[\u4e00-\u9fff]", stem)) >= 2 and not looks_like_file_id(stem) else ""

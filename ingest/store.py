@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS documents (
     doc_number TEXT, issuer TEXT NOT NULL DEFAULT '', source_url TEXT,
     sha256 TEXT NOT NULL, origin TEXT NOT NULL, filename TEXT NOT NULL DEFAULT '',
     updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
-    status TEXT NOT NULL DEFAULT 'parsed', error TEXT, fmt TEXT NOT NULL DEFAULT '', pages TEXT NOT NULL DEFAULT '[]'
+    status TEXT NOT NULL DEFAULT 'parsed', error TEXT, fmt TEXT NOT NULL DEFAULT '', pages TEXT NOT NULL DEFAULT '[]',
+    region TEXT
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -49,21 +50,24 @@ CREATE TABLE IF NOT EXISTS embeddings (
 """
 _DOC_FIELDS = (
     "doc_id", "title", "text", "source", "author", "published",
-    "doc_number", "issuer", "source_url", "sha256", "pages",
+    "doc_number", "issuer", "source_url", "sha256", "pages", "region",
 )  # fmt: skip
 # A document is searchable once parsed; "indexed" means a published generation holds it.
 INDEXABLE = ("parsed", "indexed")
 _STATUS_FIELDS = (
     "doc_id", "title", "filename", "status", "error", "fmt", "sha256",
-    "doc_number", "issuer", "published", "updated_at",
+    "doc_number", "issuer", "published", "updated_at", "region",
 )  # fmt: skip
-# Columns added after the first release, for databases created before them.
+# Columns added after the first release, for databases created before them. ``region`` is a JSON
+# list; NULL means "not derived yet" (a row from before the column), which ``fill_regions`` fixes.
 _ADDED_COLUMNS = {
     "status": "TEXT NOT NULL DEFAULT 'parsed'",
     "error": "TEXT",
     "fmt": "TEXT NOT NULL DEFAULT ''",
     "pages": "TEXT NOT NULL DEFAULT '[]'",
+    "region": "TEXT",
 }
+_METADATA_FIELDS = ("title", "doc_number", "issuer", "published", "region")
 
 
 def text_sha256(text: str) -> str:
@@ -83,11 +87,17 @@ class Store:
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
         self.db.executescript(_SCHEMA)
-        have = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
-        for column, decl in _ADDED_COLUMNS.items():
-            if column not in have:
-                self.db.execute(f"ALTER TABLE documents ADD COLUMN {column} {decl}")
+        self._migrate()
         self.db.execute("CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256)")
+
+    def _migrate(self) -> None:
+        """Add the columns a database from an older release lacks, in one transaction (two processes may race)."""
+        with self._transaction():
+            have = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
+            for column, decl in _ADDED_COLUMNS.items():
+                if column not in have:
+                    self.db.execute(f"ALTER TABLE documents ADD COLUMN {column} {decl}")
+                    logger.info("%s: added column documents.%s", self.path, column)
 
     def close(self) -> None:
         """Close the connection."""
@@ -134,6 +144,7 @@ class Store:
         """
         row = doc.to_row()
         row["pages"] = json.dumps(row["pages"])
+        row["region"] = json.dumps(row["region"], ensure_ascii=False)
         values = [row[f] for f in _DOC_FIELDS]
         columns = [*_DOC_FIELDS, "origin", "filename", "fmt"]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
@@ -171,16 +182,30 @@ class Store:
         """Record the chunk config all chunks were made with."""
         self._set_meta("chunk_config", fingerprint)
 
-    def documents(self) -> list[Document]:
-        """Every searchable (parsed or indexed) document, ordered by doc_id."""
+    def documents(self, without_region: bool = False) -> list[Document]:
+        """Every searchable (parsed or indexed) document, ordered by doc_id; with ``without_region``, only
+        those whose region was never derived (stored before regions were; their ``region`` reads ``()``)."""
         rows = self.db.execute(
-            f"SELECT {', '.join(_DOC_FIELDS)} FROM documents WHERE status IN {INDEXABLE} ORDER BY doc_id"
+            f"SELECT {', '.join(_DOC_FIELDS)} FROM documents WHERE status IN {INDEXABLE}"
+            f"{' AND region IS NULL' if without_region else ''} ORDER BY doc_id"
         )
-        docs = []
+        documents = []
         for row in rows:
             fields = dict(zip(_DOC_FIELDS, row, strict=True))
-            docs.append(Document.from_row({**fields, "pages": json.loads(fields["pages"])}))
-        return docs
+            pages, region = json.loads(fields["pages"]), json.loads(fields["region"] or "[]")
+            documents.append(Document.from_row({**fields, "pages": pages, "region": region}))
+        return documents
+
+    def set_regions(self, regions: dict[str, tuple[str, ...]]) -> None:
+        """Record derived regions, ``doc_id -> region``, in one transaction (one version bump)."""
+        if not regions:
+            return
+        with self._transaction():
+            self.db.executemany(
+                "UPDATE documents SET region = ? WHERE doc_id = ?",
+                [(json.dumps(list(r), ensure_ascii=False), d) for d, r in regions.items()],
+            )
+            self._bump()
 
     def chunks(self) -> list[tuple[int, Chunk]]:
         """Every chunk with its row id (which is its FAISS id), in document order."""
@@ -239,9 +264,11 @@ class Store:
                 [(d,) for d in doc_ids],
             )
 
-    def update_metadata(self, doc_id: str, fields: dict[str, str | None]) -> bool:
-        """Correct title, doc_number, issuer or published of a document; False when there is none."""
-        allowed = {k: v for k, v in fields.items() if k in ("title", "doc_number", "issuer", "published")}
+    def update_metadata(self, doc_id: str, fields: dict[str, str | list[str] | None]) -> bool:
+        """Correct title, doc_number, issuer, published or region of a document; False when there is none."""
+        allowed = {k: v for k, v in fields.items() if k in _METADATA_FIELDS}
+        if "region" in allowed:
+            allowed["region"] = json.dumps(list(allowed["region"] or []), ensure_ascii=False)
         if not allowed:
             return self.status(doc_id) is not None
         sets = ", ".join(f"{k} = ?" for k in allowed)
@@ -275,7 +302,11 @@ class Store:
             f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY d.doc_id",
             args,
         )
-        return [DocStatus(*row) for row in rows]
+        statuses = []
+        for row in rows:
+            fields = dict(zip((*_STATUS_FIELDS, "n_chunks"), row, strict=True))
+            statuses.append(DocStatus(**{**fields, "region": tuple(json.loads(fields["region"] or "[]"))}))
+        return statuses
 
     def origin(self, doc_id: str) -> str | None:
         """Where a document came from (``seed``, ``upload``, ``benchmark``), or None."""

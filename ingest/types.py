@@ -13,6 +13,8 @@ class Document:
 
     ``sha256`` is the digest of the raw bytes as obtained, not of ``text``. ``pages`` holds
     ``(start, end, page)`` spans of ``text`` for a PDF, so a citation can name its page.
+    ``region`` is the place the document is about, full names from the province down
+    (``("江西省", "九江市")``, ``("重庆市",)``); ``()`` for a national document or when unknown.
     """
 
     doc_id: str
@@ -26,23 +28,26 @@ class Document:
     source_url: str | None = None
     sha256: str = ""
     pages: tuple[tuple[int, int, int], ...] = ()
+    region: tuple[str, ...] = ()
 
     def to_row(self) -> dict[str, Any]:
-        """The document as plain JSON values: ``published`` as ISO text, ``pages`` as lists."""
+        """The document as plain JSON values: ``published`` as ISO text, ``pages`` and ``region`` as lists."""
         row = {f.name: getattr(self, f.name) for f in fields(self)}
         row["published"] = self.published.isoformat() if self.published else None
         row["pages"] = [list(p) for p in self.pages]
+        row["region"] = list(self.region)
         return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Document:
-        """The document of a row written by :meth:`to_row` (``pages`` may be absent)."""
+        """The document of a row written by :meth:`to_row` (``pages`` and ``region`` may be absent)."""
         published = row.get("published")
         return cls(
             **{
                 **row,
                 "published": date.fromisoformat(published) if published else None,
                 "pages": tuple((int(a), int(b), int(c)) for a, b, c in row.get("pages", ())),
+                "region": tuple(str(name) for name in row.get("region") or ()),
             }
         )
 
@@ -69,6 +74,7 @@ class DocStatus:
     issuer: str
     published: str | None
     updated_at: str
+    region: tuple[str, ...]
     n_chunks: int
 
 
