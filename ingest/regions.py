@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -126,6 +127,30 @@ def lineage(name: str) -> tuple[str, ...]:
         chain.insert(0, found.name)
         found = _gazetteer().places.get(found.parent) if found.parent else None
     return tuple(chain)
+
+
+def check_lineage(names: Sequence[str]) -> tuple[str, ...]:
+    """``names`` as a region: full names from the province down, each inside the one before.
+
+    Args:
+        names: e.g. ``["江西省", "九江市"]``; ``[]`` is a national document's region.
+
+    Returns:
+        The names as a tuple.
+
+    Raises:
+        ValueError: a name is no place, or a short form (``九江``: the message names ``九江市``),
+            or the names are not one lineage from the top (the message gives the right one).
+    """
+    gazetteer = _gazetteer()
+    for name in names:
+        if name not in gazetteer.places:
+            full = place(name)
+            hint = f"; did you mean {full.name!r}?" if full else "; write full official names, e.g. '江西省', '九江市'"
+            raise ValueError(f"{name!r} is not the full name of a province, city or district{hint}")
+    if names and tuple(names) != (right := lineage(names[-1])):
+        raise ValueError(f"{list(names)} is not one lineage from the province down; write {list(right)}")
+    return tuple(names)
 
 
 def _read_places(path: Path) -> tuple[dict[str, Place], set[str]]:

@@ -85,7 +85,10 @@ async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadR
 
 @router.patch("/{doc_id}", response_model=DocumentSummary, responses=_NOT_FOUND, dependencies=[WriteKey])
 def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: ServiceDep) -> DocumentSummary:
-    """Correct title, 文号 (``doc_number``), issuer or date; citations show the correction once re-indexed."""
+    """Correct title, 文号 (``doc_number``), issuer, date or region; citations show the correction once re-indexed.
+
+    A region is full names from the province down (``["江西省", "九江市"]``), checked against the gazetteer.
+    """
     row = documents.patch(doc_id, body.model_dump(mode="json", exclude_unset=True))
     if row is None:
         raise _missing(doc_id)

@@ -149,7 +149,7 @@ class Documents:
         self.indexer.request()
         return deleted
 
-    def patch(self, doc_id: str, fields: dict[str, str | None]) -> DocStatus | None:
+    def patch(self, doc_id: str, fields: dict[str, str | list[str] | None]) -> DocStatus | None:
         """Correct a document's metadata; None when there is no such document."""
         with self._lock:
             if not self._library.store.update_metadata(doc_id, fields):

@@ -6,9 +6,10 @@ from dataclasses import fields
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ingest.library import Received
+from ingest.regions import check_lineage
 from ingest.types import DocStatus, Document, IndexManifest
 from retriever.config import MAX_QUESTION_CHARS
 from retriever.types import Answer, Citation
@@ -113,6 +114,11 @@ class DocumentSummary(BaseModel):
     published: date | None = None
     doc_number: str | None = None
     issuer: str = ""
+    region: list[str] = Field(
+        default_factory=list,
+        description='The place the document is about, full names from the province down (["江西省", "九江市"]); '
+        "[] for a national document or when unknown.",
+    )
     n_chunks: int = 0
     status: Status = "indexed"
     error: str | None = None
@@ -128,6 +134,7 @@ class DocumentSummary(BaseModel):
         base.update(
             n_chunks=row.n_chunks, status=status, error=row.error, filename=row.filename, issuer=row.issuer,
             title=row.title, doc_number=row.doc_number, published=row.published or base.get("published"),
+            region=list(row.region),
         )  # fmt: skip
         return cls.model_validate(base)
 
@@ -181,6 +188,17 @@ class MetadataPatch(BaseModel):
     doc_number: str | None = Field(default=None, max_length=100)
     issuer: str | None = Field(default=None, max_length=200)
     published: date | None = None
+    region: list[str] | None = Field(
+        default=None,
+        max_length=3,
+        description='Full names from the province down, as the gazetteer has them (["江西省", "九江市"]); '
+        "[] for a national document.",
+    )
+
+    @field_validator("region")
+    @classmethod
+    def _region_is_a_lineage(cls, region: list[str] | None) -> list[str] | None:
+        return None if region is None else list(check_lineage(region))
 
 
 class FeedbackIn(BaseModel):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from ingest.regions import DATA, Place, find_places, lineage, place
+from ingest.regions import DATA, Place, check_lineage, find_places, lineage, place
 
 REPORTS = Path(__file__).resolve().parents[3] / "shared" / "data" / "gov_work_reports"
 
@@ -162,3 +163,23 @@ def test_find_places_is_fast_enough_for_every_question() -> None:
     per_question_ms = time.perf_counter() - started  # seconds for 1000 questions: milliseconds for one
     # about 0.04 ms here; the bound leaves room for a slow CI machine
     assert per_question_ms < 1.0, f"{per_question_ms:.3f} ms a question"
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["九江"], "did you mean '九江市'"),
+        (["火星"], "write full official names"),
+        (["湖南省", "九江市"], "write ['江西省', '九江市']"),
+        (["九江市"], "write ['江西省', '九江市']"),
+    ],
+)
+def test_check_lineage_refuses_what_is_no_region_and_says_what_would_be(names: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_lineage(names)
+
+
+def test_check_lineage_accepts_full_lineages_and_the_national_region() -> None:
+    assert check_lineage(["江西省", "九江市", "浔阳区"]) == ("江西省", "九江市", "浔阳区")
+    assert check_lineage(["重庆市"]) == ("重庆市",)
+    assert check_lineage([]) == ()

@@ -560,8 +560,11 @@ def test_corrected_metadata_shows_at_once_and_in_citations_after_reindexing(serv
 
 @pytest.mark.parametrize(
     "body",
-    [{"title": ""}, {"doc_number": "x" * 101}, {"published": "2024-13-45"}, {"author": "someone"}, {"title": 5}],
-)
+    [
+        {"title": ""}, {"doc_number": "x" * 101}, {"published": "2024-13-45"}, {"author": "someone"}, {"title": 5},
+        {"region": ["九江"]}, {"region": ["湖南省", "九江市"]}, {"region": "江西省"},
+    ],
+)  # fmt: skip
 def test_a_bad_metadata_correction_is_422_and_changes_nothing(
     server: Any, api: httpx.Client, corpus: Corpus, body: dict[str, Any]
 ) -> None:
@@ -572,6 +575,52 @@ def test_a_bad_metadata_correction_is_422_and_changes_nothing(
     assert response.json()["detail"]
     assert is_idle(server)
     assert get_doc(api, corpus.pdf_id) == before
+
+
+# A scraped notice as it arrives: one line, headline glued to the lead, a disclaimer at the end, a hash as name.
+RUN_ON_NOTICE = (
+    "九江市出台十条措施支持外贸企业稳订单拓市场 本报讯（记者 李华）　　3月18日，九江市商务局印发《关于支持外贸企业"
+    "稳订单拓市场的十条措施》，对参加境外展会的外贸企业按展位费的70%给予补贴，单个企业最高不超过20万元。"
+    '（凡本网注明"来源：XXX"的作品，均转载自其它媒体，转载目的在于传递更多信息，并不代表本网赞同其观点和对其真实性负责。）'
+)
+
+
+def test_a_run_on_notice_under_a_hash_name_is_listed_with_its_title_issuer_and_region(
+    server: Any, api: httpx.Client
+) -> None:
+    name = hashlib.md5(RUN_ON_NOTICE.encode()).hexdigest() + ".txt"
+    [result] = upload(api, (name, RUN_ON_NOTICE.encode("utf-8"))).json()
+    doc, _ = poll(api, result["doc_id"])
+    expected = {
+        "title": "九江市出台十条措施支持外贸企业稳订单拓市场",
+        "issuer": "九江市商务局",
+        "region": ["江西省", "九江市"],
+    }
+    assert doc["status"] == "indexed", doc["error"]
+    assert {k: doc[k] for k in expected} == expected
+    [listed] = [d for d in api.get("/api/documents").json() if d["doc_id"] == result["doc_id"]]
+    assert {k: listed[k] for k in expected} == expected
+    assert "凡本网注明" not in doc["text"] and "展位费的70%给予补贴" in doc["text"]
+
+
+def test_every_listed_document_has_a_region_list_and_the_seed_is_in_chongqing(api: httpx.Client) -> None:
+    listed = {d["doc_id"]: d for d in api.get("/api/documents").json()}
+    assert all(isinstance(d["region"], list) for d in listed.values())
+    assert listed[SEED_DOC]["region"] == ["重庆市"]
+
+
+def test_a_corrected_region_shows_at_once(server: Any, api: httpx.Client) -> None:
+    data = text_file("关于做好2024年夏季防汛工作的通知", "各单位要做好汛期值班值守工作，确保信息畅通。")
+    [result] = upload(api, ("flood-region.txt", data)).json()
+    doc_id = result["doc_id"]
+    settle(server)
+    response = api.patch(f"/api/documents/{doc_id}", json={"region": ["江西省", "九江市"]})
+    assert response.status_code == 200, response.text
+    assert response.json()["region"] == get_doc(api, doc_id)["region"] == ["江西省", "九江市"]
+    bad = api.patch(f"/api/documents/{doc_id}", json={"region": ["九江"]})
+    assert bad.status_code == 422
+    assert "九江市" in json.dumps(bad.json(), ensure_ascii=False)  # the message names the full name
+    assert get_doc(api, doc_id)["region"] == ["江西省", "九江市"]
 
 
 DELETE_QUESTIONS = [
