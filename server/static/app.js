@@ -710,7 +710,8 @@ function documentItem(doc) {
   } else {
     main.appendChild(el("p", "doc-title", title));
   }
-  const meta = [doc.doc_number, doc.published, doc.n_chunks ? doc.n_chunks + " 个片段" : "", doc.filename].filter(Boolean);
+  const region = (doc.region || []).join(""); // "江西省九江市": where the document is from, right under its title
+  const meta = [region, doc.issuer, doc.doc_number, doc.published, doc.n_chunks ? doc.n_chunks + " 个片段" : "", doc.filename].filter(Boolean);
   if (meta.length) main.appendChild(el("p", "meta", meta.join(" · ")));
   if (doc.error) main.appendChild(el("p", "doc-error", doc.error));
   const side = el("div", "doc-side");
