@@ -101,14 +101,14 @@ def fit_all(
         The fitted config (also set on every retriever), the abstention fit, and a record of the fit.
     """
     curves = {c.name: fit.weight_curve(c.retriever, c.cases) for c in corpora}
-    config = replace(corpora[0].retriever.config, dense_weight=fit.best_weight(list(curves.values())))
+    config = replace(corpora[0].retriever.config, **fit.best_weight(list(curves.values())))  # type: ignore[arg-type]
     logger.info("dense weight %.2f (MRR@5 by weight: %s)", config.dense_weight, curves)
     _use(config, corpora)
-    # Only the written sets' documents have regions (benchmarks' paragraphs have none).
-    regional = [c for c in corpora if not c.benchmark]
-    region_curves = {c.name: fit.weight_curve(c.retriever, c.cases, weight="region_weight") for c in regional}
-    config = replace(config, region_weight=fit.best_weight(list(region_curves.values()), "region_weight"))
-    logger.info("region weight %.2f (MRR@5 by weight: %s)", config.region_weight, region_curves)
+    # Title and region weights on the written sets: benchmarks' paragraphs have neither real titles nor regions.
+    written = [c for c in corpora if not c.benchmark]
+    doc_curves = {c.name: fit.weight_curve(c.retriever, c.cases, fit.DOCUMENT_GRID) for c in written}
+    config = replace(config, **fit.best_weight(list(doc_curves.values()), fit.DOCUMENT_GRID))  # type: ignore[arg-type]
+    logger.info("title weight %.2f, region weight %.2f", config.title_weight, config.region_weight)
     _use(config, corpora)
     if reading:
         for r, _ in reading:
@@ -140,8 +140,8 @@ def fit_all(
             if target_precision is not None
             else "the best mean F1 threshold (answerable = positive)"
         ),
-        "mrr_by_dense_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in curves.items()},
-        "mrr_by_region_weight": {k: {str(w): round(v, 4) for w, v in c.items()} for k, c in region_curves.items()},
+        "mrr_by_dense_weight": {k: {w: round(v, 4) for w, v in c.items()} for k, c in curves.items()},
+        "mrr_by_title_and_region_weight": {k: {w: round(v, 4) for w, v in c.items()} for k, c in doc_curves.items()},
         "index": index_tag,
         "sentence_ranker": f"logistic regression of 'holds a gold answer' over every sentence of the answering "
         f"hits, each question weighing 1, each corpus the same; fitted on {len(reading)} reading-comprehension "

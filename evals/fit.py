@@ -21,10 +21,13 @@ from retriever.answer import Sentence, score_sentences
 from retriever.config import Abstention, AnswerConfig, SentenceRanker
 from retriever.pipeline import Retriever
 
-REGION_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+Weights = dict[str, float]
 WEIGHT_GRID = tuple(round(float(w), 2) for w in np.arange(0.0, 1.0001, 0.05))
-GRIDS = {"dense_weight": WEIGHT_GRID, "region_weight": REGION_GRID}
-PREFERRED = {"dense_weight": 0.3, "region_weight": 0.0}
+DENSE_GRID: tuple[Weights, ...] = tuple({"dense_weight": w} for w in WEIGHT_GRID)
+# Title and region weights are fitted together: both lift a candidate by its document.
+DOCUMENT_GRID: tuple[Weights, ...] = tuple(
+    {"title_weight": t, "region_weight": r} for t in (0.0, 0.5, 1.0, 2.0, 4.0) for r in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+)
 FEATURES = (
     "coverage", "answer_coverage", "bigram_coverage", "missing_number", "missing_entity", "number_fit", "region",
     "dense", "lexical",
@@ -32,29 +35,38 @@ FEATURES = (
 
 
 def weight_curve(
-    retriever: Retriever, cases: Sequence[EvalCase], k: int = 5, weight: str = "dense_weight"
-) -> dict[float, float]:
-    """Chunk-level MRR@k of the full ranking for every value of the grid of ``weight`` (dense or region)."""
+    retriever: Retriever, cases: Sequence[EvalCase], grid: Sequence[Weights] = (), k: int = 5
+) -> dict[str, float]:
+    """Chunk-level MRR@k of the full ranking at every point of ``grid`` (default: the dense weights), by label."""
     signals = [retriever.signals(retriever.parse(c.question), c.excluded) for c in cases if c.answerable]
     answerable = [c for c in cases if c.answerable]
     curve = {}
-    for w in GRIDS[weight]:
+    for point in grid or DENSE_GRID:
         ranks = [
-            first_relevant_rank(c, hit_passages(retriever.rank(s, k, "fused", **{weight: w})))  # type: ignore[arg-type]
+            first_relevant_rank(c, hit_passages(retriever.rank(s, k, "fused", **point)))  # type: ignore[arg-type]
             for c, s in zip(answerable, signals, strict=True)
         ]
-        curve[w] = mrr(ranks)
+        curve[label(point)] = mrr(ranks)
     return curve
 
 
-def best_weight(curves: Sequence[dict[float, float]], weight: str = "dense_weight") -> float:
-    """The weight with the best mean MRR over several corpora's curves (each corpus counts equally).
+def label(point: Weights) -> str:
+    """A grid point as text: its values joined by a slash (``0.1``, ``4/0.5``)."""
+    return "/".join(f"{v:g}" for v in point.values())
 
-    Ties go to the value nearest the grid's preferred one (0.3 for the dense weight, 0 for the region).
+
+def best_weight(curves: Sequence[dict[str, float]], grid: Sequence[Weights] = ()) -> Weights:
+    """The grid point with the best mean MRR over several corpora's curves (each corpus counts equally).
+
+    Ties go to the dense weight nearest 0.3, and to the smallest title and region weights.
     """
-    grid = GRIDS[weight]
-    mean = {w: float(np.mean([c[w] for c in curves])) for w in grid}
-    return max(grid, key=lambda w: (round(mean[w], 4), -abs(w - PREFERRED[weight])))
+    points = grid or DENSE_GRID
+    mean = {label(p): float(np.mean([c[label(p)] for c in curves])) for p in points}
+
+    def preference(p: Weights) -> float:
+        return -abs(p["dense_weight"] - 0.3) if "dense_weight" in p else -sum(p.values())
+
+    return max(points, key=lambda p: (round(mean[label(p)], 4), preference(p)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,16 +186,18 @@ class Retriever:
         mode: Mode = "fused",
         dense_weight: float | None = None,
         titles: bool = True,
+        title_weight: float | None = None,
         region_weight: float | None = None,
     ) -> list[Hit]:
-        """The ``k`` best candidates by one signal or by their fusion (and title and region match, unless
-        ``titles`` is off)."""
+        """The ``k`` best candidates by one signal or by their fusion, plus the title and region match
+        unless ``titles`` is off; a weight given here replaces the configured one."""
         if mode == "fused":
             weight = self.config.dense_weight if dense_weight is None else dense_weight
             ranking = fuse(signals.lexical, signals.dense, weight)
             if titles:
-                regions = self.config.region_weight if region_weight is None else region_weight
-                ranking = ranking + self.config.title_weight * signals.title + regions * signals.region
+                by_title = self.config.title_weight if title_weight is None else title_weight
+                by_region = self.config.region_weight if region_weight is None else region_weight
+                ranking = ranking + by_title * signals.title + by_region * signals.region
         else:
             ranking = np.asarray(signals.lexical if mode == "lexical" else signals.dense, dtype=np.float64)
         order = np.argsort(-ranking, kind="stable")[:k]

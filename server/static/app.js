@@ -10,6 +10,7 @@ const POLL_MS = 1500;
 const STATUS_NAMES = { received: "已接收", parsed: "索引中", indexed: "已索引", failed: "失败" };
 const REASONS = ["数字错误", "引用不对", "应该拒答", "没找到答案", "其他"];
 const ABSTAIN_HEADING = "未在已收录的文档中找到相关内容";
+const CHECK_NOTE = "请核对原文";
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -330,6 +331,10 @@ function renderAnswer(turn, data) {
     }
   } else {
     card.appendChild(el("h3", "visually-hidden", "答案"));
+    if (data.confidence_level === "check") {
+      card.classList.add("check");
+      card.appendChild(el("p", "check-note", CHECK_NOTE + "：文档中找到了这段内容，但证据不够充分，请点击出处核对。"));
+    }
     const flags = answerPartFlags(data);
     card.appendChild(answerText(data, flags, open));
     if (items.length) {
@@ -409,7 +414,7 @@ function plainText(turn, data) {
     if ((data.related || []).length) lines.push("可能相关：");
     for (const c of data.related || []) lines.push("- " + describe(c), "  “" + c.quote + "”");
   } else {
-    lines.push("答：" + data.answer, "出处：");
+    lines.push("答：" + data.answer + (data.confidence_level === "check" ? "（" + CHECK_NOTE + "）" : ""), "出处：");
     data.citations.forEach((c, i) => lines.push("[" + (i + 1) + "] " + describe(c), "    “" + c.quote + "”"));
   }
   return lines.join("\n");

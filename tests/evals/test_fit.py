@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from evals.fit import FEATURES, Example, feature_ablation, fit_abstention
+from evals.fit import FEATURES, MAX_REFUSED, Example, feature_ablation, fit_abstention
 from evals.metrics import coverage_precision, point_at
 
 
@@ -30,26 +30,42 @@ def _probabilities(data: list[Example], weights: tuple[float, ...], bias: float)
 
 
 @pytest.mark.parametrize("target", [0.9, 0.95])
-def test_the_threshold_is_the_lowest_reaching_the_target_precision(target: float) -> None:
+def test_the_confident_level_is_the_lowest_threshold_reaching_the_target_precision(target: float) -> None:
     data = _examples()
     got = fit_abstention(data, target)
     model = got.abstention
     prob = _probabilities(data, model.weights, model.bias)
     points = coverage_precision(prob, [e.correct for e in data])
-    at = point_at(points, model.threshold)
-    assert at.precision >= target
-    assert got.coverage == pytest.approx(at.coverage)
-    assert got.precision == pytest.approx(at.precision)
-    assert all(p.precision < target for p in points if p.threshold < model.threshold - 1e-5)
+    assert point_at(points, model.confident).precision >= target
+    assert all(p.precision < target for p in points if p.threshold < model.confident - 1e-5)
     assert model.features == FEATURES and got.target_precision == target
-    assert got.to_json()["coverage_at_target"] == round(got.coverage, 4)
 
 
-def test_an_unreachable_target_answers_nothing() -> None:
-    data = [Example((0.5,) * len(FEATURES), True, 1.0, 0, False), Example((0.1,) * len(FEATURES), False, 1.0, 0)]
+def test_refusal_refuses_at_most_max_refused_of_the_answerable_questions() -> None:
+    data = _examples()
     got = fit_abstention(data, 0.9)
-    prob = _probabilities(data, got.abstention.weights, got.abstention.bias)
-    assert got.coverage == 0.0 and all(p < got.abstention.threshold for p in prob)
+    model = got.abstention
+    prob = _probabilities(data, model.weights, model.bias)
+    answerable = [p for p, e in zip(prob, data, strict=True) if e.answerable]
+    refused = sum(p < model.threshold for p in answerable) / len(answerable)
+    assert refused <= MAX_REFUSED
+    assert refused >= MAX_REFUSED - 2 / len(answerable)  # the highest such threshold, not a timid one
+    at = point_at(coverage_precision(prob, [e.correct for e in data]), model.threshold)
+    assert got.coverage == pytest.approx(at.coverage) and got.precision == pytest.approx(at.precision)
+    assert got.to_json()["coverage_at_target"] == round(got.coverage, 4)
+    assert model.threshold <= model.confident
+    assert model.level(model.threshold - 1e-6) == "none"
+    assert model.level(model.confident - 1e-6) == ("check" if model.confident > model.threshold else "none")
+    assert model.level(model.confident) == "high"
+
+
+def test_each_corpus_keeps_its_own_refusal_budget() -> None:
+    easy = [Example((0.9,) * len(FEATURES), True, 1.0, 0, True) for _ in range(50)]
+    hard = [Example((0.2 + i / 500,) * len(FEATURES), True, 1.0, 1, True) for i in range(50)]
+    unanswerable = [Example((0.0,) * len(FEATURES), False, 1.0, c, False) for c in (0, 1) for _ in range(10)]
+    got = fit_abstention([*easy, *hard, *unanswerable], 0.9)
+    prob = _probabilities(hard, got.abstention.weights, got.abstention.bias)
+    assert sum(p < got.abstention.threshold for p in prob) <= MAX_REFUSED * len(hard)
 
 
 def test_without_a_target_the_threshold_maximises_f1() -> None:

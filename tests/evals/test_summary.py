@@ -7,7 +7,7 @@ import pytest
 from evals.dataset import EvalCase, Gold
 from evals.report import regressions
 from evals.run import FULL, CaseResult, gold_answers, outcome
-from evals.summary import answering_metrics, check_gate, summarize
+from evals.summary import answering_metrics, check_gate, summarize, user_outcomes
 from ingest.types import Span
 from retriever.types import Answer, Citation
 
@@ -37,17 +37,24 @@ def test_gold_answers_are_all_required_strings_or_any_drcd_answer() -> None:
     assert gold_answers(_case(answerable=False)) == ()
 
 
-def test_an_answer_holding_the_gold_is_right_and_scores_its_text() -> None:
+def test_an_answer_holding_the_gold_is_right_and_scores_its_text_against_the_gold_passage() -> None:
     got = outcome(_case(), _answer(QUOTE), ())
-    assert got.correct and got.answered and got.cite_rank == 1 and got.chunk_rank is None
-    assert 0.0 < got.char_f1 < 1.0
-    assert got.rouge_l == pytest.approx(got.char_f1)  # the gold is a substring: LCS = its length
+    assert got.correct and got.answered and got.cite_rank == 1 and got.chunk_rank is None and got.doc_rank is None
+    assert got.char_f1 == got.rouge_l == 1.0  # the written sets' text scores compare with the gold quote
+    clause = outcome(_case(), _answer("脱贫人口人均纯收入达到16118元"), ())
+    assert clause.correct and 0.0 < clause.char_f1 < 1.0
+    assert clause.rouge_l == pytest.approx(clause.char_f1)  # the answer is a substring: LCS = its length
 
 
-def test_an_abstention_scores_zero_on_an_answerable_case() -> None:
+def test_drcd_answers_are_scored_against_its_short_answers() -> None:
+    got = outcome(_case(kind="drcd", must=("16118元",)), _answer(QUOTE), ())
+    assert got.correct and 0.0 < got.rouge_l < 1.0
+
+
+def test_a_refusal_of_an_answerable_case_scores_zero_and_ranks_nothing() -> None:
     got = outcome(_case(), _answer(None), ())
     assert (got.correct, got.answered, got.char_f1, got.rouge_l) == (False, False, 0.0, 0.0)
-    assert got.cite_rank == 1  # the related passage still ranks
+    assert got.cite_rank is None  # the related passages offered are not an answer
 
 
 def test_an_abstention_is_right_on_an_unanswerable_case() -> None:
@@ -75,6 +82,23 @@ def test_summarize_reports_answer_quality_of_answerable_cases_only() -> None:
     assert m["answer_correct"] == 1.0 and m["n_answerable"] == 1
     assert m["char_f1"] > 0 and m["unsupported_number_rate"] == 0.0
     assert m["abstain_precision"] == 1.0 and m["abstain_recall"] == 1.0
+
+
+def test_user_outcomes_split_every_question_and_a_refused_answerable_one_is_a_failure() -> None:
+    check = Answer("q", QUOTE, False, (), (), 0.5, confidence_level="check")
+    results = [
+        _result(_case(), _answer(QUOTE), True),  # answered right
+        _result(_case(), check, True),  # answered right, marked 请核对原文
+        _result(_case(), _answer("别的句子"), False),  # answered wrong
+        _result(_case(), _answer(None), True),  # refused though answerable
+        _result(_case(answerable=False), _answer(None), False),  # refused, rightly
+        _result(_case(answerable=False), _answer("随便一句"), False),  # answered though unanswerable
+    ]
+    m = user_outcomes(results)
+    assert (m["answered_right"], m["answered_wrong"], m["refused_answerable"]) == (2 / 6, 1 / 6, 1 / 6)
+    assert (m["refused_unanswerable"], m["answered_unanswerable"]) == (1 / 6, 1 / 6)
+    assert m["refused_answerable_rate"] == 1 / 4 and m["answered_unanswerable_rate"] == 1 / 2
+    assert m["checked_answers"] == 1 / 4
 
 
 def test_the_gate_checks_floors_and_ceilings_of_every_suite() -> None:
