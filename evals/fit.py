@@ -74,7 +74,9 @@ class Example:
     """One labelled question for the abstention model.
 
     ``answerable`` is the model's label (does the library hold the answer); ``correct`` says whether
-    the answer, if given, would be right, which is what the precision of a threshold counts.
+    the answer, if given, would be right, which is what the precision of a threshold counts;
+    ``absent`` says the evidence-of-absence rules refuse it whatever the threshold
+    (:func:`retriever.answer.absence`).
     """
 
     features: tuple[float, ...]
@@ -82,6 +84,7 @@ class Example:
     weight: float
     corpus: int = 0
     correct: bool = False
+    absent: bool = False
 
 
 def examples(results: Sequence[CaseResult], weight: float, corpus: int) -> list[Example]:
@@ -91,7 +94,14 @@ def examples(results: Sequence[CaseResult], weight: float, corpus: int) -> list[
     message tells the user); which passage answers is retrieval's job, measured by hit@1.
     """
     return [
-        Example(tuple(r.answer.features[f] for f in FEATURES), r.case.answerable, weight, corpus, r.correct_if_answered)
+        Example(
+            tuple(r.answer.features[f] for f in FEATURES),
+            r.case.answerable,
+            weight,
+            corpus,
+            r.correct_if_answered,
+            r.answer.features.get("absent", 0.0) == 1.0,
+        )
         for r in results
     ]
 
@@ -162,16 +172,19 @@ MAX_REFUSED = 0.03
 def refusal_threshold(prob: npt.NDArray[np.float64], data: Sequence[Example], max_refused: float) -> float:
     """The highest threshold that refuses at most ``max_refused`` of each corpus's answerable questions.
 
-    Refusal rests on evidence of absence: below it, the evidence features say the documents do not
-    hold the answer (a named place or year missing, no fitting number, nothing relevant near the top).
+    The answerable questions the evidence-of-absence rules refuse already spend that budget; the
+    threshold spends what is left on the lowest probabilities of the others.
     """
     corpus = np.array([e.corpus for e in data])
     answerable = np.array([e.answerable for e in data], dtype=bool)
+    absent = np.array([e.absent for e in data], dtype=bool)
     cuts = []
     for c in np.unique(corpus):
-        p = np.sort(prob[(corpus == c) & answerable])
+        mine = (corpus == c) & answerable
+        p = np.sort(prob[mine & ~absent])
+        left = math.floor(max_refused * int(mine.sum())) - int((mine & absent).sum())
         if len(p):
-            cuts.append(float(p[math.floor(max_refused * len(p))]))
+            cuts.append(float(p[min(max(left, 0), len(p) - 1)]))
     return min(cuts) if cuts else 0.0
 
 
@@ -308,7 +321,7 @@ def fit_answer(corpora: Sequence[tuple[Retriever, Sequence[EvalCase]]]) -> tuple
         cfg = replace(base[0].answer, **dict(zip(grid, values, strict=True)))  # type: ignore[arg-type]
         scores = []
         for (retriever, cases, questions, hits), config in zip(prepared, base, strict=True):
-            retriever.config = replace(config, answer=cfg, abstention=Abstention())
+            retriever.config = replace(config, answer=cfg, abstention=Abstention(rules=False))
             answers = [retriever.answer_from(q, h, 5) for q, h in zip(questions, hits, strict=True)]
             judged = [judge(c, a) for c, a in zip(cases, answers, strict=True)]
             scores.append(sum((rank == 1) + ok for rank, ok in judged) / (2 * len(judged)))

