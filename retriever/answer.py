@@ -19,7 +19,15 @@ from ingest.types import Chunk, Document, Span
 from retriever.config import Abstention, AnswerConfig
 from retriever.number_questions import number_score
 from retriever.question import Question, Terms
-from retriever.spans import clauses, context_span, enumeration, is_heading, is_question_line, passage
+from retriever.spans import (
+    clauses,
+    context_span,
+    enumeration,
+    is_heading,
+    is_question_line,
+    merge_adjacent,
+    passage,
+)
 from retriever.types import Citation, Hit
 
 Tokenizer = Callable[[str], list[str]]
@@ -177,17 +185,7 @@ def answer_spans(terms: Terms, sentences: Sequence[Sentence], text: str, cfg: An
             break
         chosen.append(ranked[0][1].span)
         tokens |= ranked[0][1].tokens
-    return _merge(sorted(chosen, key=lambda s: s.start), text)
-
-
-def _merge(spans: Sequence[Span], text: str) -> list[Span]:
-    merged: list[Span] = []
-    for span in spans:
-        if merged and text[merged[-1].end : span.start].strip() == "":
-            merged[-1] = Span(merged[-1].start, span.end)
-        else:
-            merged.append(span)
-    return merged
+    return merge_adjacent(sorted(chosen, key=lambda s: s.start), text)
 
 
 _QUESTION_CHARS = re.compile(r"[\u3400-\u9fff]")

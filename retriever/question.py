@@ -97,6 +97,8 @@ class Question:
         asked_unit: for a quantity question, the normalised unit asked for (元, %, 个 …), if any.
         places: the administrative divisions it names, each as its lineage from the province down
             (九江 → ``("江西省", "九江市")``), for region-aware ranking.
+        asks_time: whether it asks when (a time intent, or a date asked as 哪天/哪一年, which
+            ranks as a quantity).
     """
 
     text: str
@@ -106,16 +108,12 @@ class Question:
     intent: Intent
     asked_unit: str | None
     places: tuple[tuple[str, ...], ...] = ()
+    asks_time: bool = False
 
     @property
     def asks_quantity(self) -> bool:
         """Whether it asks for a number (its intent is quantity)."""
         return self.intent == "quantity"
-
-    @property
-    def asks_time(self) -> bool:
-        """Whether it asks when (a time, or a date asked as 哪天/哪一年)."""
-        return self.intent == "time" or bool(TIME_QUESTION.search(self.folded))
 
     @property
     def wants_passage(self) -> bool:
@@ -204,4 +202,5 @@ def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) 
         intent=intent_of(folded),
         asked_unit=asked_unit(folded),
         places=tuple(chain for p in find_places(folded) if (chain := lineage(p.name))),
+        asks_time=bool(TIME_QUESTION.search(folded)),
     )

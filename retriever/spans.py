@@ -7,6 +7,7 @@ verbatim by construction.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ingest.chunk import heading_level, split_sentences, trim_span
 from ingest.types import Chunk, Span
@@ -107,6 +108,7 @@ def context_span(text: str, span: Span, chunk: Chunk) -> Span:
 
 
 _MAX_HEADING_CHARS = 40
+_LEADING_BLANK = re.compile(r"\s*")
 _QUESTION_END = ("？", "?")
 
 
@@ -130,7 +132,7 @@ def is_heading(text: str, span: Span) -> bool:
     if (line.start, line.end) != (span.start, span.end) or span.end - span.start > _MAX_HEADING_CHARS:
         return False
     sentence = text[span.start : span.end]
-    if line.start == trim_span(text, Span(0, len(text))).start:
+    if line.start == _LEADING_BLANK.match(text).end():  # type: ignore[union-attr]  # \s* always matches
         return True
     if any(ch in _CLAUSE_BREAKS for ch in sentence):
         return False
@@ -172,14 +174,17 @@ def passage(text: str, sentence: Span, max_chars: int) -> list[Span]:
             break
         chosen.append(s)
         used += len(piece)
-    if not chosen:
-        return [sentence]
+    return merge_adjacent(chosen, text) if chosen else [sentence]
+
+
+def merge_adjacent(spans: Sequence[Span], text: str) -> list[Span]:
+    """Spans in text order, those with only blank space between them merged into one contiguous span."""
     merged: list[Span] = []
-    for s in chosen:
-        if merged and text[merged[-1].end : s.start].strip() == "":
-            merged[-1] = Span(merged[-1].start, s.end)
+    for span in spans:
+        if merged and text[merged[-1].end : span.start].strip() == "":
+            merged[-1] = Span(merged[-1].start, span.end)
         else:
-            merged.append(s)
+            merged.append(span)
     return merged
 
 
