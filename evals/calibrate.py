@@ -104,11 +104,11 @@ def fit_all(
     config = replace(corpora[0].retriever.config, **fit.best_weight(list(curves.values())))  # type: ignore[arg-type]
     logger.info("dense weight %.2f (MRR@5 by weight: %s)", config.dense_weight, curves)
     _use(config, corpora)
-    # Title and region weights on the written sets: benchmarks' paragraphs have neither real titles nor regions.
+    # Title and scope weights on the written sets: benchmarks' paragraphs have neither real titles nor regions.
     written = [c for c in corpora if not c.benchmark]
     doc_curves = {c.name: fit.weight_curve(c.retriever, c.cases, fit.DOCUMENT_GRID) for c in written}
     config = replace(config, **fit.best_weight(list(doc_curves.values()), fit.DOCUMENT_GRID))  # type: ignore[arg-type]
-    logger.info("title weight %.2f, region weight %.2f", config.title_weight, config.region_weight)
+    logger.info("title weight %.2f, scope weight %.2f", config.title_weight, config.scope_weight)
     _use(config, corpora)
     if reading:
         for r, _ in reading:
@@ -141,7 +141,7 @@ def fit_all(
             else "the best mean F1 threshold (answerable = positive)"
         ),
         "mrr_by_dense_weight": {k: {w: round(v, 4) for w, v in c.items()} for k, c in curves.items()},
-        "mrr_by_title_and_region_weight": {k: {w: round(v, 4) for w, v in c.items()} for k, c in doc_curves.items()},
+        "mrr_by_title_and_scope_weight": {k: {w: round(v, 4) for w, v in c.items()} for k, c in doc_curves.items()},
         "index": index_tag,
         "sentence_ranker": f"logistic regression of 'holds a gold answer' over every sentence of the answering "
         f"hits, each question weighing 1, each corpus the same; fitted on {len(reading)} reading-comprehension "

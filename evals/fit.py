@@ -24,9 +24,9 @@ from retriever.pipeline import Retriever
 Weights = dict[str, float]
 WEIGHT_GRID = tuple(round(float(w), 2) for w in np.arange(0.0, 1.0001, 0.05))
 DENSE_GRID: tuple[Weights, ...] = tuple({"dense_weight": w} for w in WEIGHT_GRID)
-# Title and region weights are fitted together: both lift a candidate by its document.
+# Title and scope (region + year) weights are fitted together: both lift a candidate by its document.
 DOCUMENT_GRID: tuple[Weights, ...] = tuple(
-    {"title_weight": t, "region_weight": r} for t in (0.0, 0.5, 1.0, 2.0, 4.0) for r in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+    {"title_weight": t, "scope_weight": r} for t in (0.0, 0.5, 1.0, 2.0, 4.0) for r in (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 )
 FEATURES = (
     "coverage", "answer_coverage", "bigram_coverage", "missing_number", "missing_entity", "number_fit", "region",

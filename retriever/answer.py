@@ -319,6 +319,7 @@ class Evidence:
     doc_text: str
     number_fit: float = 1.0
     region: float = 0.0
+    missing_place: bool = False
 
 
 def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> dict[str, float]:
@@ -331,7 +332,9 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
     ``number_fit`` is, for a question asking for a quantity, how well the answer's
     best number fits it (unit, subject; :class:`NumberFit`), and 1 for any other question.
     ``region`` is how the answering document's region fits the places the question names
-    (:func:`retriever.fusion.region_fit`; -1: it is about somewhere else).
+    (:func:`retriever.fusion.region_fit`; -1: it is about somewhere else). ``missing_place`` is 1
+    when a place of the gazetteer or a year the question names is not in the document (nor, for a
+    place, in its region): the strict form of ``missing_entity`` that refusal rests on.
     """
     answer_tokens, chunk_tokens = evidence.answer_tokens, evidence.chunk_tokens
     both = answer_tokens | chunk_tokens
@@ -346,6 +349,7 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
         "missing_entity": float(any(e not in folded for e in evidence.entities)),
         "number_fit": evidence.number_fit,
         "region": evidence.region,
+        "missing_place": float(evidence.missing_place),
         "dense": top.dense,
         "lexical": top.lexical / terms.total if terms.total else 0.0,
     }
@@ -354,18 +358,17 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
 def absence(question: Question, features: Mapping[str, float]) -> str | None:
     """Evidence that the documents do not hold the answer, in words; None when there is none.
 
-    A place, organisation or year the question names is not in the answering document; a number
-    it names is not in the answer or its chunk; it asks for a quantity and no number fits; the
-    answering document is about another place than the one asked. Each was measured on the written
-    dev sets: together they refuse most out-of-scope questions and under 1 % of answerable ones.
+    A place (of the gazetteer) or a year the question names is not in the answering document; it
+    asks for a quantity in a unit and no number of the evidence fits; the answering document is
+    about another place than the one asked. Measured on the written dev sets and DRCD's dev half:
+    jieba's looser entities (东西 and 海港 are ``ns``) and the question's other numbers (3×10^23,
+    31座) refused answerable questions, so they stay features of the probability, not rules.
     """
-    if features["missing_entity"]:
-        return "a place, organisation or year the question names is not in the document"
-    if features["missing_number"]:
-        return "a number the question names is not in the evidence"
-    if question.asks_quantity and features["number_fit"] == 0.0:
+    if features["missing_place"]:
+        return "a place or year the question names is not in the document"
+    if question.asks_quantity and question.asked_unit and not question.asks_time and features["number_fit"] == 0.0:
         return "the question asks for a quantity and no number in the evidence fits"
-    if features["region"] < 0:
+    if features["region"] <= -1.0:
         return "the document is about another place than the one asked"
     return None
 

@@ -92,9 +92,10 @@ class RetrievalConfig:
     dense_weight: float = 0.3
     # Added to a candidate's fused score times its document title's share of the question's terms.
     title_weight: float = 4.0
-    # Added to a candidate's fused score times how well its document's region fits the places the
-    # question names (retriever.fusion.region_fit, in [-1, 1]).
-    region_weight: float = 0.0
+    # Added to a candidate's fused score times how well its document's scope fits the question's:
+    # its region the places named (retriever.fusion.region_fit) plus its title's years the years named
+    # (retriever.fusion.year_fit), in [-2, 2].
+    scope_weight: float = 0.0
     # Weight of the BM25 of a question's synonyms (retriever/data/synonyms.txt) next to its own words.
     synonym_weight: float = 0.5
     answer_hits: int = 3
@@ -107,7 +108,7 @@ class RetrievalConfig:
         return {
             "dense_weight": self.dense_weight,
             "title_weight": self.title_weight,
-            "region_weight": self.region_weight,
+            "scope_weight": self.scope_weight,
             "answer": {k: v for k, v in asdict(self.answer).items() if k != "ranker"},
             "sentence_ranker": {
                 "weights": list(self.answer.ranker.weights),
@@ -145,7 +146,7 @@ def load_config(path: Path = CALIBRATION_PATH) -> RetrievalConfig:
         cfg,
         dense_weight=float(raw.get("dense_weight", cfg.dense_weight)),
         title_weight=float(raw.get("title_weight", cfg.title_weight)),
-        region_weight=float(raw.get("region_weight", cfg.region_weight)),
+        scope_weight=float(raw.get("scope_weight", cfg.scope_weight)),
         answer=answer,
         abstention=abstention,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -69,3 +69,14 @@ def region_fit(asked: Sequence[Sequence[str]], region: Sequence[str]) -> float:
     if any(region[-1] in chain for chain in asked):
         return 0.5
     return -1.0
+
+
+def year_fit(asked: Collection[str], years: Collection[str]) -> float:
+    """How well a document's years (those its title names) fit the years a question names: 1, 0 or -1.
+
+    1 when the title names an asked year, -1 when it names only others (a 2024 report for a 2025
+    question), 0 when either names none.
+    """
+    if not asked or not years:
+        return 0.0
+    return 1.0 if set(asked) & set(years) else -1.0

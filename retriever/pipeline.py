@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
-from ingest.regions import lineage
+from ingest.regions import find_places, lineage
 from ingest.tokenize import normalize_for_search
 from ingest.types import Chunk, Document, IndexManifest, Span
 from retriever.answer import (
@@ -33,10 +33,10 @@ from retriever.answer import (
 from retriever.config import MAX_QUESTION_CHARS, RetrievalConfig, load_config
 from retriever.dense import DenseSearcher
 from retriever.errors import QuestionError
-from retriever.fusion import fuse, region_fit
+from retriever.fusion import fuse, region_fit, year_fit
 from retriever.lexical import LexicalSearcher
 from retriever.numbers import unsupported_numbers
-from retriever.question import Question, parse_question
+from retriever.question import Question, parse_question, question_years
 from retriever.spans import without_title
 from retriever.synonyms import default_synonyms
 from retriever.types import Answer, Citation, Hit
@@ -78,15 +78,17 @@ class Signals:
 
     ``title`` is the share of the question's idf weight (terms of two characters or more) that
     the candidate's document title holds: "四川…目标" should prefer 四川's report to its near-twins.
-    ``region`` is how well the candidate's document region fits the places the question names
-    (:func:`retriever.fusion.region_fit`): a question about 江西省 prefers a 九江市 notice to a 吉林 one.
+    ``scope`` is how well the candidate's document fits the question's place and time: its region
+    the places the question names (:func:`retriever.fusion.region_fit`: a question about 江西省
+    prefers a 九江市 notice to a 吉林 one) plus its title's years the years named
+    (:func:`retriever.fusion.year_fit`: a 2025 question prefers the 2025 report to the 2024 one).
     """
 
     rows: npt.NDArray[np.int64]
     lexical: npt.NDArray[np.float32]
     dense: npt.NDArray[np.float32]
     title: npt.NDArray[np.float64]
-    region: npt.NDArray[np.float64]
+    scope: npt.NDArray[np.float64]
 
 
 class Retriever:
@@ -101,6 +103,8 @@ class Retriever:
         self.texts = {d.doc_id: d.text for d in data.docs.values()}
         self.synonyms = default_synonyms()
         self._folded: dict[str, str] = {}
+        self._places: dict[str, frozenset[str]] = {}  # the places each document names, found when first asked
+        self._title_years = {d.doc_id: question_years(normalize_for_search(d.title)) for d in data.docs.values()}
         self._title_tokens = {d.doc_id: frozenset(self.lexical.tokens(d.title)) for d in data.docs.values()}
         self._chunks_of: dict[str, list[Chunk]] = {}
         for chunk in data.chunks:
@@ -176,10 +180,13 @@ class Retriever:
         rows = np.array([r for r in merged if self.data.chunks[r].doc_id not in exclude], dtype=np.int64)
         docs = {self.data.chunks[r].doc_id for r in rows}
         cover = {d: question.terms.coverage(self._title_tokens[d], min_len=2) for d in docs}
-        fits = {d: region_fit(question.places, self.docs[d].region) for d in docs}
+        fits = {
+            d: region_fit(question.places, self.docs[d].region) + year_fit(question.years, self._title_years[d])
+            for d in docs
+        }
         title = np.array([cover[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
-        region = np.array([fits[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
-        return Signals(rows, lexical[rows], self.dense.scores(query, rows), title, region)
+        scope = np.array([fits[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
+        return Signals(rows, lexical[rows], self.dense.scores(query, rows), title, scope)
 
     def rank(
         self,
@@ -189,7 +196,7 @@ class Retriever:
         dense_weight: float | None = None,
         titles: bool = True,
         title_weight: float | None = None,
-        region_weight: float | None = None,
+        scope_weight: float | None = None,
     ) -> list[Hit]:
         """The ``k`` best candidates by one signal or by their fusion, plus the title and region match
         unless ``titles`` is off; a weight given here replaces the configured one."""
@@ -198,8 +205,8 @@ class Retriever:
             ranking = fuse(signals.lexical, signals.dense, weight)
             if titles:
                 by_title = self.config.title_weight if title_weight is None else title_weight
-                by_region = self.config.region_weight if region_weight is None else region_weight
-                ranking = ranking + by_title * signals.title + by_region * signals.region
+                by_scope = self.config.scope_weight if scope_weight is None else scope_weight
+                ranking = ranking + by_title * signals.title + by_scope * signals.scope
         else:
             ranking = np.asarray(signals.lexical if mode == "lexical" else signals.dense, dtype=np.float64)
         order = np.argsort(-ranking, kind="stable")[:k]
@@ -263,6 +270,7 @@ class Retriever:
             answer_tokens, chunk_tokens, named, self._search_form(doc.doc_id) if named else "",
             number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in spans),
             region=region_fit(q.places, doc.region),
+            missing_place=self._missing_place(q, doc),
         )  # fmt: skip
         features = evidence_features(q.terms, hits, evidence)
         absent = absence(q, features) if self.config.abstention.rules else None
@@ -278,12 +286,23 @@ class Retriever:
         if unsupported:  # the number fidelity check: never state a number the cited quotes do not
             logger.error("abstaining: %r states numbers its quotes do not: %s", text, [n.raw for n in unsupported])
         if absent:
-            logger.info("refusing %r: %s", q.text, absent)
+            logger.debug("refusing %r: %s", q.text, absent)
         level = "none" if unsupported or absent else self.config.abstention.level(confidence)
         if level == "none":
             related = tuple(replace(c, answer_part=False) for c in cited)
             return Answer(q.text, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features, {}, "none")
         return Answer(q.text, text, False, tuple(cited), (), confidence, tuple(hits), features, {}, level)
+
+    def _missing_place(self, q: Question, doc: Document) -> bool:
+        """Whether a place or year the question names is not in the document (its region holds a place too)."""
+        if not q.places and not q.years:
+            return False
+        folded = self._search_form(doc.doc_id)
+        if doc.doc_id not in self._places:
+            self._places[doc.doc_id] = frozenset(p.name for p in find_places(folded))
+        places = self._places[doc.doc_id]
+        absent = [c for c in q.places if c[-1] not in places and region_fit((c,), doc.region) <= 0]
+        return bool(absent) or any(y not in folded for y in q.years)
 
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""

@@ -51,6 +51,7 @@ _ASK_KEYWORDS = tuple(
     ).items()
 )
 
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 TIME_QUESTION = re.compile(r"何时|什么时候|哪一?年|何年|哪个时期|日期|几月|哪天|截止|期限")
 _LIST = re.compile(r"哪些|哪几|包括|包含|有什么|分别|主要内容|几个方面|具体内容|具体")
 # Questions answered by an enumeration when their best sentence is its lead-in (六项重点任务具体为:).
@@ -97,6 +98,7 @@ class Question:
         asked_unit: for a quantity question, the normalised unit asked for (元, %, 个 …), if any.
         places: the administrative divisions it names, each as its lineage from the province down
             (九江 → ``("江西省", "九江市")``), for region-aware ranking.
+        years: the years it names (``2024``): a document that never names them cannot answer it.
         asks_time: whether it asks when (a time intent, or a date asked as 哪天/哪一年, which
             ranks as a quantity).
     """
@@ -109,6 +111,7 @@ class Question:
     asked_unit: str | None
     places: tuple[tuple[str, ...], ...] = ()
     asks_time: bool = False
+    years: tuple[str, ...] = ()
 
     @property
     def asks_quantity(self) -> bool:
@@ -191,6 +194,11 @@ def question_terms(question: str, tokenize: Tokenizer, idf: Callable[[str], floa
     return Terms({t: idf(t) for t in tokenize(core)})
 
 
+def question_years(folded: str) -> tuple[str, ...]:
+    """The years (``2024``) a folded text names, each once, in order."""
+    return tuple(dict.fromkeys(_YEAR.findall(folded)))
+
+
 def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) -> Question:
     """The question parsed once: folded text, terms weighted by ``idf``, entities, intent and asked unit."""
     folded = normalize_for_search(text)
@@ -203,4 +211,5 @@ def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) 
         asked_unit=asked_unit(folded),
         places=tuple(chain for p in find_places(folded) if (chain := lineage(p.name))),
         asks_time=bool(TIME_QUESTION.search(folded)),
+        years=question_years(folded),
     )

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retriever.fusion import RRF_K, fuse, minmax, region_fit, rrf
+from retriever.fusion import RRF_K, fuse, minmax, region_fit, rrf, year_fit
 
 scores = st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=30)
 
@@ -124,3 +124,11 @@ def test_region_fit_prefers_the_asked_place_and_what_lies_inside_it(
     asked: tuple[tuple[str, ...], ...], region: tuple[str, ...], fit: float
 ) -> None:
     assert region_fit(asked, region) == fit
+
+
+def test_year_fit_prefers_the_document_whose_title_names_the_asked_year() -> None:
+    assert year_fit(("2025",), ("2025",)) == 1.0
+    assert year_fit(("2025",), ("2024",)) == -1.0
+    assert year_fit(("2025",), ()) == 0.0
+    assert year_fit((), ("2024",)) == 0.0
+    assert year_fit(("2023", "2024"), ("2024",)) == 1.0
