@@ -9,7 +9,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: serve test lint bench clean
+.PHONY: serve test lint bench bench-compare clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m evals.bench
+
+# Answer latency of this checkout against BASE (a revision), alternating in one run.
+BASE ?= c450e64
+bench-compare: $(STAMP)
+	git worktree add --force --detach var/base $(BASE)
+	$(BIN)/python -m evals.compare var/base; status=$$?; git worktree remove --force var/base; exit $$status
 
 clean:
 	rm -rf var evals/reports
