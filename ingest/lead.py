@@ -55,6 +55,7 @@ _LEAD_ORGAN_CHARS = 200  # the organ is named this close to the start of the lea
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年")
 # What stands before the lead's first sentence: a dateline, "本报讯", a bracketed reporter "（记者 张三）".
 _LEAD_PREFIX = re.compile(rf"^(?:\s*(?:{_DATELINE.pattern}|本报讯|本网讯|[（(【][^（）()【】]{{0,30}}[）)】]))*\s*")
+_TRAILING_DATELINE = re.compile(rf"\s*(?:{_DATELINE.pattern})$")
 # A date with its year: "2020年2月18日", "2020-02-18"; it dates the notice in the dateline or opening the lead.
 _DATE = r"(?P<y>\d{4})\s*(?:年\s*(?P<m>\d{1,2})\s*月\s*(?P<d>\d{1,2})\s*日|-(?P<im>\d{1,2})-(?P<id>\d{1,2}))"
 _LEAD_DATE = re.compile(rf"^(?:(?:发布时间|发布日期)\s*[:：]\s*)?{_DATE}(?=[，,\s]|$)")
@@ -142,6 +143,12 @@ def _date(m: re.Match[str]) -> date | None:
     except ValueError:
         logger.debug("skipping impossible lead date %r", m.group(0))
         return None
+
+
+def strip_dateline(text: str) -> str:
+    """``text`` without a dateline at its end (``…今年减免3至6个月租金 新华社成都5月10日电`` → the headline);
+    a dateline alone gives ``""``."""
+    return _TRAILING_DATELINE.sub("", text.strip())
 
 
 def first_clause(text: str) -> str:

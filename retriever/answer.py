@@ -299,9 +299,7 @@ def supporting(sentences: Sequence[Sentence], taken: Sequence[tuple[str, Span]],
         doc_id = s.hit.chunk.doc_id
         if len(picked) >= limit:
             break
-        if s.hit.chunk.chunk_id in seen_chunks or any(
-            d == doc_id and s.span.overlaps(t) for d, t in cited
-        ):
+        if s.hit.chunk.chunk_id in seen_chunks or any(d == doc_id and s.span.overlaps(t) for d, t in cited):
             continue
         seen_chunks.add(s.hit.chunk.chunk_id)
         cited.append((doc_id, s.span))
@@ -319,7 +317,7 @@ class Evidence:
     doc_text: str
     number_fit: float = 1.0
     region: float = 0.0
-    missing_place: bool = False
+    missing_named: bool = False
 
 
 def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> dict[str, float]:
@@ -332,9 +330,10 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
     ``number_fit`` is, for a question asking for a quantity, how well the answer's
     best number fits it (unit, subject; :class:`NumberFit`), and 1 for any other question.
     ``region`` is how the answering document's region fits the places the question names
-    (:func:`retriever.fusion.region_fit`; -1: it is about somewhere else). ``missing_place`` is 1
-    when a place of the gazetteer or a year the question names is not in the document (nor, for a
-    place, in its region): the strict form of ``missing_entity`` that refusal rests on.
+    (:func:`retriever.fusion.region_fit`; -1: it is about somewhere else). ``missing_named`` is 1
+    when a place of the gazetteer, a year or a quoted name (a programme: “黔货出山2.0”) the question
+    names is not in the document (nor, for a place, in its region): the strict form of
+    ``missing_entity`` that refusal rests on.
     """
     answer_tokens, chunk_tokens = evidence.answer_tokens, evidence.chunk_tokens
     both = answer_tokens | chunk_tokens
@@ -349,7 +348,7 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
         "missing_entity": float(any(e not in folded for e in evidence.entities)),
         "number_fit": evidence.number_fit,
         "region": evidence.region,
-        "missing_place": float(evidence.missing_place),
+        "missing_named": float(evidence.missing_named),
         "dense": top.dense,
         "lexical": top.lexical / terms.total if terms.total else 0.0,
     }
@@ -358,14 +357,14 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
 def absence(question: Question, features: Mapping[str, float]) -> str | None:
     """Evidence that the documents do not hold the answer, in words; None when there is none.
 
-    A place (of the gazetteer) or a year the question names is not in the answering document; it
+    A place (of the gazetteer), a year or a quoted name the question names is not in the answering document; it
     asks for a quantity in a unit and no number of the evidence fits; the answering document is
     about another place than the one asked. Measured on the written dev sets and DRCD's dev half:
     jieba's looser entities (东西 and 海港 are ``ns``) and the question's other numbers (3×10^23,
     31座) refused answerable questions, so they stay features of the probability, not rules.
     """
-    if features["missing_place"]:
-        return "a place or year the question names is not in the document"
+    if features["missing_named"]:
+        return "a place, year or quoted name of the question is not in the document"
     if question.asks_quantity and question.asked_unit and not question.asks_time and features["number_fit"] == 0.0:
         return "the question asks for a quantity and no number in the evidence fits"
     if features["region"] <= -1.0:

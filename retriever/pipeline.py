@@ -270,7 +270,7 @@ class Retriever:
             answer_tokens, chunk_tokens, named, self._search_form(doc.doc_id) if named else "",
             number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in spans),
             region=region_fit(q.places, doc.region),
-            missing_place=self._missing_place(q, doc),
+            missing_named=self._missing_named(q, doc),
         )  # fmt: skip
         features = evidence_features(q.terms, hits, evidence)
         absent = absence(q, features) if self.config.abstention.rules else None
@@ -293,16 +293,17 @@ class Retriever:
             return Answer(q.text, ABSTAIN_TEXT, True, (), related, confidence, tuple(hits), features, {}, "none")
         return Answer(q.text, text, False, tuple(cited), (), confidence, tuple(hits), features, {}, level)
 
-    def _missing_place(self, q: Question, doc: Document) -> bool:
-        """Whether a place or year the question names is not in the document (its region holds a place too)."""
-        if not q.places and not q.years:
+    def _missing_named(self, q: Question, doc: Document) -> bool:
+        """Whether a place, year or quoted name the question names is not in the document (its region
+        holds a place too)."""
+        if not q.places and not q.years and not q.names:
             return False
         folded = self._search_form(doc.doc_id)
         if doc.doc_id not in self._places:
             self._places[doc.doc_id] = frozenset(p.name for p in find_places(folded))
         places = self._places[doc.doc_id]
         absent = [c for c in q.places if c[-1] not in places and region_fit((c,), doc.region) <= 0]
-        return bool(absent) or any(y not in folded for y in q.years)
+        return bool(absent) or any(n not in folded for n in (*q.years, *q.names))
 
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""

@@ -52,6 +52,8 @@ _ASK_KEYWORDS = tuple(
 )
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# A name the question quotes: a programme, a scheme, a document (“黔货出山2.0”, 《…通知》, 「…」).
+_QUOTED = re.compile(r"[“\"《「『]([^“”\"《》「」『』]{2,30})[”\"》」』]")
 TIME_QUESTION = re.compile(r"何时|什么时候|哪一?年|何年|哪个时期|日期|几月|哪天|截止|期限")
 _LIST = re.compile(r"哪些|哪几|包括|包含|有什么|分别|主要内容|几个方面|具体内容|具体")
 # Questions answered by an enumeration when their best sentence is its lead-in (六项重点任务具体为:).
@@ -99,6 +101,8 @@ class Question:
         places: the administrative divisions it names, each as its lineage from the province down
             (九江 → ``("江西省", "九江市")``), for region-aware ranking.
         years: the years it names (``2024``): a document that never names them cannot answer it.
+        names: the names it quotes (``黔货出山2.0``), folded: a document that never names them cannot
+            answer it either.
         asks_time: whether it asks when (a time intent, or a date asked as 哪天/哪一年, which
             ranks as a quantity).
     """
@@ -112,6 +116,7 @@ class Question:
     places: tuple[tuple[str, ...], ...] = ()
     asks_time: bool = False
     years: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
 
     @property
     def asks_quantity(self) -> bool:
@@ -212,4 +217,5 @@ def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) 
         places=tuple(chain for p in find_places(folded) if (chain := lineage(p.name))),
         asks_time=bool(TIME_QUESTION.search(folded)),
         years=question_years(folded),
+        names=tuple(dict.fromkeys(_QUOTED.findall(folded))),
     )

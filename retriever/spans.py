@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 
 from ingest.chunk import heading_level, split_sentences, trim_span
+from ingest.lead import strip_dateline
 from ingest.types import Chunk, Span
 
 _OPENERS = {"“": "”", "‘": "’", "「": "」", "『": "』", "（": "）", "(": ")", "《": "》", "【": "】", "[": "]"}
@@ -98,9 +99,7 @@ def enumeration(text: str, lead_in: Span) -> list[Span]:
 def context_span(text: str, span: Span, chunk: Chunk) -> Span:
     """The whole sentence or sentences of ``text`` (within ``chunk``) that ``span`` lies in."""
     around = [
-        s
-        for s in split_sentences(text, min(chunk.start, span.start), max(chunk.end, span.end))
-        if s.overlaps(span)
+        s for s in split_sentences(text, min(chunk.start, span.start), max(chunk.end, span.end)) if s.overlaps(span)
     ]
     if not around:
         return span
@@ -122,16 +121,19 @@ def _line_of(text: str, span: Span) -> Span:
 def is_heading(text: str, span: Span) -> bool:
     """Whether the sentence at ``span`` is a bare heading or title, not an answer.
 
-    A short line of its own that is the text's first line (its title), or a single phrase with no
+    A dateline (``新华社成都5月10日电``) wherever it stands; a short line of its own (a headline run into
+    its dateline counts without the dateline) that is the text's first line (its title), or a single phrase with no
     clause inside that is a heading by :func:`ingest.chunk.heading_level` once a closing ``。`` is
     dropped (``二、减免质量检验检测服务收费。``, ``一、总体要求``), or has no sentence end at all. A
     marked line that says something in clauses (``二、冬季开灯时间为17时30分，关灯时间为次日6时30分。``)
     is an item of a list, and a sentence sharing its line with others is running text.
     """
+    sentence = strip_dateline(text[span.start : span.end])
+    if not sentence:
+        return True
     line = _line_of(text, span)
-    if (line.start, line.end) != (span.start, span.end) or span.end - span.start > _MAX_HEADING_CHARS:
+    if (line.start, line.end) != (span.start, span.end) or len(sentence) > _MAX_HEADING_CHARS:
         return False
-    sentence = text[span.start : span.end]
     if line.start == _LEADING_BLANK.match(text).end():  # type: ignore[union-attr]  # \s* always matches
         return True
     if any(ch in _CLAUSE_BREAKS for ch in sentence):

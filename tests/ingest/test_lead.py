@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from ingest.lead import Lead, first_clause, looks_like_file_id, read_lead
+from ingest.lead import Lead, first_clause, looks_like_file_id, read_lead, strip_dateline
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,16 @@ def test_first_clause_is_a_short_verbatim_start_of_the_text(text: str, clause: s
 )
 def test_looks_like_file_id_tells_hashes_and_numbers_from_names(name: str, is_id: bool) -> None:
     assert looks_like_file_id(name) is is_id
+
+
+@pytest.mark.parametrize(
+    ("text", "stripped"),
+    [
+        ("新华社成都5月10日电", ""),
+        ("今年减免3至6个月租金 新华社成都5月10日电", "今年减免3至6个月租金"),
+        ("本报南昌讯", ""),
+        ("记者10日从四川省国资委获悉", "记者10日从四川省国资委获悉"),
+    ],
+)
+def test_strip_dateline_removes_a_dateline_at_the_end_only(text: str, stripped: str) -> None:
+    assert strip_dateline(text) == stripped

@@ -431,3 +431,17 @@ def test_a_marked_line_that_says_something_in_clauses_is_an_item_not_a_heading()
     text = "关于调整开关灯时间的通知\n一、夏季开灯时间为19时30分，关灯时间为次日5时。\n二、减免检测收费。\n特此通知。"
     spans = split_sentences(text)
     assert [is_heading(text, s) for s in spans] == [True, False, True, False]
+
+
+def test_a_dateline_is_never_the_answer_even_run_into_its_headline() -> None:
+    text = (
+        "四川：服务业小微企业承租国有房屋 今年减免3至6个月租金 新华社成都5月10日电\n"
+        "记者10日从四川省国资委获悉，四川近日出台租金减免通知。减免对象为服务业小微企业。"
+    )
+    first_line = split_sentences(text)[0]
+    assert is_heading(text, first_line)
+    assert _passage(text, "四川：服务业") == [
+        "记者10日从四川省国资委获悉，四川近日出台租金减免通知。减免对象为服务业小微企业。"
+    ]
+    dateline = text.index("新华社")
+    assert is_heading(text, Span(dateline, dateline + len("新华社成都5月10日电")))

@@ -67,3 +67,10 @@ def test_the_places_a_question_names_come_with_their_lineage() -> None:
     assert parsed("九江市复工复产有哪些措施").places == (("江西省", "九江市"),)
     assert parsed("江西省纳税申报期限延长到哪天").places == (("江西省",),)
     assert parsed("2025年稳就业有哪些政策").places == ()
+
+
+def test_quoted_names_are_read_in_every_kind_of_quotes() -> None:
+    assert parsed("贵州“黔货出山2.0”行动包括哪些内容").names == ("黔货出山2.0",)
+    assert parsed("「天府英才卡」的申領條件是什麼").names == ("天府英才卡",)
+    assert parsed("《个人所得税法》规定了什么").names == ("个人所得税法",)
+    assert parsed("个人所得税怎么交").names == ()
