@@ -141,6 +141,7 @@ def fit_all(
             else "the best mean F1 threshold (answerable = positive)"
         ),
         "mrr_by_dense_weight": {k: {w: round(v, 4) for w, v in c.items()} for k, c in curves.items()},
+        "title_weight": "fitted with the scope weight on the written dev sets (MRR@5 grid below)",
         "mrr_by_title_and_scope_weight": {k: {w: round(v, 4) for w, v in c.items()} for k, c in doc_curves.items()},
         "index": index_tag,
         "sentence_ranker": f"logistic regression of 'holds a gold answer' over every sentence of the answering "
