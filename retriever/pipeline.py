@@ -17,6 +17,7 @@ from ingest.index_store import IndexData, read_index
 from ingest.regions import find_places, lineage
 from ingest.tokenize import normalize_for_search
 from ingest.types import Chunk, Document, IndexManifest, Span
+from ingest.unicode import check_unicode
 from retriever.answer import (
     Evidence,
     NumberFit,
@@ -51,8 +52,12 @@ def check_question(question: str) -> str:
     """The question without surrounding blanks.
 
     Raises:
-        QuestionError: it is empty, blank, or longer than ``MAX_QUESTION_CHARS``.
+        QuestionError: it is empty, blank, longer than ``MAX_QUESTION_CHARS``, or not valid Unicode.
     """
+    try:
+        check_unicode(question, "the question")
+    except ValueError as e:
+        raise QuestionError(str(e)) from None
     q = question.strip()
     if not q:
         raise QuestionError("the question is empty; type a question such as 脱贫人口收入是多少")

@@ -11,12 +11,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI, Request, Response, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ingest.errors import DocumentError
 from ingest.lock import WriterBusyError
 from ingest.readers import UnsupportedFormatError
+from ingest.unicode import encodable
 from retriever.errors import CitationError, QuestionError
 from server.body_limit import BodyLimit
 from server.document_routes import router as document_router
@@ -51,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     for error, code in _ERROR_CODES.items():
         app.add_exception_handler(error, _status_error(code))
     app.add_exception_handler(CitationError, _citation_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.middleware("http")(_unhandled_error)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app
@@ -99,6 +103,13 @@ def _status_error(code: int) -> Callable[[Request, Exception], Awaitable[Respons
         return JSONResponse({"detail": str(exc)}, status_code=code)
 
     return handler
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """FastAPI's 422 reply, with the input it echoes made encodable: a lone surrogate sent is not a 500."""
+    assert isinstance(exc, RequestValidationError)
+    errors = encodable(jsonable_encoder(exc.errors()))
+    return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _citation_error(request: Request, exc: Exception) -> Response:

@@ -89,7 +89,7 @@ def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: Se
 
     A region is full names from the province down (``["江西省", "九江市"]``), checked against the gazetteer.
     """
-    row = documents.patch(doc_id, body.model_dump(mode="json", exclude_unset=True))
+    row = documents.patch(doc_id, body.changes())
     if row is None:
         raise _missing(doc_id)
     return DocumentSummary.from_domain(service.retriever.docs.get(doc_id), row)

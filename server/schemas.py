@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ingest.library import Received
 from ingest.regions import check_lineage
 from ingest.types import DocStatus, Document, IndexManifest
+from ingest.unicode import invalid_at
 from retriever.config import MAX_QUESTION_CHARS
 from retriever.types import Answer, Citation
 from server.feedback import REASONS, Feedback, Rating, Reason
@@ -19,7 +20,37 @@ TOP_K_DEFAULT = 5
 TOP_K_MAX = 20
 
 
-class AskRequest(BaseModel):
+def _first_invalid(value: object, path: str = "body") -> str | None:
+    """Where in a JSON-like value the first string (or key) that is not valid Unicode is, or None."""
+    if isinstance(value, str):
+        return path if invalid_at(value) is not None else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            where = f"{path}.{k}" if invalid_at(str(k)) is None else path + " (a key)"
+            if (found := _first_invalid(k, where) or _first_invalid(v, where)) is not None:
+                return found
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            if (found := _first_invalid(v, f"{path}[{i}]")) is not None:
+                return found
+    return None
+
+
+class Incoming(BaseModel):
+    """A request body: every string in it, keys included, must be valid Unicode (``ingest.unicode``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: object) -> object:
+        where = _first_invalid(data)
+        if where is not None:
+            raise ValueError(
+                f"{where} is not valid Unicode (it holds a lone surrogate such as \\ud800); send UTF-8 text"
+            )
+        return data
+
+
+class AskRequest(Incoming):
     """A question to answer from the indexed documents."""
 
     model_config = ConfigDict(extra="forbid")
@@ -179,8 +210,8 @@ class UploadResult(BaseModel):
         )  # fmt: skip
 
 
-class MetadataPatch(BaseModel):
-    """Corrections to a document's metadata; fields left out stay as they are."""
+class MetadataPatch(Incoming):
+    """Corrections to a document's metadata; fields left out stay as they are, null clears one (not the title)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -200,8 +231,21 @@ class MetadataPatch(BaseModel):
     def _region_is_a_lineage(cls, region: list[str] | None) -> list[str] | None:
         return None if region is None else list(check_lineage(region))
 
+    @model_validator(mode="after")
+    def _title_is_not_cleared(self) -> MetadataPatch:
+        if "title" in self.model_fields_set and self.title is None:
+            raise ValueError("title cannot be null: a document always has a title; leave it out to keep it")
+        return self
 
-class FeedbackIn(BaseModel):
+    def changes(self) -> dict[str, str | list[str] | None]:
+        """The fields sent, as the store takes them: null clears 文号, issuer, date or region."""
+        fields: dict[str, str | list[str] | None] = self.model_dump(mode="json", exclude_unset=True)
+        if "issuer" in fields and fields["issuer"] is None:
+            fields["issuer"] = ""
+        return fields
+
+
+class FeedbackIn(Incoming):
     """A staff member's judgement of an answer, sent back with the answer exactly as it was shown."""
 
     model_config = ConfigDict(extra="forbid")

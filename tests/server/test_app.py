@@ -162,6 +162,22 @@ def test_malformed_ask_bodies_get_422_naming_the_field(client: httpx.Client, bod
 
 
 @pytest.mark.model
+@pytest.mark.parametrize(
+    "content",
+    [
+        rb'{"question": "\u8865\u8d34\ud800"}',  # a lone surrogate in the question
+        rb'{"question": "\u8865\u8d34", "top_k": "\ud800"}',  # in a field FastAPI would echo back
+        rb'{"question": "\u8865\u8d34", "\udfff": 1}',  # as an unknown key
+    ],
+)
+def test_a_lone_surrogate_anywhere_in_the_body_is_a_422_that_says_so(client: httpx.Client, content: bytes) -> None:
+    response = client.post("/api/ask", content=content, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert "not valid Unicode" in response.text
+    assert client.post("/api/ask", json={"question": "脱贫人口收入是多少"}).status_code == 200
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("content", [b"question=x", b'{"question": ', b""])
 def test_a_body_that_is_not_json_gets_422(client: httpx.Client, content: bytes) -> None:
     response = client.post("/api/ask", content=content, headers={"Content-Type": "application/json"})

@@ -623,6 +623,29 @@ def test_a_corrected_region_shows_at_once(server: Any, api: httpx.Client) -> Non
     assert get_doc(api, doc_id)["region"] == ["江西省", "九江市"]
 
 
+def test_patch_refuses_a_null_title_and_lone_surrogates_and_a_null_issuer_clears_it(
+    server: Any, api: httpx.Client
+) -> None:
+    data = text_file("关于做好2024年冬季供暖工作的通知", "供暖期为11月15日至次年3月15日。")
+    [result] = upload(api, ("heating-patch.txt", data)).json()
+    doc_id = result["doc_id"]
+    settle(server)
+    assert api.patch(f"/api/documents/{doc_id}", json={"issuer": "市住建委"}).status_code == 200
+    refused = api.patch(f"/api/documents/{doc_id}", json={"title": None})
+    assert refused.status_code == 422 and "title cannot be null" in refused.text
+    for field in ("title", "issuer", "doc_number", "published"):
+        bad = api.patch(
+            f"/api/documents/{doc_id}",
+            content=b'{"%s": "\\u901a\\ud800"}' % field.encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert bad.status_code == 422 and "not valid Unicode" in bad.text, (field, bad.text)
+    assert get_doc(api, doc_id)["title"] == "关于做好2024年冬季供暖工作的通知"
+    cleared = api.patch(f"/api/documents/{doc_id}", json={"issuer": None})
+    assert cleared.status_code == 200, cleared.text
+    assert get_doc(api, doc_id)["issuer"] == ""
+
+
 DELETE_QUESTIONS = [
     "城南片区什么时候停水",
     "停水期间到哪里取水",

@@ -99,6 +99,15 @@ def test_malformed_feedback_is_a_422_that_says_why(open_server: Any, body: dict[
     assert fragment in json.dumps(reply.json(), ensure_ascii=False)
 
 
+def test_a_lone_surrogate_in_feedback_is_a_422_not_a_500(open_server: Any) -> None:
+    with open_server.client() as api:
+        answer = json.dumps(_ask(api, QUESTION), ensure_ascii=True)
+        content = ('{"rating": "up", "comment": "\\ud800", "answer": ' + answer + "}").encode()
+        reply = api.post("/api/feedback", content=content, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 422
+    assert "body.comment is not valid Unicode" in reply.text
+
+
 def test_without_a_key_configured_the_page_is_told_writes_are_open(open_server: Any) -> None:
     with open_server.client() as api:
         assert api.get("/api/config").json() == {"auth_required": False}
