@@ -22,7 +22,7 @@ from ingest.config import BuildConfig, ChunkConfig, DataPaths
 from ingest.doc_region import with_region
 from ingest.embed import Embedder, Vectors
 from ingest.errors import IndexFormatError
-from ingest.index_store import IndexData, verify_generation, write_generation
+from ingest.index_store import IndexData, has_index, verify_generation, write_generation
 from ingest.library import Library
 from ingest.lock import writer_lock
 from ingest.seeds import SeedEntry, read_seeds
@@ -159,9 +159,14 @@ def _dense(ids: np.ndarray, vectors: Vectors, dim: int) -> object:
 
 
 def build_index(
-    store: Store, root: Path, cfg: BuildConfig, embedder: Embedder, progress: bool = False
+    store: Store,
+    root: Path,
+    cfg: BuildConfig,
+    embedder: Embedder,
+    progress: bool = False,
+    reason: str = "the documents changed",
 ) -> IndexManifest:
-    """Derive a new generation from everything in the database and publish it."""
+    """Derive a new generation from everything in the database and publish it, recording ``reason``."""
     started = time.perf_counter()
     version = store.version
     docs = {d.doc_id: d for d in store.documents()}
@@ -179,6 +184,7 @@ def build_index(
         n_docs=len(docs),
         n_chunks=len(chunks),
         store_version=version,
+        reason=reason,
     )
     data = IndexData(
         manifest, docs, tuple(chunks), ids, _dense(ids, vectors, embedder.info.dim), _lexical(chunks, cfg.tokenizer)
@@ -191,23 +197,29 @@ def build_index(
 
 def index_is_current(paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder) -> bool:
     """True when the current generation exists, is complete, and matches the database and config."""
-    return _current_manifest(paths, store, cfg, embedder) is not None
+    return _current_manifest(paths, store, cfg, embedder)[0] is not None
 
 
-def _current_manifest(paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder) -> IndexManifest | None:
-    """The verified manifest of the current generation when it matches the database and config, else None."""
+def _current_manifest(
+    paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder
+) -> tuple[IndexManifest | None, str]:
+    """The verified manifest of the current generation when it matches the database and config; else
+    None and why a new generation is needed. A damaged generation is logged as a WARNING saying what is wrong."""
+    if not has_index(paths.index):
+        return None, "no index yet"
     try:
         manifest = verify_generation(paths.index)
     except IndexFormatError as e:
-        logger.info("index needs a rebuild: %s", e)
-        return None
-    current = (
-        manifest.store_version == store.version
-        and manifest.embedder == embedder.info
-        and manifest.tokenizer == tokenizer_id(cfg.tokenizer)
-        and manifest.chunk_config == cfg.chunk.as_dict()
-    )
-    return manifest if current else None
+        logger.warning("the index is damaged and is rebuilt from the database: %s", e)
+        return None, f"damaged generation rebuilt: {e}"
+    if manifest.store_version != store.version:
+        return None, "the documents changed"
+    if (manifest.embedder, manifest.tokenizer, manifest.chunk_config) != (
+        embedder.info, tokenizer_id(cfg.tokenizer), cfg.chunk.as_dict()
+    ):  # fmt: skip
+        logger.info("the index was built with other settings; rebuilding")
+        return None, "the model, tokenizer or chunking changed"
+    return manifest, ""
 
 
 def ensure_index(
@@ -235,22 +247,25 @@ def ensure_index(
                 sync_seeds(library.store, seeds_dir, cfg.chunk)
             library.process_pending()
             library.retitle()
-            current = None if opts.rebuild else _current_manifest(paths, library.store, cfg, embedder)
+            if opts.rebuild:
+                current, reason = None, f"damaged generation rebuilt: {opts.rebuild}"
+            else:
+                current, reason = _current_manifest(paths, library.store, cfg, embedder)
             if current is not None:
                 # A crash may have come between publishing and recording it: the generation holds them all.
                 library.store.mark_indexed(library.store.doc_sha256())
                 return current
-            return build_index(library.store, paths.index, cfg, embedder, opts.progress)
+            return build_index(library.store, paths.index, cfg, embedder, opts.progress, reason)
         finally:
             library.close()
 
 
 @dataclass(frozen=True, slots=True)
 class UpdateOptions:
-    """How an update runs: a progress bar on stderr, how long to wait for the writer lock, and whether
-    to build a new generation even when the current one's manifest and checksums look right (its
-    files turned out unreadable)."""
+    """How an update runs: a progress bar on stderr, how long to wait for the writer lock, and, when
+    set, why a new generation must be built even though the current one's manifest and checksums
+    look right (its files turned out unreadable)."""
 
     progress: bool = False
     wait_s: float = 0.0
-    rebuild: bool = False
+    rebuild: str = ""

@@ -148,6 +148,11 @@ def current_dir(root: Path) -> Path:
     return root / name
 
 
+def has_index(root: Path) -> bool:
+    """Whether anything of an index is under ``root``: a ``CURRENT`` pointer or a generation directory."""
+    return (root / _CURRENT).exists() or bool(_generation_names(root))
+
+
 def current_generation(root: Path) -> int | None:
     """The number of the generation ``CURRENT`` names under ``root``: None without ``CURRENT``, 0 when
     it names no generation directory (damaged), which no served generation has."""

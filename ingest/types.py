@@ -134,3 +134,5 @@ class IndexManifest:
     n_chunks: int
     store_version: int
     files: dict[str, str] = field(default_factory=dict)
+    # Why this generation was built: "no index yet", "the documents changed", "damaged generation rebuilt: …".
+    reason: str = ""

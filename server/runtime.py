@@ -76,8 +76,9 @@ def open_retriever(settings: Settings, progress: bool = False) -> Retriever:
     try:
         return Retriever.open(paths.index, embedder)
     except IndexFormatError as e:
-        logger.warning("rebuilding the index: %s", e)
-    ensure_index(paths, settings.seeds, cfg, embedder, UpdateOptions(progress, LOCK_WAIT_S, rebuild=True))
+        logger.warning("the index is damaged and is rebuilt from the database: %s", e)
+        reason = str(e)
+    ensure_index(paths, settings.seeds, cfg, embedder, UpdateOptions(progress, LOCK_WAIT_S, rebuild=reason))
     return Retriever.open(paths.index, embedder)
 
 

@@ -287,6 +287,11 @@ class Health(BaseModel):
     embedding_model: str
     index_generation: int
     tokenizer: str
+    index_built_at: str = Field(description="When the served generation was built (UTC, ISO 8601).")
+    index_built_because: str = Field(
+        description='Why it was built: "no index yet", "the documents changed", '
+        '"damaged generation rebuilt: <what was wrong>" …'
+    )
 
     @classmethod
     def from_manifest(cls, manifest: IndexManifest) -> Health:
@@ -297,6 +302,8 @@ class Health(BaseModel):
             embedding_model=manifest.embedder.name,
             index_generation=manifest.generation,
             tokenizer=manifest.tokenizer,
+            index_built_at=manifest.created_at,
+            index_built_because=manifest.reason,
         )
 
 

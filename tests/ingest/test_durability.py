@@ -514,13 +514,23 @@ def test_an_intact_copy_is_reused_without_a_rebuild(
 
 @pytest.mark.model
 @pytest.mark.parametrize("damage", CORRUPTIONS.values(), ids=CORRUPTIONS.keys())
-def test_ensure_index_rebuilds_a_damaged_generation_from_sqlite(
-    damage: Callable[[Path], None], two_generations: DataPaths, tmp_path: Path, real_embedder: SentenceEmbedder
+def test_ensure_index_rebuilds_a_damaged_generation_from_sqlite_and_warns(
+    damage: Callable[[Path], None],
+    two_generations: DataPaths,
+    tmp_path: Path,
+    real_embedder: SentenceEmbedder,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     paths = corrupted_copy(two_generations, tmp_path, damage)
     left = generation_numbers(paths)
-    rebuilt = ensure_index(paths, SEEDS, CFG, real_embedder)
+    with caplog.at_level(logging.WARNING, logger="ingest.build"):
+        rebuilt = ensure_index(paths, SEEDS, CFG, real_embedder)
     assert rebuilt.generation == max(left) + 1  # a new generation, never the damaged one patched up
+    if damage is CORRUPTIONS["CURRENT naming the previous, stale generation"]:
+        assert rebuilt.reason == "the documents changed"  # an intact, older generation: stale, not damaged
+    else:
+        assert rebuilt.reason.startswith("damaged generation rebuilt: ")
+        assert any(r.levelno == logging.WARNING and "damaged" in r.getMessage() for r in caplog.records)
     assert read_index(paths.index, real_embedder.info).manifest == rebuilt
     assert_answers_from_every_document(Retriever.open(paths.index, real_embedder), paths)
 

@@ -96,6 +96,8 @@ def test_healthz_reports_what_is_served(client: httpx.Client) -> None:
     assert health["embedding_model"] == "usem3"
     assert health["tokenizer"] == tokenizer_id("char12")
     assert health["index_generation"] >= 1
+    assert health["index_built_because"] == "no index yet"
+    assert health["index_built_at"].startswith("20")
 
 
 @pytest.mark.model
@@ -217,15 +219,23 @@ def test_a_restart_on_the_same_data_dir_reuses_the_index(tmp_path: Path, servers
 
 
 @pytest.mark.model
-def test_a_truncated_index_file_is_rebuilt_at_start(tmp_path: Path, servers: Any, repo_seeds: Path) -> None:
+def test_a_truncated_index_file_is_rebuilt_at_start_with_a_warning_and_healthz_says_why(
+    tmp_path: Path, servers: Any, repo_seeds: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = Settings(data=tmp_path, seeds=repo_seeds)
     before = generation_of(servers.start(settings))
     dense = current_dir(DataPaths(tmp_path).index) / "dense.faiss"
     dense.write_bytes(dense.read_bytes()[:100])
-    server = servers.start(settings)
+    with caplog.at_level(logging.WARNING):
+        server = servers.start(settings)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("damaged" in w and "dense.faiss" in w for w in warnings), warnings
     try:
         with server.client() as client:
-            assert client.get("/healthz").json()["index_generation"] == before + 1
+            health = client.get("/healthz").json()
+            assert health["index_generation"] == before + 1
+            assert health["index_built_because"].startswith("damaged generation rebuilt")
+            assert "dense.faiss" in health["index_built_because"]
             assert "16118元" in ask(client, "脱贫人口收入是多少")["answer"]
     finally:
         server.stop()
