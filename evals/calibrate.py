@@ -123,9 +123,10 @@ def fit_all(
     _use(config, corpora)
     data, sizes = abstention_examples(corpora)
     fitted_abstention = fit.fit_abstention(data, target_precision)
-    if target_precision is not None and fitted_abstention.coverage == 0.0:
+    if target_precision is not None and fitted_abstention.at_confident.coverage == 0.0:
         logger.warning(
-            "no threshold reaches precision %.2f on the fit data; nothing will be answered", target_precision
+            "no threshold reaches precision %.2f on the fit data; every answer will be marked 请核对原文",
+            target_precision,
         )
     config = replace(config, abstention=fitted_abstention.abstention)
     _use(config, corpora)

@@ -15,7 +15,15 @@ import numpy as np
 import numpy.typing as npt
 
 from evals.dataset import EvalCase
-from evals.metrics import auroc, coverage_precision, first_relevant_rank, mrr, point_at, point_for_precision
+from evals.metrics import (
+    OperatingPoint,
+    auroc,
+    coverage_precision,
+    first_relevant_rank,
+    mrr,
+    point_at,
+    point_for_precision,
+)
 from evals.run import CaseResult, hit_passages
 from retriever.answer import Sentence, score_sentences
 from retriever.config import Abstention, AnswerConfig, SentenceRanker
@@ -136,23 +144,26 @@ def f1_by_threshold(
 
 @dataclass(frozen=True, slots=True)
 class AbstentionFit:
-    """A fitted abstention model and its operating point on the (weighted) fit data.
+    """A fitted abstention model and its two operating points on the (weighted) fit data.
 
-    ``coverage`` is the share of fit questions answered at the threshold and ``precision`` the share
-    of those answered rightly; ``target_precision`` is None when the threshold maximises F1 instead.
+    ``at_threshold`` is the refusal threshold's point (share of fit questions answered, share of
+    those answered rightly), ``at_confident`` the 请核对原文 level's (answers not marked);
+    ``target_precision`` is None when the confident level maximises F1 instead.
     """
 
     abstention: Abstention
     target_precision: float | None
-    coverage: float
-    precision: float
+    at_threshold: OperatingPoint
+    at_confident: OperatingPoint
 
     def to_json(self) -> dict[str, float | None]:
-        """The operating point, stored next to the threshold in ``calibration.json``."""
+        """The operating points, stored next to the thresholds in ``calibration.json``."""
         return {
             "target_precision": self.target_precision,
-            "coverage_at_target": round(self.coverage, 4),
-            "precision_at_threshold": round(self.precision, 4),
+            "coverage_at_threshold": round(self.at_threshold.coverage, 4),
+            "precision_at_threshold": round(self.at_threshold.precision, 4),
+            "coverage_at_confident": round(self.at_confident.coverage, 4),
+            "precision_at_confident": round(self.at_confident.precision, 4),
         }
 
 
@@ -196,7 +207,7 @@ def fit_abstention(data: Sequence[Example], target_precision: float | None) -> A
     questions refused). Answers below the confident level are marked 请核对原文: with
     ``target_precision`` that level is the lowest threshold whose weighted precision (answers that
     are right) on the pooled examples reaches the target; without it, the threshold with the best
-    mean F1 over the corpora. The reported coverage and precision are at the refusal threshold.
+    mean F1 over the corpora. Coverage and precision are reported at both.
 
     Args:
         data: labelled, weighted examples.
@@ -217,9 +228,8 @@ def fit_abstention(data: Sequence[Example], target_precision: float | None) -> A
     # Rounded down so that the question sitting on a threshold is still answered.
     threshold = math.floor(refusal_threshold(prob, data, MAX_REFUSED) * 1e5) / 1e5
     confident = max(threshold, math.floor(confident * 1e5) / 1e5)
-    at = point_at(points, threshold)
     model = Abstention(tuple(float(c) for c in coef), bias, threshold, FEATURES, confident)
-    return AbstentionFit(model, target_precision, at.coverage, at.precision)
+    return AbstentionFit(model, target_precision, point_at(points, threshold), point_at(points, confident))
 
 
 def _auroc_of(coef: np.ndarray, bias: float, keep: list[int], test: Sequence[Example]) -> float:

@@ -50,9 +50,13 @@ def test_refusal_refuses_at_most_max_refused_of_the_answerable_questions() -> No
     refused = sum(p < model.threshold for p in answerable) / len(answerable)
     assert refused <= MAX_REFUSED
     assert refused >= MAX_REFUSED - 2 / len(answerable)  # the highest such threshold, not a timid one
-    at = point_at(coverage_precision(prob, [e.correct for e in data]), model.threshold)
-    assert got.coverage == pytest.approx(at.coverage) and got.precision == pytest.approx(at.precision)
-    assert got.to_json()["coverage_at_target"] == round(got.coverage, 4)
+    points = coverage_precision(prob, [e.correct for e in data])
+    for got_point, at in ((got.at_threshold, model.threshold), (got.at_confident, model.confident)):
+        want = point_at(points, at)
+        assert (got_point.coverage, got_point.precision) == pytest.approx((want.coverage, want.precision))
+    stored = got.to_json()
+    assert stored["coverage_at_threshold"] == round(got.at_threshold.coverage, 4)
+    assert stored["precision_at_confident"] == round(got.at_confident.precision, 4)
     assert model.threshold <= model.confident
     assert model.level(model.threshold - 1e-6) == "none"
     assert model.level(model.confident - 1e-6) == ("check" if model.confident > model.threshold else "none")
@@ -70,7 +74,7 @@ def test_each_corpus_keeps_its_own_refusal_budget() -> None:
 
 def test_without_a_target_the_threshold_maximises_f1() -> None:
     got = fit_abstention(_examples(), None)
-    assert got.target_precision is None and 0.0 < got.coverage <= 1.0
+    assert got.target_precision is None and 0.0 < got.at_confident.coverage <= got.at_threshold.coverage <= 1.0
 
 
 def test_feature_ablation_refits_without_each_feature() -> None:
