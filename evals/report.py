@@ -42,6 +42,7 @@ USER_COLUMNS = [
     "answered_unanswerable",
     "refused_answerable_rate",
     "answered_unanswerable_rate",
+    "unmarked_unanswerable_rate",
     "checked_answers",
 ]
 RETRIEVAL_COLUMNS = ["chunk_hit@1", "chunk_hit@5", "chunk_mrr", "doc_hit@1", "doc_hit@5"]

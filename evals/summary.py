@@ -68,7 +68,9 @@ def user_outcomes(results: Sequence[CaseResult]) -> dict[str, float]:
     ``refused_unanswerable``/``answered_unanswerable`` over the rest add up to 1. A refusal of an
     answerable question is a failure: ``refused_answerable_rate`` is its share of the answerable
     questions, ``answered_unanswerable_rate`` the share of unanswerable questions given an answer.
-    ``checked_answers`` is the share of answers marked 请核对原文 (answered below the confident level).
+    ``unmarked_unanswerable_rate`` is the share of unanswerable questions answered *without* the
+    请核对原文 mark, as if sure. ``checked_answers`` is the share of answers marked 请核对原文
+    (answered below the confident level).
     """
     n = len(results)
     answerable = [r for r in results if r.case.answerable]
@@ -85,6 +87,8 @@ def user_outcomes(results: Sequence[CaseResult]) -> dict[str, float]:
     out["refused_answerable_rate"] = counts["refused_answerable"] / len(answerable) if answerable else 0.0
     if unanswerable:
         out["answered_unanswerable_rate"] = counts["answered_unanswerable"] / len(unanswerable)
+        sure = sum(1 for r in unanswerable if not r.answer.abstained and r.answer.confidence_level == "high")
+        out["unmarked_unanswerable_rate"] = sure / len(unanswerable)
     out["checked_answers"] = _mean([r.answer.confidence_level == "check" for r in answered]) if answered else 0.0
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from evals.dataset import EvalCase, Gold
@@ -93,12 +95,14 @@ def test_user_outcomes_split_every_question_and_a_refused_answerable_one_is_a_fa
         _result(_case(), _answer(None), True),  # refused though answerable
         _result(_case(answerable=False), _answer(None), False),  # refused, rightly
         _result(_case(answerable=False), _answer("随便一句"), False),  # answered though unanswerable
+        _result(_case(answerable=False), replace(check, text="随便一句"), False),  # the same, marked 请核对原文
     ]
     m = user_outcomes(results)
-    assert (m["answered_right"], m["answered_wrong"], m["refused_answerable"]) == (2 / 6, 1 / 6, 1 / 6)
-    assert (m["refused_unanswerable"], m["answered_unanswerable"]) == (1 / 6, 1 / 6)
-    assert m["refused_answerable_rate"] == 1 / 4 and m["answered_unanswerable_rate"] == 1 / 2
-    assert m["checked_answers"] == 1 / 4
+    assert (m["answered_right"], m["answered_wrong"], m["refused_answerable"]) == (2 / 7, 1 / 7, 1 / 7)
+    assert (m["refused_unanswerable"], m["answered_unanswerable"]) == (1 / 7, 2 / 7)
+    assert m["refused_answerable_rate"] == 1 / 4 and m["answered_unanswerable_rate"] == 2 / 3
+    assert m["unmarked_unanswerable_rate"] == 1 / 3
+    assert m["checked_answers"] == 2 / 5
 
 
 def test_the_gate_checks_floors_and_ceilings_of_every_suite() -> None:
