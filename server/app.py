@@ -9,12 +9,14 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingest.errors import DocumentError
 from ingest.lock import WriterBusyError
@@ -27,6 +29,7 @@ from server.documents import Documents, Indexer, SeedDocumentError
 from server.feedback import FeedbackStore
 from server.routes import STATIC_DIR, router
 from server.runtime import Service, configure_logging, open_retriever
+from server.schemas import error_body
 from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_exception_handler(error, _status_error(code))
     app.add_exception_handler(CitationError, _citation_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.middleware("http")(_unhandled_error)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     return app
@@ -98,23 +102,37 @@ _ERROR_CODES: dict[type[Exception], int] = {
 }
 
 
+def _error(code: int, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(error_body(code, detail, **extra), status_code=code)
+
+
 def _status_error(code: int) -> Callable[[Request, Exception], Awaitable[Response]]:
     async def handler(request: Request, exc: Exception) -> Response:
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+        return _error(code, str(exc))
 
     return handler
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's and our HTTPExceptions (404, 401, 405 …) in the one error shape, headers kept."""
+    assert isinstance(exc, StarletteHTTPException)
+    reply = _error(exc.status_code, str(exc.detail))
+    reply.headers.update(exc.headers or {})
+    return reply
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    """FastAPI's 422 reply, with the input it echoes made encodable: a lone surrogate sent is not a 500."""
+    """A 422 naming every invalid field, with the input it echoes made encodable (a lone surrogate sent is
+    not a 500)."""
     assert isinstance(exc, RequestValidationError)
-    errors = encodable(jsonable_encoder(exc.errors()))
-    return JSONResponse({"detail": errors}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
+    errors: list[dict[str, Any]] = encodable(jsonable_encoder(exc.errors()))  # type: ignore[assignment]
+    detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+    return _error(status.HTTP_422_UNPROCESSABLE_CONTENT, detail, errors=errors)
 
 
 async def _citation_error(request: Request, exc: Exception) -> Response:
     logger.error("refused an answer on %s %s: %s", request.method, request.url.path, exc, exc_info=exc)
-    return JSONResponse({"detail": INTERNAL_ERROR}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR)
 
 
 async def _unhandled_error(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -122,4 +140,4 @@ async def _unhandled_error(request: Request, call_next: Callable[[Request], Awai
         return await call_next(request)
     except Exception:  # the one catch-all: any failure not mapped above is a generic, logged 500
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": INTERNAL_ERROR}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return _error(status.HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR)

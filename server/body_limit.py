@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.schemas import error_body
 
 
 class BodyLimit:
@@ -53,10 +54,11 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        detail: dict[str, Any] = {
-            "detail": f"请求过大 / the request body is larger than {self.max_bytes} bytes; "
-            "upload fewer or smaller files (the limit is ZHENGCE_MAX_UPLOAD_BYTES)"
-        }
+        detail = error_body(
+            413,
+            f"请求过大 / the request body is larger than {self.max_bytes} bytes; "
+            "upload fewer or smaller files (the limit is ZHENGCE_MAX_UPLOAD_BYTES)",
+        )
         body = json.dumps(detail, ensure_ascii=False).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, UploadFile, status
 
@@ -11,10 +11,9 @@ from ingest.library import Received
 from ingest.readers import UnsupportedFormatError
 from server.auth import WriteKey
 from server.deps import DocumentsDep, ServiceDep
-from server.schemas import DocumentOut, DocumentSummary, ErrorOut, MetadataPatch, UploadResult
+from server.schemas import DocumentOut, DocumentSummary, MetadataPatch, UploadResult, error_responses
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorOut, "description": "No document has this id"}}
 Files = Annotated[list[UploadFile], File(description="One or several .txt .md .html .htm .pdf .docx files")]
 
 
@@ -24,14 +23,14 @@ def _missing(doc_id: str) -> HTTPException:
     )
 
 
-@router.get("", response_model=list[DocumentSummary])
+@router.get("", response_model=list[DocumentSummary], responses=error_responses(500))
 def list_documents(documents: DocumentsDep, service: ServiceDep) -> list[DocumentSummary]:
     """Every document with its metadata, chunk count and status, ordered by ``doc_id``."""
     served = service.retriever.docs
     return [DocumentSummary.from_domain(served.get(row.doc_id), row) for row in documents.statuses()]
 
 
-@router.get("/{doc_id}", response_model=DocumentOut, responses=_NOT_FOUND)
+@router.get("/{doc_id}", response_model=DocumentOut, responses=error_responses(404, 500))
 def get_document(doc_id: str, documents: DocumentsDep, service: ServiceDep) -> DocumentOut:
     """One document: status, metadata and the clean ``text`` every citation's offsets refer to."""
     rows = documents.statuses(doc_id)
@@ -50,7 +49,13 @@ def _result(outcome: Received | DocumentError, name: str) -> UploadResult:
     return UploadResult(doc_id=None, title=name, status="failed", error=str(outcome))
 
 
-@router.post("", response_model=list[UploadResult], status_code=status.HTTP_202_ACCEPTED, dependencies=[WriteKey])
+@router.post(
+    "",
+    response_model=list[UploadResult],
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[WriteKey],
+    responses=error_responses(400, 401, 413, 415, 422, 500, 503),
+)
 async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
     """Add documents. Each file is acknowledged once stored (``received``), then indexed in the background.
 
@@ -69,7 +74,7 @@ async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
     "/{doc_id}",
     response_model=UploadResult,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=_NOT_FOUND,
+    responses=error_responses(400, 401, 404, 409, 413, 415, 422, 500, 503),
     dependencies=[WriteKey],
 )
 async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadResult:
@@ -83,9 +88,16 @@ async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadR
     return UploadResult.from_received(received)
 
 
-@router.patch("/{doc_id}", response_model=DocumentSummary, responses=_NOT_FOUND, dependencies=[WriteKey])
+@router.patch(
+    "/{doc_id}",
+    response_model=DocumentSummary,
+    responses=error_responses(401, 404, 409, 413, 422, 500, 503),
+    dependencies=[WriteKey],
+)
 def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: ServiceDep) -> DocumentSummary:
     """Correct title, 文号 (``doc_number``), issuer, date or region; citations show the correction once re-indexed.
+
+    Seed documents are changed in ``seeds/`` only: PATCH, PUT and DELETE on them are 409 alike.
 
     A region is full names from the province down (``["江西省", "九江市"]``), checked against the gazetteer.
     """
@@ -95,7 +107,7 @@ def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: Se
     return DocumentSummary.from_domain(service.retriever.docs.get(doc_id), row)
 
 
-@router.delete("/{doc_id}", responses=_NOT_FOUND, dependencies=[WriteKey])
+@router.delete("/{doc_id}", responses=error_responses(401, 404, 409, 500, 503), dependencies=[WriteKey])
 def delete(doc_id: str, documents: DocumentsDep) -> dict[str, object]:
     """Delete a document; once the next generation is served, nothing of it is ever cited again."""
     if not documents.delete(doc_id):

@@ -150,8 +150,13 @@ class Documents:
         return deleted
 
     def patch(self, doc_id: str, fields: dict[str, str | list[str] | None]) -> DocStatus | None:
-        """Correct a document's metadata; None when there is no such document."""
+        """Correct a document's metadata; None when there is no such document.
+
+        Raises:
+            SeedDocumentError: it is a seed document (its metadata lives in ``seeds/manifest.jsonl``).
+        """
         with self._lock:
+            self._guard(self._library, doc_id)
             if not self._library.store.update_metadata(doc_id, fields):
                 return None
             status = self._library.store.status(doc_id)

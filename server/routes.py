@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, status
 from fastapi.responses import FileResponse
 
 from server.auth import WriteKey
 from server.deps import FeedbackDep, ServiceDep, SettingsDep
-from server.schemas import AnswerOut, AskRequest, ErrorOut, FeedbackIn, FeedbackStored, Health, PageConfig
+from server.schemas import AnswerOut, AskRequest, FeedbackIn, FeedbackStored, Health, PageConfig, error_responses
 
 STATIC_DIR = Path(__file__).with_name("static")
 # The page loads its script and style from this origin only; document text is never markup.
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'", "X-Content-Type-Options": "nosniff"}
-_SERVER_ERROR: dict[int | str, dict[str, Any]] = {
-    500: {"model": ErrorOut, "description": "Internal error (logged on the server)"}
-}
 
 router = APIRouter()
 
 
-@router.post("/api/ask", response_model=AnswerOut, responses=_SERVER_ERROR, tags=["questions"])
+@router.post("/api/ask", response_model=AnswerOut, responses=error_responses(413, 422, 500), tags=["questions"])
 def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
     """Answer a question with verbatim citations, or abstain and offer related passages.
 
-    An empty, blank or over-long question gets 422 with a ``detail`` string that says why.
+    An empty, blank or over-long question gets 422 with a ``detail`` that says why.
     """
     answer = service.ask(body.question, body.top_k)
     return AnswerOut.from_domain(answer, service.generation)
@@ -37,6 +33,7 @@ def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
     response_model=FeedbackStored,
     status_code=status.HTTP_201_CREATED,
     dependencies=[WriteKey],
+    responses=error_responses(401, 413, 422, 500),
     tags=["questions"],
 )
 def feedback(body: FeedbackIn, store: FeedbackDep) -> FeedbackStored:

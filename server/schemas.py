@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -308,9 +308,39 @@ class Health(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """An error reply: ``detail`` says what was wrong and what to do."""
+    """Every error reply has this shape: ``detail`` says what was wrong and what to do, ``code`` names
+    the kind; a request that fails validation also lists ``errors`` field by field."""
 
     detail: str
+    code: str
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Validation errors: each with loc (where), msg (why) and type."
+    )
+
+
+# The kinds of error, by status: the ``code`` of an error reply and its description in the OpenAPI document.
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request is malformed (such as a multipart body that cannot be parsed)"),
+    401: ("unauthorized", "A key is configured and the X-API-Key header is missing or wrong"),
+    404: ("not_found", "No document has this id"),
+    409: ("conflict", "A seed document: change seeds/ and restart instead"),
+    413: ("too_large", "The request body is larger than ZHENGCE_MAX_UPLOAD_BYTES"),
+    415: ("unsupported_media_type", "No file of the upload has a supported type"),
+    422: ("invalid_request", "The body or a field is invalid; detail says which and why"),
+    500: ("internal_error", "Internal error (logged on the server)"),
+    503: ("busy", "Another process holds the writer lock; try again"),
+}
+
+
+def error_body(status: int, detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The JSON of an error reply (:class:`ErrorOut`) for an HTTP status."""
+    code = ERRORS[status][0] if status in ERRORS else f"http_{status}"
+    return ErrorOut(detail=detail, code=code, errors=errors).model_dump(exclude_none=True)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entry declaring these error statuses with their one body shape."""
+    return {s: {"model": ErrorOut, "description": ERRORS[s][1]} for s in statuses}
 
 
 def _fields(doc: Document) -> dict[str, object]:

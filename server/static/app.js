@@ -85,12 +85,10 @@ function slicePoints(text, start, end) {
   return Array.from(text).slice(start, end).join("");
 }
 
-/** Plain-words message for a failed request: the API's `detail` (a string or a list of {msg}). */
+/** Plain-words message for a failed request: the API's `detail` (every error reply has one string). */
 function errorText(status, body) {
   const detail = body && body.detail;
-  let reason = "";
-  if (typeof detail === "string") reason = detail;
-  else if (Array.isArray(detail)) reason = detail.map((d) => (d && d.msg) || String(d)).join("；");
+  const reason = typeof detail === "string" ? detail : "";
   const lead = {
     0: "无法连接服务器，请检查网络后重试。",
     401: "API 密钥不正确或缺失。",

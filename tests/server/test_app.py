@@ -160,8 +160,9 @@ def test_blank_or_overlong_questions_get_422_saying_why(client: httpx.Client, qu
 def test_malformed_ask_bodies_get_422_naming_the_field(client: httpx.Client, body: dict[str, Any]) -> None:
     response = client.post("/api/ask", json=body)
     assert response.status_code == 422
-    errors = response.json()["detail"]
-    assert errors and all(e["msg"] and e["loc"][0] == "body" for e in errors)
+    reply = response.json()
+    assert reply["code"] == "invalid_request" and reply["detail"].startswith("body")
+    assert reply["errors"] and all(e["msg"] and e["loc"][0] == "body" for e in reply["errors"])
 
 
 @pytest.mark.model
@@ -205,10 +206,33 @@ def test_the_page_is_served_with_a_content_security_policy(client: httpx.Client)
 
 
 @pytest.mark.model
+def test_every_error_reply_has_one_shape_whatever_raised_it(client: httpx.Client) -> None:
+    replies = {
+        "question": client.post("/api/ask", json={"question": "   "}),  # the retriever's QuestionError
+        "validation": client.post("/api/ask", json={"question": 1}),  # pydantic, through FastAPI
+        "not found": client.get("/api/documents/no-such-doc"),  # our HTTPException
+        "no route": client.get("/api/no-such-route"),  # Starlette's own 404
+        "method": client.delete("/api/ask"),  # Starlette's 405
+    }
+    for name, response in replies.items():
+        body = response.json()
+        assert set(body) - {"errors"} == {"detail", "code"}, (name, body)
+        assert isinstance(body["detail"], str) and body["detail"], name
+    assert replies["method"].status_code == 405 and replies["method"].headers["allow"]
+
+
+@pytest.mark.model
 def test_openapi_docs_are_served(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert {"/api/ask", "/api/documents", "/api/documents/{doc_id}", "/healthz"} <= set(schema["paths"])
+    documents = schema["paths"]["/api/documents/{doc_id}"]
+    assert {"401", "404", "409", "422"} <= set(documents["delete"]["responses"]) - {"413"}
+    assert {"401", "404", "409", "413", "415", "422"} <= set(documents["put"]["responses"])
+    assert {"422", "500"} <= set(schema["paths"]["/api/ask"]["post"]["responses"])
+    error = schema["components"]["schemas"]["ErrorOut"]
+    assert set(error["required"]) == {"detail", "code"}
+    assert documents["delete"]["security"] == [{"APIKeyHeader": []}]
 
 
 @pytest.mark.model
@@ -269,7 +293,7 @@ def test_a_quote_that_no_longer_matches_is_a_logged_500_without_details(
     with caplog.at_level(logging.ERROR), broken_server.client() as client:
         response = client.post("/api/ask", json={"question": "脱贫人口收入是多少"})
     assert response.status_code == 500
-    assert response.json() == {"detail": INTERNAL_ERROR}
+    assert response.json() == {"detail": INTERNAL_ERROR, "code": "internal_error"}
     assert any(r.exc_info for r in caplog.records if r.name == "server.app")
 
 
@@ -280,7 +304,7 @@ def test_an_unexpected_error_is_a_logged_500_without_a_traceback(
     with caplog.at_level(logging.ERROR), broken_server.client() as client:
         response = client.get("/api/documents")
     assert response.status_code == 500
-    assert response.json() == {"detail": INTERNAL_ERROR}
+    assert response.json() == {"detail": INTERNAL_ERROR, "code": "internal_error"}
     assert "Traceback" not in response.text
     assert any(r.exc_info and "unhandled" in r.getMessage() for r in caplog.records)
 

@@ -780,10 +780,13 @@ def test_an_unknown_doc_id_is_404_naming_it_for_every_method(api: httpx.Client, 
     assert "doc-does-not-exist" in response.json()["detail"]
 
 
-def test_seed_documents_cannot_be_deleted_or_replaced_through_the_api(server: Any, api: httpx.Client) -> None:
+def test_seed_documents_cannot_be_deleted_replaced_or_patched_through_the_api(server: Any, api: httpx.Client) -> None:
     deleted = api.delete(f"/api/documents/{SEED_DOC}")
     assert deleted.status_code == 409
-    assert "seed document" in deleted.json()["detail"]
+    assert "seed document" in deleted.json()["detail"] and deleted.json()["code"] == "conflict"
+    patched = api.patch(f"/api/documents/{SEED_DOC}", json={"title": "改过的标题"})
+    assert patched.status_code == 409
+    assert get_doc(api, SEED_DOC)["title"] != "改过的标题"
     replaced = api.put(
         f"/api/documents/{SEED_DOC}", files=[("files", ("seed.txt", text_file("替换", "内容。"), "text/plain"))]
     )
