@@ -6,6 +6,7 @@ This module is the one place where domain errors become HTTP status codes.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -118,7 +119,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     reply = _error(exc.status_code, str(exc.detail))
     reply.headers.update(exc.headers or {})
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED and (methods := _declared_methods(request)):
+        # Starlette names the methods of the first route matching the path; a path served by several
+        # routes (GET and POST /api/documents) allows all of theirs, as the OpenAPI document says.
+        reply.headers["Allow"] = ", ".join(methods)
     return reply
+
+
+def _declared_methods(request: Request) -> list[str]:
+    """The methods the app's OpenAPI document declares for the request's path."""
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}/]+\}", "[^/]+", template), request.url.path):
+            return sorted(m.upper() for m in operations)
+    return []
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -91,7 +91,7 @@ async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadR
 @router.patch(
     "/{doc_id}",
     response_model=DocumentSummary,
-    responses=error_responses(401, 404, 409, 413, 422, 500, 503),
+    responses=error_responses(400, 401, 404, 409, 413, 422, 500, 503),
     dependencies=[WriteKey],
 )
 def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: ServiceDep) -> DocumentSummary:

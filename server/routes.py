@@ -18,7 +18,7 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'", "X-Content-Type
 router = APIRouter()
 
 
-@router.post("/api/ask", response_model=AnswerOut, responses=error_responses(413, 422, 500), tags=["questions"])
+@router.post("/api/ask", response_model=AnswerOut, responses=error_responses(400, 413, 422, 500), tags=["questions"])
 def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
     """Answer a question with verbatim citations, or abstain and offer related passages.
 
@@ -33,7 +33,7 @@ def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
     response_model=FeedbackStored,
     status_code=status.HTTP_201_CREATED,
     dependencies=[WriteKey],
-    responses=error_responses(401, 413, 422, 500),
+    responses=error_responses(400, 401, 413, 422, 500),
     tags=["questions"],
 )
 def feedback(body: FeedbackIn, store: FeedbackDep) -> FeedbackStored:

@@ -106,7 +106,7 @@ class AnswerOut(BaseModel):
     citations: list[CitationOut]
     related: list[CitationOut]
     timings_ms: dict[str, float]
-    index_generation: int
+    index_generation: int = Field(ge=0, le=2**63 - 1, description="The index generation that answered.")
     features: dict[str, float] = Field(
         default_factory=dict, description="The evidence features the abstention decision looked at."
     )
@@ -179,7 +179,7 @@ class DocumentOut(DocumentSummary):
 
     source_url: str | None = None
     text: str = ""
-    pages: list[tuple[int, int, int]] = []
+    pages: list[list[int]] = Field(default=[], description="[start, end, page] spans of text, for a PDF.")
 
     @classmethod
     def from_domain(cls, doc: Document | None, row: DocStatus) -> DocumentOut:

@@ -90,11 +90,13 @@ def test_a_thumbs_up_makes_the_answer_parts_the_gold_quotes(
         ({"rating": "down", "reason": "不喜欢"}, "reason"),
         ({"rating": "sideways"}, "rating"),
         ({"rating": "up", "comment": "x" * 2001}, "comment"),
+        ({"rating": "up", "answer": {"index_generation": 2**70}}, "index_generation"),  # beyond SQLite's INTEGER
     ],
 )
 def test_malformed_feedback_is_a_422_that_says_why(open_server: Any, body: dict[str, Any], fragment: str) -> None:
     with open_server.client() as api:
-        reply = api.post("/api/feedback", json={**body, "answer": _ask(api, QUESTION)})
+        answer = _ask(api, QUESTION) | body.get("answer", {})
+        reply = api.post("/api/feedback", json={**body, "answer": answer})
     assert reply.status_code == 422
     assert fragment in json.dumps(reply.json(), ensure_ascii=False)
 
