@@ -40,7 +40,7 @@ def test_schemathesis_finds_no_server_error_undeclared_status_or_schema_violatio
         str(ST), "run", f"{server.url}/openapi.json", "--checks", "all", "--exclude-checks", ",".join(EXCLUDED),
         "--max-examples", str(EXAMPLES), "--header", f"X-API-Key: {KEY}", "--seed", "1", "--no-color",
     ]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     selected = re.search(r"Selected: (\d+)/(\d+)", done.stdout)
     assert selected and selected[1] == selected[2] and f"Tested: {selected[1]}" in done.stdout, done.stdout[-3000:]
