@@ -9,7 +9,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: serve test lint bench bench-compare clean
+.PHONY: serve test lint bench bench-compare chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ BASE ?= c450e64
 bench-compare: $(STAMP)
 	git worktree add --force --detach var/base $(BASE)
 	$(BIN)/python -m evals.compare var/base; status=$$?; git worktree remove --force var/base; exit $$status
+
+# The crash loop with 200 server kills instead of CI's 30 (about an hour).
+chaos: $(STAMP)
+	ZHENGCE_CHAOS_KILLS=200 $(BIN)/python -m pytest -q -o log_cli=true --log-cli-level=INFO tests/server/test_crash_loop.py
 
 clean:
 	rm -rf var evals/reports
