@@ -323,6 +323,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     400: ("bad_request", "The request is malformed (such as a multipart body that cannot be parsed)"),
     401: ("unauthorized", "A key is configured and the X-API-Key header is missing or wrong"),
     404: ("not_found", "No document has this id"),
+    405: ("method_not_allowed", "The path does not take this method; Allow lists those it takes"),
     409: ("conflict", "A seed document: change seeds/ and restart instead"),
     413: ("too_large", "The request body is larger than ZHENGCE_MAX_UPLOAD_BYTES"),
     415: ("unsupported_media_type", "No file of the upload has a supported type"),

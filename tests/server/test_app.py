@@ -218,7 +218,8 @@ def test_every_error_reply_has_one_shape_whatever_raised_it(client: httpx.Client
         body = response.json()
         assert set(body) - {"errors"} == {"detail", "code"}, (name, body)
         assert isinstance(body["detail"], str) and body["detail"], name
-    assert replies["method"].status_code == 405 and replies["method"].headers["allow"]
+    assert replies["method"].status_code == 405 and replies["method"].json()["code"] == "method_not_allowed"
+    assert replies["method"].headers["allow"] == "POST"
 
 
 @pytest.mark.model
