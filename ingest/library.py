@@ -111,7 +111,7 @@ class Library:
     def _cancel_replacement(self, doc_id: str) -> None:
         for pending_id, _, sha in self.store.replacements():
             if pending_id == doc_id:
-                self.store.drop_replacement(doc_id, None)
+                self.store.drop_replacement(doc_id, sha, None)
                 self._remove_raw_if_unused(sha)
 
     def _status(self, doc_id: str) -> DocStatus:
@@ -184,12 +184,12 @@ class Library:
         try:
             doc, fmt = self._read(doc_id, filename, sha256)
         except DocumentError as e:
-            self.store.drop_replacement(doc_id, f"新版本未采用 / the new version was not used: {e}")
+            self.store.drop_replacement(doc_id, sha256, f"新版本未采用 / the new version was not used: {e}")
             self._remove_raw_if_unused(sha256)
             return self.store.status(doc_id)
         chunks = chunk_document(doc, self.chunk)
         if self.store.put_document(doc, chunks, UPLOAD_ORIGIN, filename, fmt, existing_only=True):
-            self.store.drop_replacement(doc_id, None)
+            self.store.drop_replacement(doc_id, sha256, None)
         self._remove_raw_if_unused(old.sha256)
         return self.store.status(doc_id)
 

@@ -240,11 +240,15 @@ class Store:
             (str(d), str(f), str(h)) for d, f, h in self.db.execute("SELECT doc_id, filename, sha256 FROM replacements")
         ]
 
-    def drop_replacement(self, doc_id: str, error: str | None) -> None:
-        """Forget a pending new version; a failure reason is kept on the document, which stays as it was."""
+    def drop_replacement(self, doc_id: str, sha256: str, error: str | None) -> None:
+        """Forget the pending new version ``sha256`` of a document; a failure reason is kept on the
+        document, which stays as it was. A newer version received meanwhile stays pending."""
         with self._transaction():
-            self.db.execute("DELETE FROM replacements WHERE doc_id = ?", (doc_id,))
-            self.db.execute("UPDATE documents SET error = ? WHERE doc_id = ?", (error, doc_id))
+            dropped = self.db.execute(
+                "DELETE FROM replacements WHERE doc_id = ? AND sha256 = ?", (doc_id, sha256)
+            ).rowcount
+            if dropped:
+                self.db.execute("UPDATE documents SET error = ? WHERE doc_id = ?", (error, doc_id))
 
     def set_status(self, doc_id: str, status: str, error: str | None = None) -> None:
         """Move a document to ``status`` (``failed`` with its reason)."""

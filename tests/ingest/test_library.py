@@ -249,6 +249,24 @@ def test_replacing_keeps_the_doc_id_and_swaps_text_and_chunks(library: Library) 
     assert all(doc.text[c.start : c.end] == c.text for c in chunks)
 
 
+def test_a_version_received_while_an_earlier_one_is_applied_stays_pending(library: Library, paths: DataPaths) -> None:
+    # The server acknowledges a PUT while its indexer (another connection) applies the previous PUT of
+    # the same document: applying v2 must not forget v3 (the crash loop lost an acknowledged version so).
+    first = library.parse(library.receive(PARKING.name, PARKING.read_bytes()).status)
+    library.receive("v2.txt", "关于停车收费的通知\n第二版：每小时收费5元。\n".encode(), doc_id=first.doc_id)
+    [applying] = library.store.replacements()
+    other = Library(paths, library.chunk)  # the server's request handler
+    try:
+        other.receive("v3.txt", "关于停车收费的通知\n第三版：每小时收费6元。\n".encode(), doc_id=first.doc_id)
+    finally:
+        other.close()
+    library._apply_replacement(*applying)
+    assert "第二版" in stored(library, first.doc_id).text
+    library.process_pending()
+    assert "第三版" in stored(library, first.doc_id).text
+    assert library.store.replacements() == []
+
+
 def test_replacing_with_the_same_bytes_is_a_duplicate_that_changes_nothing(library: Library) -> None:
     first = library.parse(library.receive(PARKING.name, PARKING.read_bytes()).status)
     version = library.store.version
