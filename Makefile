@@ -9,7 +9,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: serve test lint bench bench-compare chaos clean
+.PHONY: serve test lint bench bench-compare bench-writes chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m evals.bench
+
+# 8 readers idle, then 8 readers while one writer uploads and deletes (report in evals/reports/).
+bench-writes: $(STAMP)
+	$(BIN)/python -m evals.bench_writes
 
 # Answer latency of this checkout against BASE (a revision), alternating in one run.
 BASE ?= c450e64

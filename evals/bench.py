@@ -19,7 +19,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -68,10 +69,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_http(env: dict[str, str], questions: Sequence[str], rounds: int) -> dict[str, Any]:
-    """Start ``zhengce serve`` on an index that already exists; time start-up, questions, and RSS."""
+@contextmanager
+def served(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str, float]]:
+    """``zhengce serve`` with ``env`` on a free port: its process, URL and start-up time, stopped after."""
     import httpx
-    import psutil
 
     port = _free_port()
     cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
@@ -79,25 +80,32 @@ def bench_http(env: dict[str, str], questions: Sequence[str], rounds: int) -> di
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=REPO, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            while True:
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.05)
-                if time.perf_counter() - started > 300:
-                    raise RuntimeError("the server did not start within 300 s")
-            start_s = time.perf_counter() - started
-
-            def post(question: str) -> Any:
-                return client.post("/api/ask", json={"question": question}).raise_for_status()
-
-            latency = bench_ask(post, questions, rounds)
-            rss = psutil.Process(proc.pid).memory_info().rss
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=30).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)
+            if time.perf_counter() - started > 300:
+                raise RuntimeError("the server did not start within 300 s")
+        yield proc, url, time.perf_counter() - started
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def bench_http(env: dict[str, str], questions: Sequence[str], rounds: int) -> dict[str, Any]:
+    """Start ``zhengce serve`` on an index that already exists; time start-up, questions, and RSS."""
+    import httpx
+    import psutil
+
+    with served(env) as (proc, url, start_s), httpx.Client(base_url=url, timeout=30) as client:
+
+        def post(question: str) -> Any:
+            return client.post("/api/ask", json={"question": question}).raise_for_status()
+
+        latency = bench_ask(post, questions, rounds)
+        rss = psutil.Process(proc.pid).memory_info().rss
     return {"start_s": round(start_s, 2), "ask": latency, "server_rss_mb": round(rss / 2**20, 1)}
 
 
