@@ -422,6 +422,25 @@ def test_an_uploaded_report_is_indexed_cited_and_after_deletion_never_cited(
     expect(last_turn(page)).not_to_contain_text(listed["title"])
 
 
+def test_a_run_on_notice_under_a_hash_name_is_listed_with_its_title_and_region_and_answers_with_its_level(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]]
+) -> None:
+    notices = REPO / "evals" / "notices"
+    expected = json.loads((notices / "expected.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    url, _ = fresh_server()
+    page.goto(url)
+    doc_id = wait_indexed(upload(page, notices / expected["file"]))
+    item = page.locator(f'li.doc[data-doc-id="{doc_id}"]')
+    expect(item.locator(".doc-title")).to_have_text(expected["title"])  # the headline, never the file's hash
+    expect(item.locator(".meta")).to_contain_text("".join(expected["region"]) + " · " + expected["issuer"])
+    answer = ask(page, "重庆2月份申报纳税期限延长到哪天")
+    assert not answer["abstained"] and answer["citations"][0]["doc_id"] == doc_id
+    note = last_turn(page).locator(".check-note")
+    # The page says 请核对原文 exactly when the API says the answer is to be checked.
+    expect(note).to_have_count(1 if answer["confidence_level"] == "check" else 0)
+    shot(page, "run-on-notice")
+
+
 def test_markup_in_a_document_is_shown_as_text_and_never_run(
     page: Page, fresh_server: Callable[..., tuple[str, Path]]
 ) -> None:
