@@ -29,13 +29,22 @@ REPO = Path(__file__).resolve().parents[1]
 logger = logging.getLogger("evals.bench")
 
 
-def _stats(samples_ms: Sequence[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms)
+def latency_stats(samples_ms: Sequence[float]) -> dict[str, float]:
+    """Count, median, p95 and p99 of latencies in milliseconds."""
+    ordered = sorted(samples_ms) or [0.0]
     return {
-        "n": len(ordered),
+        "n": len(samples_ms),
         "p50_ms": round(statistics.median(ordered), 2),
         "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+        "p99_ms": round(ordered[int(0.99 * (len(ordered) - 1))], 2),
     }
+
+
+def seed_questions() -> list[str]:
+    """The questions of the seed eval set, in order."""
+    from evals import dataset
+
+    return [json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()]
 
 
 def _timed(fn: Callable[[], Any]) -> float:
@@ -60,7 +69,7 @@ def bench_ingest(build: Callable[[Path], Any], repeats: int) -> dict[str, float]
 def bench_ask(ask: Callable[[str], Any], questions: Sequence[str], rounds: int) -> dict[str, float]:
     """Latency of ``ask`` over every question, ``rounds`` times (the first call is a warm-up)."""
     ask(questions[0])
-    return _stats([_timed(partial(ask, q)) for _ in range(rounds) for q in questions])
+    return latency_stats([_timed(partial(ask, q)) for _ in range(rounds) for q in questions])
 
 
 def _free_port() -> int:
@@ -151,9 +160,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     cfg = BuildConfig()
     embedder, config = SentenceEmbedder(cfg.embedder), load_config()
-    seed_questions = [
-        json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()
-    ]
+    questions = seed_questions()
     docs, drcd = dataset.read_drcd(args.drcd)
     drcd_questions = [q.question for q in drcd[: args.questions]]
 
@@ -173,12 +180,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="zhengce-bench-"))
     try:
         seed = seed_retriever(work / "seed", args.seeds, cfg, embedder, config)
-        out["seed"]["ask_in_process"] = bench_ask(seed.ask, seed_questions, args.rounds)
+        out["seed"]["ask_in_process"] = bench_ask(seed.ask, questions, args.rounds)
         corpus = corpus_retriever(work / "drcd", docs, cfg, embedder, config)
         out["drcd"]["ask_in_process"] = bench_ask(corpus.ask, drcd_questions, args.rounds)
         out["in_process_peak_rss_mb"] = _peak_rss_mb()
         out["seed"]["http"] = bench_http(
-            {"ZHENGCE_DATA": str(work / "seed"), "ZHENGCE_SEEDS": str(args.seeds)}, seed_questions, args.rounds
+            {"ZHENGCE_DATA": str(work / "seed"), "ZHENGCE_SEEDS": str(args.seeds)}, questions, args.rounds
         )
         empty_seeds = work / "no-seeds"
         empty_seeds.mkdir()
@@ -190,7 +197,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         env = {"ZHENGCE_SEEDS": str(args.seeds)}
         out["library"] = {"ingest": bench_add_library(work / "library", sources, env)}
         library_env = {**env, "ZHENGCE_DATA": str(work / "library")}
-        out["library"]["http"] = bench_http(library_env, seed_questions, args.rounds)
+        out["library"]["http"] = bench_http(library_env, questions, args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out

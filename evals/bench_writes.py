@@ -18,19 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals import dataset
-from evals.bench import REPO, served
+from evals.bench import REPO, latency_stats, seed_questions, served
 
 READERS = 8
-
-
-def _percentiles(samples_ms: list[float]) -> dict[str, float]:
-    ordered = sorted(samples_ms) or [0.0]
-
-    def at(q: float) -> float:
-        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
-
-    return {"p50_ms": at(0.5), "p95_ms": at(0.95), "p99_ms": at(0.99)}
 
 
 def _read(url: str, questions: list[str], stop: threading.Event, out: list[float], errors: list[str]) -> None:
@@ -88,14 +78,15 @@ def _phase(url: str, questions: list[str], seconds: float, writing: bool) -> dic
     for t in threads:
         t.join()
     samples = [x for per_reader in latencies for x in per_reader]
-    return {"requests": len(samples), "errors": len(errors), "first_errors": errors[:3], **_percentiles(samples)} | (
+    stats = {k: round(v, 1) for k, v in latency_stats(samples).items() if k != "n"}
+    return {"requests": len(samples), "errors": len(errors), "first_errors": errors[:3], **stats} | (
         {"writes": done} if writing else {}
     )
 
 
 def run(seconds: float) -> dict[str, Any]:
     """Both phases on one server; the ratio of p99 while writing to idle."""
-    questions = [json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()]
+    questions = seed_questions()
     with tempfile.TemporaryDirectory(prefix="zhengce-rw-") as tmp:
         env = {"ZHENGCE_DATA": tmp, "ZHENGCE_SEEDS": str(REPO / "seeds"), "HF_HUB_OFFLINE": "1"}
         with served(env) as (_, url, _start):

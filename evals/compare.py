@@ -32,6 +32,8 @@ def worker(data: Path, drcd_path: Path, n_questions: int, rounds: int) -> dict[s
 
     cfg = BuildConfig()
     embedder, config = SentenceEmbedder(cfg.embedder), load_config()
+    # Read here, not through evals.bench.seed_questions: the worker runs the base revision's code,
+    # which may not have it.
     seed_questions = [
         json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()
     ]
