@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,14 +22,22 @@ from ingest.chunk import chunk_document
 from ingest.clean import clean_text
 from ingest.config import BuildConfig, ChunkConfig, DataPaths
 from ingest.doc_region import with_region
-from ingest.embed import Embedder, Vectors
-from ingest.errors import IndexFormatError
-from ingest.index_store import IndexData, has_index, verify_generation, write_generation
+from ingest.embed import Embedder, SentenceEmbedder, Vectors, embed_in_processes
+from ingest.errors import IndexFormatError, OutdatedIndexError
+from ingest.index_store import (
+    has_index,
+    read_index,
+    segment_doc_chunks,
+    verify_generation,
+    write_generation,
+    write_segment,
+)
 from ingest.library import Library
 from ingest.lock import writer_lock
 from ingest.seeds import SeedEntry, read_seeds
+from ingest.segments import SegmentSize, merge, plan_merge, segment_from_store
 from ingest.store import Store, text_sha256
-from ingest.tokenize import tokenize, tokenizer_id
+from ingest.tokenize import tokenizer_id
 from ingest.types import Chunk, Document, IndexManifest
 
 logger = logging.getLogger(__name__)
@@ -118,44 +128,58 @@ def fill_regions(store: Store) -> int:
     return len(regions)
 
 
-def embed_with_cache(store: Store, embedder: Embedder, chunks: list[Chunk], progress: bool = False) -> Vectors:
-    """Vectors of the chunks' contexts; only texts never embedded by this model are embedded."""
+# Fewer new chunks than this are embedded in-process: starting worker processes costs seconds.
+PARALLEL_MIN_CHUNKS = 2048
+EMBED_BATCH = 64
+
+
+def embed_with_cache(
+    store: Store, embedder: Embedder, chunks: Sequence[Chunk], progress: bool = False, workers: int = 1
+) -> Vectors:
+    """Vectors of the chunks' contexts; only texts never embedded by this model are embedded.
+
+    Each batch is stored in the cache as soon as it is embedded, so an update killed half-way loses
+    nothing and the next one embeds only the rest. With ``workers`` > 1 and many new chunks, batches are
+    embedded in that many processes (:func:`ingest.embed.embed_in_processes`).
+    """
     from tqdm import tqdm
 
     model = embedder.info.name
     keys = [text_sha256(c.context) for c in chunks]
     cached = store.cached_vectors(model, set(keys))
     todo = sorted({k: c.context for k, c in zip(keys, chunks, strict=True) if k not in cached}.items())
-    batch = 64
+    batches = [todo[i : i + EMBED_BATCH] for i in range(0, len(todo), EMBED_BATCH)]
+    parallel = workers > 1 and len(todo) >= PARALLEL_MIN_CHUNKS and isinstance(embedder, SentenceEmbedder)
+    if parallel:
+        done = embed_in_processes(model, [[t for _, t in b] for b in batches], workers)
+    else:
+        done = ((i, embedder.embed_chunks([t for _, t in b])) for i, b in enumerate(batches))
     with tqdm(total=len(todo), desc="embedding", unit="chunk", disable=not progress) as bar:
-        for i in range(0, len(todo), batch):
-            part = todo[i : i + batch]
-            vecs = embedder.embed_chunks([t for _, t in part])
-            store.cache_vectors(model, [(k, v) for (k, _), v in zip(part, vecs, strict=True)])
-            cached.update((k, v) for (k, _), v in zip(part, vecs, strict=True))
-            bar.update(len(part))
-    logger.info("embedded %d new chunks, %d from cache", len(todo), len(chunks) - len(todo))
+        for i, vecs in done:
+            items = [(k, v) for (k, _), v in zip(batches[i], vecs, strict=True)]
+            store.cache_vectors(model, items)
+            cached.update(items)
+            bar.update(len(items))
+    logger.info(
+        "embedded %d new chunks (%s), %d from cache",
+        len(todo), f"{workers} processes" if parallel else "in-process", len(chunks) - len(todo),
+    )  # fmt: skip
     dim = embedder.info.dim
     return np.stack([cached[k] for k in keys]) if keys else np.zeros((0, dim), dtype=np.float32)
 
 
-def _lexical(chunks: list[Chunk], scheme: str) -> object:
-    import bm25s
-
-    if not chunks:
-        return None
-    model = bm25s.BM25()
-    model.index([tokenize(c.context, scheme) for c in chunks], show_progress=False)
-    return model
-
-
-def _dense(ids: np.ndarray, vectors: Vectors, dim: int) -> object:
-    import faiss
-
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    if len(ids):
-        index.add_with_ids(vectors, ids)
-    return index
+def _manifest(cfg: BuildConfig, embedder: Embedder, reason: str, **counts: Any) -> IndexManifest:
+    """A manifest to publish (its format version and number are the index store's to set)."""
+    return IndexManifest(
+        format_version=0,
+        generation=0,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        embedder=embedder.info,
+        tokenizer=tokenizer_id(cfg.tokenizer),
+        chunk_config=cfg.chunk.as_dict(),
+        reason=reason,
+        **counts,
+    )
 
 
 def build_index(
@@ -165,55 +189,120 @@ def build_index(
     embedder: Embedder,
     progress: bool = False,
     reason: str = "the documents changed",
+    workers: int = 1,
 ) -> IndexManifest:
-    """Derive a new generation from everything in the database and publish it, recording ``reason``."""
+    """Derive a new generation of one segment from everything in the database and publish it, recording ``reason``."""
     started = time.perf_counter()
     version = store.version
-    docs = {d.doc_id: d for d in store.documents()}
-    rows = store.chunks()
-    chunks = [c for _, c in rows]
-    ids = np.array([i for i, _ in rows], dtype=np.int64)
-    vectors = embed_with_cache(store, embedder, chunks, progress)
-    manifest = IndexManifest(
-        format_version=0,
-        generation=0,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        embedder=embedder.info,
-        tokenizer=tokenizer_id(cfg.tokenizer),
-        chunk_config=cfg.chunk.as_dict(),
-        n_docs=len(docs),
-        n_chunks=len(chunks),
-        store_version=version,
-        reason=reason,
+    segment = segment_from_store(
+        store, None, cfg.tokenizer, partial(embed_with_cache, store, embedder, progress=progress)
     )
-    data = IndexData(
-        manifest, docs, tuple(chunks), ids, _dense(ids, vectors, embedder.info.dim), _lexical(chunks, cfg.tokenizer)
-    )
-    written = write_generation(root, data)
-    store.mark_indexed(docs)
-    logger.info("built index of %d chunks in %.1fs", len(chunks), time.perf_counter() - started)
+    name, digest = write_segment(root, segment)
+    manifest = _manifest(
+        cfg, embedder, reason,
+        n_docs=len(segment.docs), n_chunks=segment.n_rows, store_version=version, segments={name: digest},
+    )  # fmt: skip
+    written = write_generation(root, manifest)
+    store.mark_indexed(d.doc_id for d in segment.docs)
+    logger.info("built index of %d chunks in %.1fs", segment.n_rows, time.perf_counter() - started)
+    return written
+
+
+def update_index(
+    store: Store,
+    root: Path,
+    cfg: BuildConfig,
+    embedder: Embedder,
+    current: IndexManifest,
+    progress: bool = False,
+    workers: int = 1,
+) -> IndexManifest:
+    """Publish the changes since ``current`` as a new generation: one segment of the documents added or
+    changed since, and tombstones for the versions they replace and for the documents deleted."""
+    started = time.perf_counter()
+    version = store.version
+    changed = store.changed_since(current.store_version)
+    searchable = store.searchable()
+    sizes = segment_doc_chunks(root, current)
+    tombstones = {name: set(docs) for name, docs in current.tombstones.items()}
+    live = {d: name for name, docs in sizes.items() for d in docs if d not in tombstones.get(name, set())}
+    stale = {d for d in live if d in changed or d not in searchable}
+    if live and len(stale) == len(live):  # everything changed (re-chunked): cheaper to build afresh
+        return build_index(store, root, cfg, embedder, progress, "every document changed", workers)
+    for d in stale:
+        tombstones.setdefault(live[d], set()).add(d)
+    segments = dict(current.segments)
+    n_docs = len(live) - len(stale)
+    n_chunks = current.n_chunks - sum(sizes[live[d]][d] for d in stale)
+    if changed:
+        embed = partial(embed_with_cache, store, embedder, progress=progress, workers=workers)
+        segment = segment_from_store(store, changed, cfg.tokenizer, embed)
+        name, digest = write_segment(root, segment)
+        segments[name] = digest
+        n_docs, n_chunks = n_docs + len(segment.docs), n_chunks + segment.n_rows
+    manifest = _manifest(
+        cfg, embedder, "the documents changed",
+        n_docs=n_docs, n_chunks=n_chunks, store_version=version, segments=segments,
+        tombstones={name: sorted(docs) for name, docs in sorted(tombstones.items()) if docs},
+    )  # fmt: skip
+    written = write_generation(root, manifest)
+    # The generation holds every searchable document, those of an update killed before it recorded this too.
+    store.mark_indexed()
+    logger.info(
+        "built index update: %d documents added or changed, %d tombstoned, in %.2fs",
+        len(changed), len(stale), time.perf_counter() - started,
+    )  # fmt: skip
+    return written
+
+
+def merge_index(root: Path, current: IndexManifest, everything: bool = False) -> IndexManifest | None:
+    """Merge the segments the merge policy picks (all of them with ``everything``) and publish the result;
+    None when there is nothing to merge. The documents and their answers stay the same."""
+    data = read_index(root, current.embedder)
+    if data.manifest.generation != current.generation:
+        return None
+    sizes = {
+        name: SegmentSize(int(live.sum()), len(live) - int(live.sum()))
+        for name, live in zip(data.segment_names, data.live, strict=True)
+    }
+    names = list(sizes) if everything and (len(sizes) > 1 or any(s.dead for s in sizes.values())) else plan_merge(sizes)
+    if not names:
+        return None
+    started = time.perf_counter()
+    segments = {n: d for n, d in current.segments.items() if n not in names}
+    if sum(sizes[n].live for n in names):  # segments with no live row are dropped, not rewritten empty
+        name, digest = write_segment(root, merge(data, names))
+        segments[name] = digest
+    tombstones = {n: docs for n, docs in current.tombstones.items() if n not in names}
+    manifest = replace(
+        current, created_at=datetime.now(UTC).isoformat(timespec="seconds"), segments=segments,
+        tombstones=tombstones, reason=f"merged {len(names)} segments",
+    )  # fmt: skip
+    written = write_generation(root, manifest)
+    logger.info("merged %d segments (%s) in %.2fs", len(names), ", ".join(names), time.perf_counter() - started)
     return written
 
 
 def index_is_current(paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder) -> bool:
     """True when the current generation exists, is complete, and matches the database and config."""
-    return _current_manifest(paths, store, cfg, embedder)[0] is not None
+    current = _current_manifest(paths, cfg, embedder)[0]
+    return current is not None and current.store_version == store.version
 
 
-def _current_manifest(
-    paths: DataPaths, store: Store, cfg: BuildConfig, embedder: Embedder
-) -> tuple[IndexManifest | None, str]:
-    """The verified manifest of the current generation when it matches the database and config; else
-    None and why a new generation is needed. A damaged generation is logged as a WARNING saying what is wrong."""
+def _current_manifest(paths: DataPaths, cfg: BuildConfig, embedder: Embedder) -> tuple[IndexManifest | None, str]:
+    """The verified manifest of the current generation when it was built with these settings (it may miss
+    the latest changes); else None and why a whole new index is needed. A damaged generation is logged as a
+    WARNING saying what is wrong."""
     if not has_index(paths.index):
         return None, "no index yet"
     try:
         manifest = verify_generation(paths.index)
+    except OutdatedIndexError as e:
+        logger.info("the index was written by another release; rebuilding: %s", e)
+        return None, "the index format changed"
     except IndexFormatError as e:
         logger.warning("the index is damaged and is rebuilt from the database: %s", e)
         return None, f"damaged generation rebuilt: {e}"
-    if manifest.store_version != store.version:
-        return None, "the documents changed"
     if (manifest.embedder, manifest.tokenizer, manifest.chunk_config) != (
         embedder.info, tokenizer_id(cfg.tokenizer), cfg.chunk.as_dict()
     ):  # fmt: skip
@@ -250,22 +339,47 @@ def ensure_index(
             if opts.rebuild:
                 current, reason = None, f"damaged generation rebuilt: {opts.rebuild}"
             else:
-                current, reason = _current_manifest(paths, library.store, cfg, embedder)
-            if current is not None:
-                # A crash may have come between publishing and recording it: the generation holds them all.
-                library.store.mark_indexed(library.store.doc_sha256())
-                return current
-            return build_index(library.store, paths.index, cfg, embedder, opts.progress, reason)
+                current, reason = _current_manifest(paths, cfg, embedder)
+            if current is None:
+                return build_index(library.store, paths.index, cfg, embedder, opts.progress, reason, opts.workers)
+            if current.store_version != library.store.version:
+                return update_index(library.store, paths.index, cfg, embedder, current, opts.progress, opts.workers)
+            # A crash may have come between publishing and recording it: the generation holds them all.
+            library.store.mark_indexed()
+            return current
         finally:
             library.close()
 
 
+def compact_index(paths: DataPaths, embedder: Embedder, wait_s: float = 0.0, everything: bool = False) -> bool:
+    """Under the writer lock, make one merge the merge policy asks for (or merge all segments into one, with
+    ``everything``), publishing a generation with the same documents. Callers loop while it returns True,
+    checking between merges whether they have more urgent work (the lock is free between two merges).
+
+    Returns:
+        Whether a merge was published.
+
+    Raises:
+        WriterBusyError: another process holds the writer lock longer than ``wait_s``.
+    """
+    with writer_lock(paths.root, wait_s):
+        if not has_index(paths.index):
+            return False
+        try:
+            current = verify_generation(paths.index)
+        except IndexFormatError:
+            return False  # the next update rebuilds it
+        return current.embedder == embedder.info and merge_index(paths.index, current, everything) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class UpdateOptions:
-    """How an update runs: a progress bar on stderr, how long to wait for the writer lock, and, when
-    set, why a new generation must be built even though the current one's manifest and checksums
-    look right (its files turned out unreadable)."""
+    """How an update runs: a progress bar on stderr, how long to wait for the writer lock, when set, why
+    a new generation must be built even though the current one's manifest and checksums look right (its
+    files turned out unreadable), and how many processes embed."""
 
     progress: bool = False
     wait_s: float = 0.0
     rebuild: str = ""
+    # Processes embedding new chunks when there are many.
+    workers: int = 1

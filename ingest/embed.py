@@ -13,7 +13,8 @@ Any other value of the model name is taken as a local sentence-transformers mode
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -106,18 +107,21 @@ class SentenceEmbedder:
         assert dim is not None
         self.info = EmbedderInfo(name=name, dim=int(dim))
         self._batch_size = batch_size
+        # sentence-transformers does not promise that one model may encode from several threads at once.
+        self._encoding = threading.Lock()
         logger.info("loaded embedding model %s (%d-d)", name, dim)
 
     def _encode(self, texts: Sequence[str], prompt_name: str) -> Vectors:
         prompt = prompt_name if prompt_name in self.model.prompts else None
-        vecs = self.model.encode(
-            list(texts),
-            prompt_name=prompt,
-            batch_size=self._batch_size,
-            convert_to_numpy=True,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-        )
+        with self._encoding:
+            vecs = self.model.encode(
+                list(texts),
+                prompt_name=prompt,
+                batch_size=self._batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vecs, dtype=np.float32).reshape(len(texts), self.info.dim)
 
     def embed_chunks(self, texts: Sequence[str]) -> Vectors:
@@ -128,3 +132,31 @@ class SentenceEmbedder:
         """Embed one question (with the model's query prompt, if it has one)."""
         vector: Vectors = self._encode([text], "query")[0]
         return vector
+
+
+# One model per worker process of :func:`embed_in_processes`, loaded by its initializer.
+_WORKER_MODEL: SentenceEmbedder | None = None
+
+
+def _load_worker_model(name: str) -> None:
+    global _WORKER_MODEL
+    _WORKER_MODEL = SentenceEmbedder(name)
+
+
+def _embed_in_worker(texts: list[str]) -> Vectors:
+    assert _WORKER_MODEL is not None, "the worker's initializer loads the model"
+    return _WORKER_MODEL.embed_chunks(texts)
+
+
+def embed_in_processes(name: str, batches: Sequence[list[str]], workers: int) -> Iterator[tuple[int, Vectors]]:
+    """Embed batches of chunk texts with model ``name`` in ``workers`` processes (one model and one BLAS
+    thread each, so every core embeds); yields ``(batch index, vectors)`` as batches finish, in any order.
+    The processes are started fresh (spawn): the caller's threads and locks are not copied into them."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_load_worker_model, initargs=(name,)) as pool:
+        futures = {pool.submit(_embed_in_worker, batch): i for i, batch in enumerate(batches)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()

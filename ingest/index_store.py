@@ -1,11 +1,22 @@
 """The on-disk index: the only code that knows its file names and layout.
 
-``<root>/gen-NNNNNN/`` holds one generation: ``docs.jsonl`` and ``chunks.jsonl`` (row i is FAISS
-row i and BM25 document i), ``dense.faiss`` (``IndexIDMap2`` over ``IndexFlatIP``, chunk ids as
-ids), ``lexical/`` (a bm25s directory), and ``manifest.json`` written last with every file's
-sha256. A generation is written into a temporary directory, fsynced, renamed into place, and
-only then named in ``<root>/CURRENT`` (replaced atomically), so a reader sees the old generation
-or the new one, never half of one. No pickle anywhere.
+An index is a set of immutable **segments** and a sequence of **generations** naming them (the way
+Lucene and Milvus keep theirs), so a change writes what changed, not the library:
+
+- ``<root>/segments/seg-NNNNNN/`` holds some documents and their chunks: ``docs.jsonl`` (the documents,
+  text included), ``table.npy`` (one int32 row per chunk: document, ordinal, start, end, headings),
+  ``headings.json``, ``ids.npy`` (the chunks' database ids), ``vectors.npy`` (float32 unit vectors, memory
+  mapped when read, so workers share one copy), ``postings/`` (term frequencies for BM25: ``vocab.json``,
+  ``indptr.npy``, ``rows.npy``, ``tf.npy``, ``doclen.npy``), ``dense.hnsw`` for a large segment (a FAISS
+  HNSW graph over its vectors), and ``segment.json`` written last with every file's sha256.
+- ``<root>/gen-NNNNNN/manifest.json`` names the live segments (each with the sha256 of its
+  ``segment.json``) and the **tombstones**: per segment, its documents that were deleted or replaced since.
+- ``<root>/CURRENT`` names the served generation and is replaced atomically.
+
+Everything is written into a temporary directory, fsynced and renamed into place before anything
+names it, so a reader sees the old generation or the new one, never half of one. A segment's files are
+hashed when written and verified once per process (again only if their size or mtime changes); segments
+no kept generation names are removed. No pickle anywhere.
 """
 
 from __future__ import annotations
@@ -15,34 +26,162 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import asdict, dataclass, replace
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ingest.errors import IndexFormatError
+from ingest.errors import IndexFormatError, OutdatedIndexError
+from ingest.postings import Postings
 from ingest.types import Chunk, Document, EmbedderInfo, IndexManifest
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: docs.jsonl rows carry the document's region
+FORMAT_VERSION = 3  # 3: segments and tombstones
 _CURRENT = "CURRENT"
 _MANIFEST = "manifest.json"
+_SEGMENT_FILE = "segment.json"
+_SEGMENTS = "segments"
+_GEN, _SEG = "gen-", "seg-"
 _KEEP_OLD_GENERATIONS = 1
+_TABLE_COLUMNS = 5  # document (index into docs.jsonl), ordinal, start, end, headings (index into headings.json)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
+class Segment:
+    """Documents and their chunks, searchable on their own; row ``i`` is chunk ``i`` everywhere.
+
+    Chunks are compact: one int32 row of ``table`` each, made into a :class:`Chunk` when asked for.
+    """
+
+    docs: tuple[Document, ...]
+    ids: npt.NDArray[np.int64]
+    table: npt.NDArray[np.int32]
+    headings: tuple[tuple[str, ...], ...]
+    vectors: npt.NDArray[np.float32]
+    postings: Postings
+    dense: Any = None  # faiss.IndexHNSWFlat over ``vectors`` for a large segment, else exact search
+
+    @classmethod
+    def of(
+        cls,
+        docs: Sequence[Document],
+        chunks: Sequence[Chunk],
+        ids: npt.NDArray[np.int64],
+        vectors: npt.NDArray[np.float32],
+        postings: Postings,
+        dense: Any = None,
+    ) -> Segment:
+        """A segment of ``chunks`` (grouped by document, in ``docs`` order) with their ids, vectors and postings."""
+        doc_ix = {d.doc_id: i for i, d in enumerate(docs)}
+        headings: dict[tuple[str, ...], int] = {}
+        table = np.array(
+            [
+                (doc_ix[c.doc_id], c.ordinal, c.start, c.end, headings.setdefault(c.headings, len(headings)))
+                for c in chunks
+            ],
+            dtype=np.int32,
+        ).reshape(len(chunks), _TABLE_COLUMNS)
+        return cls(tuple(docs), ids, table, tuple(headings), vectors, postings, dense)
+
+    @property
+    def n_rows(self) -> int:
+        """How many chunks the segment holds."""
+        return len(self.ids)
+
+    def chunk(self, row: int) -> Chunk:
+        """The chunk of one row."""
+        d, ordinal, start, end, h = (int(x) for x in self.table[row])
+        doc = self.docs[d]
+        return Chunk(
+            f"{doc.doc_id}:{start}-{end}", doc.doc_id, ordinal, doc.text[start:end], start, end, self.headings[h]
+        )
+
+    def doc_rows(self, doc_ix: int) -> range:
+        """The rows of one document's chunks (contiguous: a segment keeps a document's chunks together)."""
+        column = self.table[:, 0]
+        return range(int(np.searchsorted(column, doc_ix, "left")), int(np.searchsorted(column, doc_ix, "right")))
+
+
+@dataclass(frozen=True)
 class IndexData:
-    """A whole generation in memory; ``chunks[i]`` has FAISS id ``ids[i]``."""
+    """A generation opened for search: its segments, which of their rows are live, and the live documents.
+
+    Rows are numbered across segments, segment after segment (``offsets[s]`` is segment ``s``'s first);
+    a row is live unless its document is tombstoned in its segment.
+    """
 
     manifest: IndexManifest
-    docs: dict[str, Document]
-    chunks: tuple[Chunk, ...]
-    ids: npt.NDArray[np.int64]
-    dense: Any  # faiss.IndexIDMap2
-    lexical: Any  # bm25s.BM25, or None when there are no chunks
+    segments: tuple[Segment, ...]
+    live: tuple[npt.NDArray[np.bool_], ...] = field(init=False)
+    docs: dict[str, Document] = field(init=False)
+    offsets: npt.NDArray[np.int64] = field(init=False)
+    _home: dict[str, tuple[int, int]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        home: dict[str, tuple[int, int]] = {}
+        live = []
+        for s, (name, segment) in enumerate(zip(self.manifest.segments, self.segments, strict=True)):
+            dead = set(self.manifest.tombstones.get(name, ()))
+            alive = np.array([d.doc_id not in dead for d in segment.docs], dtype=bool)
+            live.append(alive[segment.table[:, 0]] if segment.n_rows else np.zeros(0, dtype=bool))
+            home.update((d.doc_id, (s, i)) for i, d in enumerate(segment.docs) if alive[i])
+        object.__setattr__(self, "live", tuple(live))
+        object.__setattr__(self, "_home", home)
+        object.__setattr__(self, "docs", {d: self.segments[s].docs[i] for d, (s, i) in sorted(home.items())})
+        object.__setattr__(self, "offsets", np.cumsum([0, *(s.n_rows for s in self.segments)]).astype(np.int64))
+
+    @property
+    def n_rows(self) -> int:
+        """Rows in all segments, live or not."""
+        return int(self.offsets[-1])
+
+    def locate(self, row: int) -> tuple[int, int]:
+        """The segment of a row and the row within it."""
+        s = int(np.searchsorted(self.offsets, row, "right")) - 1
+        return s, row - int(self.offsets[s])
+
+    def chunk(self, row: int) -> Chunk:
+        """The chunk of one row."""
+        s, local = self.locate(row)
+        return self.segments[s].chunk(local)
+
+    def doc_id(self, row: int) -> str:
+        """The document of one row."""
+        s, local = self.locate(row)
+        segment = self.segments[s]
+        return segment.docs[int(segment.table[local, 0])].doc_id
+
+    def home(self, doc_id: str) -> tuple[int, int] | None:
+        """Where a live document is: its segment and its place in that segment's documents."""
+        return self._home.get(doc_id)
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """A live document's chunks in order (none for an unknown one)."""
+        if doc_id not in self._home:
+            return []
+        s, d = self._home[doc_id]
+        return [self.segments[s].chunk(r) for r in self.segments[s].doc_rows(d)]
+
+    def rows(self) -> Iterator[int]:
+        """Every live row, in order."""
+        for offset, live in zip(self.offsets, self.live, strict=False):
+            yield from (int(offset) + np.flatnonzero(live)).tolist()
+
+    @property
+    def chunks(self) -> tuple[Chunk, ...]:
+        """Every live chunk in row order (for tests and tools: a question never needs them all)."""
+        return tuple(self.chunk(r) for r in self.rows())
+
+    @property
+    def segment_names(self) -> tuple[str, ...]:
+        """The names of the segments, in order."""
+        return tuple(self.manifest.segments)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -53,6 +192,16 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fsync_tree(path: Path) -> None:
+    for p in path.rglob("*"):
+        if p.is_file():
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+        elif p.is_dir():
+            _fsync_dir(p)
+    _fsync_dir(path)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -61,61 +210,90 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+def _write_json(path: Path, value: Any) -> None:
     with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+        json.dump(value, f, ensure_ascii=False, indent=1)
 
 
-def _write_files(tmp: Path, data: IndexData) -> None:
+def _numbered(root: Path, prefix: str) -> list[str]:
+    return sorted(p.name for p in root.glob(f"{prefix}*") if p.is_dir() and p.name[len(prefix) :].isdigit())
+
+
+def _next_name(root: Path, prefix: str) -> str:
+    names = _numbered(root, prefix)
+    return f"{prefix}{int(names[-1].removeprefix(prefix)) + 1 if names else 1:06d}"
+
+
+def _write_segment_files(tmp: Path, segment: Segment) -> None:
     import faiss
 
-    _write_jsonl(tmp / "docs.jsonl", [d.to_row() for d in data.docs.values()])
-    rows = [{"id": int(i), **asdict(c)} for i, c in zip(data.ids, data.chunks, strict=True)]
-    _write_jsonl(tmp / "chunks.jsonl", rows)
-    faiss.write_index(data.dense, str(tmp / "dense.faiss"))
-    if data.lexical is not None:  # None for an empty library: bm25s cannot index zero documents
-        data.lexical.save(str(tmp / "lexical"), allow_pickle=False, show_progress=False)
-    for path in tmp.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as f:
-                os.fsync(f.fileno())
+    with (tmp / "docs.jsonl").open("w", encoding="utf-8") as f:
+        for doc in segment.docs:
+            f.write(json.dumps(doc.to_row(), ensure_ascii=False) + "\n")
+    np.save(tmp / "table.npy", segment.table)
+    _write_json(tmp / "headings.json", [list(h) for h in segment.headings])
+    np.save(tmp / "ids.npy", segment.ids)
+    np.save(tmp / "vectors.npy", np.ascontiguousarray(segment.vectors, dtype=np.float32))
+    (tmp / "postings").mkdir()
+    _write_json(tmp / "postings" / "vocab.json", list(segment.postings.vocab))
+    for name in ("indptr", "rows", "tf", "doclen"):
+        np.save(tmp / "postings" / f"{name}.npy", getattr(segment.postings, name))
+    if segment.dense is not None:
+        faiss.write_index(segment.dense, str(tmp / "dense.hnsw"))
 
 
-_GEN = "gen-"
-
-
-def _generation_name(number: int) -> str:
-    return f"{_GEN}{number:06d}"
-
-
-def _generation_names(root: Path) -> list[str]:
-    return sorted(p.name for p in root.glob(f"{_GEN}*") if p.is_dir())
-
-
-def write_generation(root: Path, data: IndexData) -> IndexManifest:
-    """Publish ``data`` as the next generation under ``root`` and make it current.
+def write_segment(root: Path, segment: Segment) -> tuple[str, str]:
+    """Write ``segment`` under ``root`` (the index directory); nothing names it until a generation does.
 
     Returns:
-        The manifest as written, with its generation number and file checksums.
+        Its name and the sha256 of its ``segment.json`` (what a generation's manifest records).
+    """
+    parent = root / _SEGMENTS
+    parent.mkdir(parents=True, exist_ok=True)
+    # Writers hold the data directory's lock, so any other temporary segment is a crashed writer's.
+    for stale in parent.glob(f".tmp-{_SEG}*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    name = _next_name(parent, _SEG)
+    tmp = parent / f".tmp-{name}-{os.getpid()}"
+    tmp.mkdir()
+    _write_segment_files(tmp, segment)
+    files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "n_docs": len(segment.docs),
+        "n_chunks": segment.n_rows,
+        "doc_ids": [d.doc_id for d in segment.docs],
+        "doc_chunks": np.bincount(segment.table[:, 0], minlength=len(segment.docs)).tolist(),
+        "files": files,
+    }
+    _write_json(tmp / _SEGMENT_FILE, meta)
+    _fsync_tree(tmp)
+    os.replace(tmp, parent / name)
+    _fsync_dir(parent)
+    digest = _sha256(parent / name / _SEGMENT_FILE)
+    _VERIFIED[parent / name] = (digest, _stat_signature(parent / name))
+    logger.info("wrote %s: %d docs, %d chunks", name, len(segment.docs), segment.n_rows)
+    return name, digest
+
+
+def write_generation(root: Path, manifest: IndexManifest) -> IndexManifest:
+    """Publish the next generation (the segments and tombstones ``manifest`` names) and make it current.
+
+    The segments must have been written with :func:`write_segment`. Segments that no kept generation
+    names any more are removed.
+
+    Returns:
+        The manifest as written, with its generation number and format version.
     """
     root.mkdir(parents=True, exist_ok=True)
-    names = _generation_names(root)
-    number = int(names[-1].removeprefix(_GEN)) + 1 if names else 1
-    name = _generation_name(number)
-    # Writers hold the data directory's lock, so any other temporary generation is a crashed writer's.
     for stale in root.glob(f".tmp-{_GEN}*"):
         shutil.rmtree(stale, ignore_errors=True)
+    name = _next_name(root, _GEN)
+    written = replace(manifest, format_version=FORMAT_VERSION, generation=int(name.removeprefix(_GEN)))
     tmp = root / f".tmp-{name}-{os.getpid()}"
     tmp.mkdir()
-    _write_files(tmp, data)
-    files = {str(p.relative_to(tmp)): _sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
-    manifest = replace(data.manifest, format_version=FORMAT_VERSION, generation=number, files=files)
-    with (tmp / _MANIFEST).open("w", encoding="utf-8") as f:
-        json.dump(asdict(manifest), f, ensure_ascii=False, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    _fsync_dir(tmp)
+    _write_json(tmp / _MANIFEST, asdict(written))
+    _fsync_tree(tmp)
     os.replace(tmp, root / name)
     pointer = root / f".{_CURRENT}.tmp"
     pointer.write_text(name + "\n", encoding="utf-8")
@@ -123,10 +301,27 @@ def write_generation(root: Path, data: IndexData) -> IndexManifest:
         os.fsync(f.fileno())
     os.replace(pointer, root / _CURRENT)
     _fsync_dir(root)
-    for old in _generation_names(root)[: -1 - _KEEP_OLD_GENERATIONS]:
+    _collect_garbage(root)
+    logger.info(
+        "published %s: %d docs, %d chunks in %d segments", name, written.n_docs, written.n_chunks, len(written.segments)
+    )
+    return written
+
+
+def _collect_garbage(root: Path) -> None:
+    """Remove generations older than the kept ones, then segments no remaining generation names."""
+    for old in _numbered(root, _GEN)[: -1 - _KEEP_OLD_GENERATIONS]:
         shutil.rmtree(root / old, ignore_errors=True)
-    logger.info("published %s: %d docs, %d chunks", name, manifest.n_docs, manifest.n_chunks)
-    return manifest
+    named: set[str] = set()
+    for gen in _numbered(root, _GEN):
+        try:
+            named.update(read_manifest(root / gen).segments)
+        except IndexFormatError:
+            continue
+    for seg in _numbered(root / _SEGMENTS, _SEG):
+        if seg not in named:
+            shutil.rmtree(root / _SEGMENTS / seg, ignore_errors=True)
+            _VERIFIED.pop(root / _SEGMENTS / seg, None)
 
 
 def _parse_manifest(raw: dict[str, Any]) -> IndexManifest:
@@ -148,9 +343,18 @@ def current_dir(root: Path) -> Path:
     return root / name
 
 
+def segment_dirs(root: Path) -> list[Path]:
+    """The directories of the current generation's segments, in order.
+
+    Raises:
+        IndexFormatError: there is no readable current generation.
+    """
+    return [root / _SEGMENTS / name for name in read_manifest(current_dir(root)).segments]
+
+
 def has_index(root: Path) -> bool:
     """Whether anything of an index is under ``root``: a ``CURRENT`` pointer or a generation directory."""
-    return (root / _CURRENT).exists() or bool(_generation_names(root))
+    return (root / _CURRENT).exists() or bool(_numbered(root, _GEN))
 
 
 def current_generation(root: Path) -> int | None:
@@ -172,72 +376,152 @@ def read_manifest(gen_dir: Path) -> IndexManifest:
     path = gen_dir / _MANIFEST
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        manifest = _parse_manifest(raw)
+        version = raw["format_version"]
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise IndexFormatError(f"{path}: missing or unreadable ({e}); rebuild with `zhengce ingest`") from e
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexFormatError(
-            f"{path}: format_version={manifest.format_version}, expected {FORMAT_VERSION}; "
-            "rebuild with `zhengce ingest`"
+    if version != FORMAT_VERSION:
+        raise OutdatedIndexError(
+            f"{path}: format_version={version}, expected {FORMAT_VERSION}; rebuild with `zhengce ingest`"
         )
-    return manifest
+    try:
+        return _parse_manifest(raw)
+    except (ValueError, TypeError, KeyError) as e:
+        raise IndexFormatError(f"{path}: missing or unreadable ({e}); rebuild with `zhengce ingest`") from e
+
+
+# Segment directories whose files this process has hashed, with the segment.json digest and the files'
+# sizes and mtimes then: verified again only when one of those changes.
+_VERIFIED: dict[Path, tuple[str, tuple[tuple[str, int, int], ...]]] = {}
+_LOADED: weakref.WeakValueDictionary[tuple[Path, str], Segment] = weakref.WeakValueDictionary()
+_LOADING = threading.Lock()
+
+
+def _stat_signature(seg_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple(
+        (str(p.relative_to(seg_dir)), (st := p.stat()).st_size, st.st_mtime_ns)
+        for p in sorted(seg_dir.rglob("*"))
+        if p.is_file()
+    )
+
+
+def _segment_meta(seg_dir: Path, digest: str) -> dict[str, Any]:
+    """A segment's ``segment.json`` after checking it and every file it lists against their checksums.
+
+    Raises:
+        IndexFormatError: a file is missing, truncated or altered, or ``segment.json`` is not the one named.
+    """
+    path = seg_dir / _SEGMENT_FILE
+    try:
+        signature = _stat_signature(seg_dir)
+        if _VERIFIED.get(seg_dir) == (digest, signature):
+            return dict(json.loads(path.read_text(encoding="utf-8")))
+        if _sha256(path) != digest:
+            raise IndexFormatError(f"{path}: missing or corrupt (checksum mismatch); rebuild with `zhengce ingest`")
+        meta = dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError) as e:
+        raise IndexFormatError(f"{path}: missing or unreadable ({e}); rebuild with `zhengce ingest`") from e
+    for rel, file_digest in meta["files"].items():
+        file = seg_dir / rel
+        if not file.is_file() or _sha256(file) != file_digest:
+            raise IndexFormatError(f"{file}: missing or corrupt (checksum mismatch); rebuild with `zhengce ingest`")
+    _VERIFIED[seg_dir] = (digest, signature)
+    return meta
+
+
+def segment_doc_chunks(root: Path, manifest: IndexManifest) -> dict[str, dict[str, int]]:
+    """Per segment of a generation, its documents and how many chunks each has (tombstoned ones too).
+
+    Raises:
+        IndexFormatError: a segment is missing or damaged.
+    """
+    metas = {name: _segment_meta(root / _SEGMENTS / name, digest) for name, digest in manifest.segments.items()}
+    return {name: dict(zip(m["doc_ids"], m["doc_chunks"], strict=True)) for name, m in metas.items()}
 
 
 def verify_generation(root: Path) -> IndexManifest:
-    """The manifest of the current generation after checking every file against its checksum.
+    """The manifest of the current generation after checking every file of its segments.
 
     Raises:
-        IndexFormatError: no current generation, or a file is missing, truncated or altered.
+        IndexFormatError: no current generation, or a file is missing, truncated or altered, or the
+            counts disagree.
     """
     gen_dir = current_dir(root)
     manifest = read_manifest(gen_dir)
-    _verify_files(gen_dir, manifest)
-    lines = {name: _count_lines(gen_dir / name) for name in ("docs.jsonl", "chunks.jsonl")}
-    if lines != {"docs.jsonl": manifest.n_docs, "chunks.jsonl": manifest.n_chunks}:
-        raise IndexFormatError(
-            f"{gen_dir}: manifest counts ({manifest.n_docs} docs, {manifest.n_chunks} chunks) disagree with {lines}; "
-            "rebuild with `zhengce ingest`"
-        )
+    metas = {name: _segment_meta(root / _SEGMENTS / name, digest) for name, digest in manifest.segments.items()}
+    _check_counts(gen_dir, manifest, metas)
     return manifest
 
 
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as f:
-        return sum(1 for _ in f)
+def _check_counts(gen_dir: Path, manifest: IndexManifest, metas: dict[str, dict[str, Any]]) -> None:
+    unknown = set(manifest.tombstones) - set(metas)
+    live = {
+        doc: n
+        for name, m in metas.items()
+        for doc, n in zip(m["doc_ids"], m["doc_chunks"], strict=True)
+        if doc not in set(manifest.tombstones.get(name, ()))
+    }
+    if unknown:
+        raise IndexFormatError(
+            f"{gen_dir}: tombstones in unknown segments {sorted(unknown)}; rebuild with `zhengce ingest`"
+        )
+    if (len(live), sum(live.values())) != (manifest.n_docs, manifest.n_chunks):
+        raise IndexFormatError(
+            f"{gen_dir}: the manifest's {manifest.n_docs} documents and {manifest.n_chunks} chunks disagree with its "
+            f"segments' {len(live)} and {sum(live.values())}; rebuild with `zhengce ingest`"
+        )
 
 
-def _verify_files(gen_dir: Path, manifest: IndexManifest) -> None:
-    for rel, digest in manifest.files.items():
-        path = gen_dir / rel
-        if not path.is_file() or _sha256(path) != digest:
-            raise IndexFormatError(f"{path}: missing or corrupt (checksum mismatch); rebuild with `zhengce ingest`")
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
-
-
-def _load(gen_dir: Path, manifest: IndexManifest) -> IndexData:
-    import bm25s
+def _load_segment(seg_dir: Path, meta: dict[str, Any]) -> Segment:
     import faiss
 
-    docs = {row["doc_id"]: Document.from_row(row) for row in _read_jsonl(gen_dir / "docs.jsonl")}
-    rows = _read_jsonl(gen_dir / "chunks.jsonl")
-    ids = np.array([r.pop("id") for r in rows], dtype=np.int64)
-    chunks = tuple(Chunk(**{**r, "headings": tuple(r["headings"])}) for r in rows)
-    dense = faiss.read_index(str(gen_dir / "dense.faiss"))
-    lexical = None
-    if manifest.n_chunks:
-        lexical = bm25s.BM25.load(str(gen_dir / "lexical"), allow_pickle=False, show_progress=False)
-    return IndexData(manifest, docs, chunks, ids, dense, lexical)
+    def array(name: str) -> Any:
+        # Mapped, not read: worker processes share the pages. A plain ndarray view of the map, because
+        # slicing an np.memmap builds a memmap object each time (measured: a third of lexical scoring).
+        return np.asarray(np.load(seg_dir / name, mmap_mode="r", allow_pickle=False))
+
+    with (seg_dir / "docs.jsonl").open(encoding="utf-8") as f:
+        docs = tuple(Document.from_row(json.loads(line)) for line in f)
+    vocab = json.loads((seg_dir / "postings" / "vocab.json").read_text(encoding="utf-8"))
+    postings = Postings(
+        {t: i for i, t in enumerate(vocab)},
+        array("postings/indptr.npy"),
+        array("postings/rows.npy"),
+        array("postings/tf.npy"),
+        array("postings/doclen.npy"),
+    )
+    headings = tuple(tuple(h) for h in json.loads((seg_dir / "headings.json").read_text(encoding="utf-8")))
+    dense = None
+    if (seg_dir / "dense.hnsw").is_file():
+        dense = faiss.read_index(str(seg_dir / "dense.hnsw"), faiss.IO_FLAG_MMAP_IFC)
+    segment = Segment(docs, array("ids.npy"), array("table.npy"), headings, array("vectors.npy"), postings, dense)
+    counts = {
+        "segment.json": meta["n_chunks"],
+        "table.npy": len(segment.table),
+        "vectors.npy": len(segment.vectors),
+        "doclen.npy": postings.n_rows,
+        "dense.hnsw": int(dense.ntotal) if dense is not None else segment.n_rows,
+    }
+    if len(set(counts.values())) != 1 or [d.doc_id for d in docs] != meta["doc_ids"]:
+        raise IndexFormatError(f"{seg_dir}: counts disagree {counts}; rebuild with `zhengce ingest`")
+    return segment
+
+
+def _open_segment(seg_dir: Path, digest: str) -> Segment:
+    """A segment, read once per process while any open generation uses it."""
+    meta = _segment_meta(seg_dir, digest)
+    with _LOADING:
+        segment = _LOADED.get((seg_dir, digest))
+        if segment is None:
+            segment = _load_segment(seg_dir, meta)
+            _LOADED[(seg_dir, digest)] = segment
+    return segment
 
 
 def read_index(root: Path, embedder: EmbedderInfo | None = None) -> IndexData:
     """Open the current generation under ``root``, verified end to end.
 
     Args:
-        root: the index directory (holding ``CURRENT`` and the generations).
+        root: the index directory (holding ``CURRENT``, the generations and the segments).
         embedder: when given, the model that will embed queries; it must be the one that built the index.
 
     Raises:
@@ -251,17 +535,15 @@ def read_index(root: Path, embedder: EmbedderInfo | None = None) -> IndexData:
             f"opened with {embedder.name} ({embedder.dim}-d); "
             f"rebuild with `zhengce ingest` or configure {manifest.embedder.name}"
         )
-    _verify_files(gen_dir, manifest)
     try:
-        data = _load(gen_dir, manifest)
+        segments = tuple(_open_segment(root / _SEGMENTS / n, d) for n, d in manifest.segments.items())
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
         raise IndexFormatError(f"{gen_dir}: cannot be read ({e}); rebuild with `zhengce ingest`") from e
-    counts = {
-        "manifest": manifest.n_chunks,
-        "chunks.jsonl": len(data.chunks),
-        "dense.faiss": int(data.dense.ntotal),
-        "lexical": int(data.lexical.scores["num_docs"]) if data.lexical is not None else 0,
-    }
-    if len(set(counts.values())) != 1 or len(data.docs) != manifest.n_docs:
-        raise IndexFormatError(f"{gen_dir}: counts disagree {counts}; rebuild with `zhengce ingest`")
+    data = IndexData(manifest, segments)
+    live = sum(int(m.sum()) for m in data.live)
+    if (len(data.docs), live) != (manifest.n_docs, manifest.n_chunks):
+        raise IndexFormatError(
+            f"{gen_dir}: the manifest says {manifest.n_docs} documents and {manifest.n_chunks} chunks, the segments "
+            f"hold {len(data.docs)} and {live}; rebuild with `zhengce ingest`"
+        )
     return data

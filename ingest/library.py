@@ -38,6 +38,10 @@ class Received:
     duplicate: bool
 
 
+# Recorded once the uploads of older releases were parsed again for their titles (``Library.retitle``).
+_RETITLED = "retitled_uploads"
+
+
 class Library:
     """The documents of one data directory, as staff add, replace and delete them."""
 
@@ -194,26 +198,33 @@ class Library:
         return self.store.status(doc_id)
 
     def retitle(self) -> int:
-        """Parse again every upload whose title is a file hash or a number, as uploads parsed before
-        titles were read from run-on text have; one that cannot be read now stays as it is.
+        """Parse again, once, every upload whose title is a file hash or a number, as uploads parsed before
+        titles were read from run-on text have; one that cannot be read now, or whose title is still
+        the same, stays as it is.
 
         Returns:
-            How many documents were parsed again.
+            How many documents got a new title.
         """
+        if self.store.get_meta(_RETITLED) == "1":
+            return 0
         stale = [
             s
             for s in self.store.statuses()
             if s.status in INDEXABLE and looks_like_file_id(s.title) and self.store.origin(s.doc_id) == UPLOAD_ORIGIN
         ]
+        retitled = 0
         for status in stale:
             try:
                 doc, fmt = self._read(status.doc_id, status.filename, status.sha256)
             except DocumentError as e:
                 logger.warning("could not parse %s again: %s", status.doc_id, e)
                 continue
-            chunks = chunk_document(doc, self.chunk)
-            self.store.put_document(doc, chunks, UPLOAD_ORIGIN, status.filename, fmt, existing_only=True)
-        return len(stale)
+            if doc.title != status.title:
+                chunks = chunk_document(doc, self.chunk)
+                self.store.put_document(doc, chunks, UPLOAD_ORIGIN, status.filename, fmt, existing_only=True)
+                retitled += 1
+        self.store.set_meta(_RETITLED, "1")
+        return retitled
 
     def _remove_raw_if_unused(self, sha256: str) -> None:
         if self.store.find_by_sha256(sha256, UPLOAD_ORIGIN) is None:

@@ -10,9 +10,11 @@ import hashlib
 import json
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,13 +68,30 @@ _ADDED_COLUMNS = {
     "fmt": "TEXT NOT NULL DEFAULT ''",
     "pages": "TEXT NOT NULL DEFAULT '[]'",
     "region": "TEXT",
+    # The ``version`` at which the document's text, chunks or metadata last changed: what an index
+    # update since version V must re-index is every searchable document with a revision above V.
+    "revision": "INTEGER NOT NULL DEFAULT 0",
 }
+_BATCH = 500
 _METADATA_FIELDS = ("title", "doc_number", "issuer", "published", "region")
 
 
 def text_sha256(text: str) -> str:
     """The key of a chunk's context in the embedding cache."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusQuery:
+    """One page of the documents that match: any of ``statuses`` and ``doc_ids`` (empty: any), ``text`` in the
+    title, file name, issuer, 文号 or doc_id, and ``region`` among the names of their region."""
+
+    offset: int = 0
+    limit: int = 100
+    statuses: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+    text: str = ""
+    region: str = ""
 
 
 class Store:
@@ -116,8 +135,20 @@ class Store:
         """A counter that goes up with every change to documents or chunks."""
         return int(self.get_meta("version") or 0)
 
-    def _bump(self) -> None:
-        self._set_meta("version", str(self.version + 1))
+    def _bump(self, changed: Iterable[str] = ()) -> None:
+        """Count one change, made to the ``changed`` documents (none for a deletion)."""
+        version = self.version + 1
+        self._set_meta("version", str(version))
+        self.db.executemany("UPDATE documents SET revision = ? WHERE doc_id = ?", [(version, d) for d in changed])
+
+    def changed_since(self, version: int) -> set[str]:
+        """The searchable documents whose text, chunks or metadata changed after ``version``."""
+        rows = self.db.execute(f"SELECT doc_id FROM documents WHERE status IN {INDEXABLE} AND revision > ?", (version,))
+        return {r[0] for r in rows}
+
+    def searchable(self) -> set[str]:
+        """The ids of every searchable (parsed or indexed) document."""
+        return {r[0] for r in self.db.execute(f"SELECT doc_id FROM documents WHERE status IN {INDEXABLE}")}
 
     def doc_sha256(self) -> dict[str, tuple[str, str]]:
         """``doc_id -> (sha256 of the raw bytes, origin)`` for every document."""
@@ -167,7 +198,7 @@ class Store:
                     for c in chunks
                 ],
             )
-            self._bump()
+            self._bump((doc.doc_id,))
         return True
 
     def delete_document(self, doc_id: str) -> bool:
@@ -178,16 +209,24 @@ class Store:
                 self._bump()
         return bool(deleted)
 
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a value of the meta table (facts about the library such as which upgrades were done)."""
+        self._set_meta(key, value)
+
     def set_chunk_config(self, fingerprint: str) -> None:
         """Record the chunk config all chunks were made with."""
         self._set_meta("chunk_config", fingerprint)
 
-    def documents(self, without_region: bool = False) -> list[Document]:
-        """Every searchable (parsed or indexed) document, ordered by doc_id; with ``without_region``, only
-        those whose region was never derived (stored before regions were; their ``region`` reads ``()``)."""
-        rows = self.db.execute(
+    def documents(self, without_region: bool = False, doc_ids: Collection[str] | None = None) -> list[Document]:
+        """Every searchable (parsed or indexed) document, ordered by doc_id, or those of ``doc_ids``; with
+        ``without_region``, only those whose region was never derived (stored before regions were; their
+        ``region`` reads ``()``)."""
+        rows = self._select(
             f"SELECT {', '.join(_DOC_FIELDS)} FROM documents WHERE status IN {INDEXABLE}"
-            f"{' AND region IS NULL' if without_region else ''} ORDER BY doc_id"
+            f"{' AND region IS NULL' if without_region else ''}",
+            "doc_id",
+            "ORDER BY doc_id",
+            doc_ids,
         )
         documents = []
         for row in rows:
@@ -195,6 +234,17 @@ class Store:
             pages, region = json.loads(fields["pages"]), json.loads(fields["region"] or "[]")
             documents.append(Document.from_row({**fields, "pages": pages, "region": region}))
         return documents
+
+    def _select(self, query: str, column: str, order: str, doc_ids: Collection[str] | None) -> list[tuple[Any, ...]]:
+        """Rows of ``query`` in ``order``, all of them or those whose ``column`` is one of ``doc_ids``."""
+        if doc_ids is None:
+            return self.db.execute(f"{query} {order}").fetchall()
+        ids = sorted(doc_ids)
+        rows: list[tuple[Any, ...]] = []
+        for i in range(0, len(ids), _BATCH):  # SQLite caps the number of parameters of one statement
+            part = ids[i : i + _BATCH]
+            rows += self.db.execute(f"{query} AND {column} IN ({', '.join('?' * len(part))}) {order}", part).fetchall()
+        return rows
 
     def set_regions(self, regions: dict[str, tuple[str, ...]]) -> None:
         """Record derived regions, ``doc_id -> region``, in one transaction (one version bump)."""
@@ -205,13 +255,16 @@ class Store:
                 "UPDATE documents SET region = ? WHERE doc_id = ?",
                 [(json.dumps(list(r), ensure_ascii=False), d) for d, r in regions.items()],
             )
-            self._bump()
+            self._bump(regions)
 
-    def chunks(self) -> list[tuple[int, Chunk]]:
-        """Every chunk with its row id (which is its FAISS id), in document order."""
-        rows = self.db.execute(
+    def chunks(self, doc_ids: Collection[str] | None = None) -> list[tuple[int, Chunk]]:
+        """Every chunk (or those of ``doc_ids``) with its row id, in document order."""
+        rows = self._select(
             'SELECT c.id, c.doc_id, c.ordinal, c.start, c."end", c.text, c.headings FROM chunks c '
-            f"JOIN documents d ON d.doc_id = c.doc_id WHERE d.status IN {INDEXABLE} ORDER BY c.doc_id, c.ordinal"
+            f"JOIN documents d ON d.doc_id = c.doc_id WHERE d.status IN {INDEXABLE}",
+            "c.doc_id",
+            "ORDER BY c.doc_id, c.ordinal",
+            doc_ids,
         )
         return [(i, Chunk(f"{d}:{s}-{e}", d, o, t, s, e, tuple(json.loads(h)))) for i, d, o, s, e, t, h in rows]
 
@@ -260,9 +313,13 @@ class Store:
             )
             self._bump()
 
-    def mark_indexed(self, doc_ids: Iterable[str]) -> None:
-        """Record that a published generation holds these documents (no version bump: nothing to re-index)."""
+    def mark_indexed(self, doc_ids: Iterable[str] | None = None) -> None:
+        """Record that a published generation holds these documents, or every parsed one (no version bump:
+        nothing to re-index)."""
         with self._transaction():
+            if doc_ids is None:
+                self.db.execute("UPDATE documents SET status = 'indexed' WHERE status = 'parsed'")
+                return
             self.db.executemany(
                 "UPDATE documents SET status = 'indexed' WHERE doc_id = ? AND status = 'parsed'",
                 [(d,) for d in doc_ids],
@@ -279,7 +336,7 @@ class Store:
         with self._transaction():
             n = self.db.execute(f"UPDATE documents SET {sets} WHERE doc_id = ?", (*allowed.values(), doc_id)).rowcount
             if n:
-                self._bump()
+                self._bump((doc_id,))
         return bool(n)
 
     def find_by_sha256(self, sha256: str, origin: str) -> str | None:
@@ -291,19 +348,17 @@ class Store:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def statuses(self, doc_id: str | None = None, status: str | None = None) -> list[DocStatus]:
-        """Every document's status row (or one document's, or those in one status), with chunk counts."""
-        where, args = [], []
-        if doc_id is not None:
-            where.append("d.doc_id = ?")
-            args.append(doc_id)
-        if status is not None:
-            where.append("d.status = ?")
-            args.append(status)
+    def statuses(
+        self, doc_id: str | None = None, status: str | None = None, page: StatusQuery | None = None
+    ) -> list[DocStatus]:
+        """Every document's status row (or one document's, or those in one status, or one page of those a
+        :class:`StatusQuery` selects), with chunk counts, ordered by doc_id."""
+        where, args = self._status_filter(doc_id, status, page)
+        limit = f" LIMIT {int(page.limit)} OFFSET {int(page.offset)}" if page is not None else ""
         rows = self.db.execute(
             f"SELECT {', '.join('d.' + f for f in _STATUS_FIELDS)}, "
             "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d "
-            f"{'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY d.doc_id",
+            f"{where} ORDER BY d.doc_id{limit}",
             args,
         )
         statuses = []
@@ -311,6 +366,35 @@ class Store:
             fields = dict(zip((*_STATUS_FIELDS, "n_chunks"), row, strict=True))
             statuses.append(DocStatus(**{**fields, "region": tuple(json.loads(fields["region"] or "[]"))}))
         return statuses
+
+    def count_statuses(self, page: StatusQuery) -> int:
+        """How many documents the query selects, over all its pages."""
+        where, args = self._status_filter(None, None, page)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM documents d {where}", args).fetchone()[0])
+
+    @staticmethod
+    def _status_filter(doc_id: str | None, status: str | None, page: StatusQuery | None) -> tuple[str, list[Any]]:
+        where, args = [], []
+        if doc_id is not None:
+            where.append("d.doc_id = ?")
+            args.append(doc_id)
+        statuses = [status] if status is not None else list(page.statuses) if page is not None else []
+        if statuses:
+            where.append(f"d.status IN ({', '.join('?' * len(statuses))})")
+            args += statuses
+        if page is not None and page.doc_ids:
+            where.append(f"d.doc_id IN ({', '.join('?' * len(page.doc_ids))})")
+            args += page.doc_ids
+        if page is not None and page.text:
+            # Any of title, file name, issuer, 文号 or doc_id holding the text (LIKE's wildcards taken literally).
+            like = "%" + page.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            columns = ("d.title", "d.filename", "d.issuer", "d.doc_number", "d.doc_id")
+            where.append("(" + " OR ".join(f"{c} LIKE ? ESCAPE '\\'" for c in columns) + ")")
+            args += [like] * len(columns)
+        if page is not None and page.region:
+            where.append("EXISTS (SELECT 1 FROM json_each(d.region) WHERE json_each.value = ?)")
+            args.append(page.region)
+        return ("WHERE " + " AND ".join(where)) if where else "", args
 
     def origin(self, doc_id: str) -> str | None:
         """Where a document came from (``seed``, ``upload``, ``benchmark``), or None."""

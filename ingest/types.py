@@ -133,6 +133,9 @@ class IndexManifest:
     n_docs: int
     n_chunks: int
     store_version: int
-    files: dict[str, str] = field(default_factory=dict)
+    # The segments searched, in order, each with the sha256 of its segment.json.
+    segments: dict[str, str] = field(default_factory=dict)
+    # Per segment, its documents deleted or replaced since it was written (their rows are not searched).
+    tombstones: dict[str, list[str]] = field(default_factory=dict)
     # Why this generation was built: "no index yet", "the documents changed", "damaged generation rebuilt: …".
     reason: str = ""

@@ -1,45 +1,85 @@
-"""Exact inner-product search over unit vectors with FAISS."""
+"""Inner-product search over unit vectors, across segments: exact for small ones, HNSW for large ones.
+
+Rows are numbered across segments, segment after segment, as in ``ingest.index_store.IndexData``.
+A segment's vectors are memory mapped (workers share them); a large segment also has a FAISS HNSW
+graph (``ingest.segments.dense_graph``), searched with the rows of deleted documents excluded.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ingest.errors import IndexFormatError
+from ingest.index_store import Segment
+from retriever.lexical import top_rows
 
 Rows = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
+# HNSW search breadth: recall@10 against exact search is reported by `make bench-scale`.
+EF_SEARCH = 96
+
+
+def _hnsw_params(live: npt.NDArray[np.bool_]) -> tuple[Any, ...]:
+    """HNSW search parameters (the search breadth, and the rows of deleted documents left out), followed
+    by the selectors they point to, which must live as long as they do."""
+    import faiss
+
+    params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+    params.efSearch = EF_SEARCH
+    dead = np.flatnonzero(~live).astype(np.int64)
+    if not len(dead):
+        return (params,)
+    batch = faiss.IDSelectorBatch(dead)
+    params.sel = faiss.IDSelectorNot(batch)
+    return params, params.sel, batch
 
 
 class DenseSearcher:
-    """A FAISS ``IndexIDMap2(IndexFlatIP)`` whose ids are chunk ids; results come back as row numbers.
+    """Nearest chunks to a query vector among the live rows of every segment."""
 
-    The index was filled in row order, so FAISS position ``i`` is row ``i``; that is checked here.
-    """
-
-    def __init__(self, index: Any, ids: npt.NDArray[np.int64]) -> None:
-        import faiss
-
-        self.index = index
-        if not np.array_equal(faiss.vector_to_array(index.id_map), ids):
-            raise IndexFormatError("dense.faiss ids do not follow chunks.jsonl; rebuild with `zhengce ingest`")
-        self._row_of = {int(i): r for r, i in enumerate(ids)}
-        self._ids = ids
+    def __init__(self, segments: Sequence[Segment], live: Sequence[npt.NDArray[np.bool_]]) -> None:
+        self.segments = tuple(segments)
+        self._live = tuple(live)
+        self._dead = tuple(int(len(m) - m.sum()) for m in self._live)
+        self._offsets = np.cumsum([0, *(s.n_rows for s in self.segments)]).astype(np.int64)
+        self._params = tuple(
+            _hnsw_params(m) if s.dense is not None else () for s, m in zip(self.segments, self._live, strict=True)
+        )
 
     def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[Rows, Scores]:
-        """The rows and cosine scores of the ``k`` nearest chunks, best first."""
-        k = min(k, int(self.index.ntotal))
-        if k == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        scores, ids = self.index.search(query.reshape(1, -1), k)
-        rows = np.array([self._row_of[int(i)] for i in ids[0]], dtype=np.int64)
-        return rows, scores[0]
+        """The rows and cosine scores of the ``k`` nearest live chunks, best first (ties by row)."""
+        rows: list[Rows] = []
+        scores: list[Scores] = []
+        for s, segment in enumerate(self.segments):
+            local, found = self._search_segment(s, segment, query, k)
+            rows.append(local + self._offsets[s])
+            scores.append(found)
+        all_rows = np.concatenate([np.zeros(0, dtype=np.int64), *rows])
+        all_scores = np.concatenate([np.zeros(0, dtype=np.float32), *scores])
+        order = np.lexsort((all_rows, -all_scores))[:k]
+        return all_rows[order], all_scores[order]
+
+    def _search_segment(self, s: int, segment: Segment, query: npt.NDArray[np.float32], k: int) -> tuple[Rows, Scores]:
+        live = self._live[s]
+        if segment.dense is None:
+            scores = np.asarray(segment.vectors @ query, dtype=np.float32)
+            if self._dead[s]:
+                scores = np.where(live, scores, -np.inf).astype(np.float32)
+            rows = top_rows(scores, min(k, segment.n_rows - self._dead[s]))
+            return rows.astype(np.int64), scores[rows]
+        found, ids = segment.dense.search(query.reshape(1, -1), min(k, segment.n_rows), params=self._params[s][0])
+        keep = ids[0] >= 0
+        return ids[0][keep].astype(np.int64), found[0][keep]
 
     def scores(self, query: npt.NDArray[np.float32], rows: Rows) -> Scores:
         """Cosine scores of the given rows (for candidates only the lexical list found)."""
-        if len(rows) == 0:
-            return np.zeros(0, dtype=np.float32)
-        vectors = self.index.reconstruct_batch(self._ids[rows])
-        return np.asarray(vectors @ query, dtype=np.float32)
+        out = np.zeros(len(rows), dtype=np.float32)
+        segment_of = np.searchsorted(self._offsets, rows, "right") - 1
+        for s in np.unique(segment_of):
+            mine = segment_of == s
+            local = rows[mine] - self._offsets[s]
+            out[mine] = self.segments[s].vectors[local] @ query
+        return out

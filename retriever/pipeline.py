@@ -35,7 +35,7 @@ from retriever.config import MAX_QUESTION_CHARS, RetrievalConfig, load_config
 from retriever.dense import DenseSearcher
 from retriever.errors import QuestionError
 from retriever.fusion import fuse, region_fit, year_fit
-from retriever.lexical import LexicalSearcher
+from retriever.lexical import LexicalSearcher, top_rows
 from retriever.numbers import unsupported_numbers
 from retriever.question import Question, parse_question, question_years
 from retriever.spans import without_title
@@ -103,17 +103,15 @@ class Retriever:
         self.data = data
         self.embedder = embedder
         self.config = config
-        self.lexical = LexicalSearcher(data.lexical, data.manifest.tokenizer)
-        self.dense = DenseSearcher(data.dense, data.ids)
+        self.lexical = LexicalSearcher([s.postings for s in data.segments], data.live, data.manifest.tokenizer)
+        self.dense = DenseSearcher(data.segments, data.live)
         self.texts = {d.doc_id: d.text for d in data.docs.values()}
         self.synonyms = default_synonyms()
+        # What each document needs for ranking and answering, worked out when a question first needs it
+        # (opening a large library stays cheap); concurrent questions may both fill an entry, with equal values.
         self._folded: dict[str, str] = {}
-        self._places: dict[str, frozenset[str]] = {}  # the places each document names, found when first asked
-        self._title_years = {d.doc_id: question_years(normalize_for_search(d.title)) for d in data.docs.values()}
-        self._title_tokens = {d.doc_id: frozenset(self.lexical.tokens(d.title)) for d in data.docs.values()}
-        self._chunks_of: dict[str, list[Chunk]] = {}
-        for chunk in data.chunks:
-            self._chunks_of.setdefault(chunk.doc_id, []).append(chunk)
+        self._places: dict[str, frozenset[str]] = {}
+        self._titles: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
 
     @classmethod
     def open(
@@ -145,6 +143,13 @@ class Retriever:
     def docs(self) -> dict[str, Document]:
         """The documents of the open generation by doc_id."""
         return self.data.docs
+
+    def _title(self, doc_id: str) -> tuple[frozenset[str], tuple[str, ...]]:
+        """A document title's search tokens and the years it names."""
+        if doc_id not in self._titles:
+            title = self.docs[doc_id].title
+            self._titles[doc_id] = (frozenset(self.lexical.tokens(title)), question_years(normalize_for_search(title)))
+        return self._titles[doc_id]
 
     def parse(self, question: str) -> Question:
         """The question parsed once, its terms weighted by this index's idf.
@@ -179,18 +184,18 @@ class Retriever:
     def _signals(self, question: Question, lexical: np.ndarray, query: np.ndarray, exclude: Collection[str]) -> Signals:
         n = self.config.candidates
         dense_rows, _ = self.dense.search(query, n)
-        lex_rows = np.argsort(-lexical, kind="stable")[:n]
+        lex_rows = top_rows(lexical, n)
         lex_rows = lex_rows[lexical[lex_rows] > 0]
-        merged = dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()])
-        rows = np.array([r for r in merged if self.data.chunks[r].doc_id not in exclude], dtype=np.int64)
-        docs = {self.data.chunks[r].doc_id for r in rows}
-        cover = {d: question.terms.coverage(self._title_tokens[d], min_len=2) for d in docs}
+        merged = {r: self.data.doc_id(r) for r in dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()])}
+        kept = {r: d for r, d in merged.items() if d not in exclude}
+        rows = np.array(list(kept), dtype=np.int64)
+        cover = {d: question.terms.coverage(self._title(d)[0], min_len=2) for d in set(kept.values())}
         fits = {
-            d: region_fit(question.places, self.docs[d].region) + year_fit(question.years, self._title_years[d])
-            for d in docs
+            d: region_fit(question.places, self.docs[d].region) + year_fit(question.years, self._title(d)[1])
+            for d in set(kept.values())
         }
-        title = np.array([cover[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
-        scope = np.array([fits[self.data.chunks[r].doc_id] for r in rows], dtype=np.float64)
+        title = np.array([cover[d] for d in kept.values()], dtype=np.float64)
+        scope = np.array([fits[d] for d in kept.values()], dtype=np.float64)
         return Signals(rows, lexical[rows], self.dense.scores(query, rows), title, scope)
 
     def rank(
@@ -217,7 +222,7 @@ class Retriever:
         order = np.argsort(-ranking, kind="stable")[:k]
         return [
             Hit(
-                self.data.chunks[signals.rows[i]],
+                self.data.chunk(int(signals.rows[i])),
                 float(ranking[i]),
                 rank,
                 float(signals.lexical[i]),
@@ -323,7 +328,7 @@ class Retriever:
 
     def _chunk_for(self, doc_id: str, span: Span, fallback: Chunk) -> Chunk:
         """The chunk that holds the whole span (chunks overlap, so one usually does), else the one holding its start."""
-        chunks = self._chunks_of.get(doc_id, [])
+        chunks = self.data.chunks_of(doc_id)
         inside = [c for c in chunks if c.start <= span.start and span.end <= c.end]
         starts = [c for c in chunks if c.start <= span.start < c.end]
         return (inside or starts or [fallback])[0]

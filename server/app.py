@@ -65,6 +65,11 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """The app for the settings in the environment: what each worker process of ``zhengce serve --workers N`` runs."""
+    return create_app(Settings())
+
+
 def _lifespan(settings: Settings) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""The ``zhengce`` command: ingest, add, ask, serve, feedback, eval.
+"""The ``zhengce`` command: ingest, add, compact, ask, serve, feedback, eval.
 
 Results go to stdout as one JSON object (``ensure_ascii=False``); logs go to stderr. Settings come
 from the environment (``ZHENGCE_DATA``, ``ZHENGCE_SEEDS``, ...) and options override them.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ingest.types import IndexManifest
     from server.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", parents=[data], help="run the HTTP server")
     serve.add_argument("--host", help="default: $ZHENGCE_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, help="default: $ZHENGCE_PORT, $PORT or 8000")
+    serve.add_argument(
+        "--workers", type=int, help="server processes answering side by side (default: $ZHENGCE_WORKERS or 1)"
+    )
+    compact = sub.add_parser("compact", parents=[data], help="merge index segments; print the manifest")
+    compact.add_argument("--all", action="store_true", help="merge every segment into one, dropping deleted rows")
     feedback = sub.add_parser("feedback", parents=[data], help="staff feedback on answers")
     feedback.add_argument("action", choices=["export"], help="export: print the stored feedback as eval-set lines")
     feedback.add_argument("--out", type=Path, help="write the lines to this file instead of stdout")
@@ -91,8 +98,31 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     settings = _settings(args, seeds=args.seeds)
     configure_logging(settings.log_level)
     retriever = open_retriever(settings, progress=True)
-    summary = {k: v for k, v in asdict(retriever.manifest).items() if k != "files"}
-    _print_json({**summary, "index_dir": str(DataPaths(settings.data).index)})
+    _print_json({**_manifest_summary(retriever.manifest), "index_dir": str(DataPaths(settings.data).index)})
+    return EXIT_OK
+
+
+def _manifest_summary(manifest: IndexManifest) -> dict[str, Any]:
+    """The manifest as printed: its segments counted, not listed."""
+    summary = {k: v for k, v in asdict(manifest).items() if k not in ("segments", "tombstones")}
+    return {**summary, "segments": len(manifest.segments)}
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Merge index segments as the merge policy asks (all into one with ``--all``); print the manifest."""
+    from ingest.build import compact_index
+    from ingest.config import DataPaths
+    from ingest.embed import SentenceEmbedder
+    from ingest.index_store import verify_generation
+    from server.runtime import LOCK_WAIT_S, configure_logging
+
+    settings = _settings(args)
+    configure_logging(settings.log_level)
+    paths, embedder = DataPaths(settings.data), SentenceEmbedder(settings.embedder)
+    merges = 0
+    while compact_index(paths, embedder, LOCK_WAIT_S, everything=args.all):
+        merges += 1
+    _print_json({**_manifest_summary(verify_generation(paths.index)), "merges": merges})
     return EXIT_OK
 
 
@@ -117,10 +147,11 @@ def cmd_add(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm
 
-    from ingest.build import UpdateOptions, ensure_index
+    from ingest.build import UpdateOptions, compact_index, ensure_index
     from ingest.config import DataPaths
     from ingest.embed import SentenceEmbedder
     from ingest.errors import DocumentError
+    from ingest.index_store import verify_generation
     from ingest.library import Library
     from ingest.lock import writer_lock
     from server.runtime import configure_logging
@@ -142,7 +173,12 @@ def cmd_add(args: argparse.Namespace) -> int:
                     line.update(doc_id=got.status.doc_id, status=got.status.status, duplicate=got.duplicate)
                 sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
                 sys.stdout.flush()
-        manifest = ensure_index(paths, settings.seeds, cfg, SentenceEmbedder(settings.embedder), UpdateOptions(True))
+        embedder = SentenceEmbedder(settings.embedder)
+        manifest = ensure_index(
+            paths, settings.seeds, cfg, embedder, UpdateOptions(True, workers=settings.embed_processes)
+        )
+        while compact_index(paths, embedder):
+            manifest = verify_generation(paths.index)
         rows = [r for r in library.store.statuses() if r.status == "failed"]
     finally:
         if library is not None:
@@ -179,7 +215,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.app import create_app
     from server.runtime import configure_logging
 
-    settings = _settings(args, host=args.host, port=args.port)
+    settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
     if settings.open_to_network and settings.api_key is None:
         raise UsageError(
             f"refusing to listen on {settings.host} without an API key: anyone on the network could upload "
@@ -187,7 +223,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     configure_logging(settings.log_level)
     # log_config=None: uvicorn's own loggers propagate to the root handler, in the one format.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+        return EXIT_OK
+    # Worker processes build their app from the environment: these settings, options included.
+    os.environ.update(settings.as_environment())
+    uvicorn.run(
+        "server.app:app_from_environment", factory=True, workers=settings.workers,
+        host=settings.host, port=settings.port, log_config=None,
+    )  # fmt: skip
     return EXIT_OK
 
 
@@ -231,7 +275,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_eval(argv[argv.index("eval") + 1 :])
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    handlers = {"ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "serve": cmd_serve, "feedback": cmd_feedback}
+    handlers = {
+        "ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "serve": cmd_serve, "feedback": cmd_feedback,
+        "compact": cmd_compact,
+    }  # fmt: skip
     return _run(handlers[args.command], args, parser.prog)
 
 

@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import TextIO
 
 from ingest.build import UpdateOptions, ensure_index
@@ -72,13 +73,14 @@ def open_retriever(settings: Settings, progress: bool = False) -> Retriever:
     paths = DataPaths(settings.data)
     cfg = settings.build_config()
     embedder = SentenceEmbedder(settings.embedder)
-    ensure_index(paths, settings.seeds, cfg, embedder, UpdateOptions(progress=progress, wait_s=LOCK_WAIT_S))
+    options = UpdateOptions(progress=progress, wait_s=LOCK_WAIT_S, workers=settings.embed_processes)
+    ensure_index(paths, settings.seeds, cfg, embedder, options)
     try:
         return Retriever.open(paths.index, embedder)
     except IndexFormatError as e:
         logger.warning("the index is damaged and is rebuilt from the database: %s", e)
         reason = str(e)
-    ensure_index(paths, settings.seeds, cfg, embedder, UpdateOptions(progress, LOCK_WAIT_S, rebuild=reason))
+    ensure_index(paths, settings.seeds, cfg, embedder, replace(options, rebuild=reason))
     return Retriever.open(paths.index, embedder)
 
 
@@ -100,8 +102,21 @@ def verify_citations(citations: tuple[Citation, ...], docs: Mapping[str, Documen
             raise CitationError(f"citation {c.chunk_id} [{c.start}:{c.end}] does not match the text of {c.doc_id}")
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What one question is answered from: a generation's retriever and the documents deleted since it was built."""
+
+    retriever: Retriever
+    hidden: frozenset[str] = frozenset()
+
+
 class Service:
-    """An open retriever shared by concurrent requests, with the facts the API reports about it."""
+    """An open retriever shared by concurrent requests, with the facts the API reports about it.
+
+    A question reads the current :class:`Snapshot` once and is answered from it without a lock, so
+    questions run side by side; ``swap`` and ``hide`` publish a new snapshot (the one lock only
+    orders those writers). What is not thread-safe guards itself (the embedder's model).
+    """
 
     def __init__(self, retriever: Retriever) -> None:
         """Wrap an open retriever.
@@ -109,23 +124,30 @@ class Service:
         Args:
             retriever: the retriever of the generation to serve.
         """
-        self.retriever = retriever
-        # The embedder and bm25s do not promise thread safety and a question takes a few
-        # milliseconds, so requests from the thread pool take turns.
-        self._lock = threading.Lock()
-        self.hidden: frozenset[str] = frozenset()
+        self._snapshot = Snapshot(retriever)
+        self._writers = threading.Lock()
+
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever of the generation being served."""
+        return self._snapshot.retriever
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        """Documents deleted since the served generation was built: never cited."""
+        return self._snapshot.hidden
 
     def hide(self, doc_id: str) -> None:
         """Never cite ``doc_id`` again, from this moment, though the served generation still holds it."""
-        with self._lock:
-            self.hidden = self.hidden | {doc_id}
+        with self._writers:
+            self._snapshot = replace(self._snapshot, hidden=self._snapshot.hidden | {doc_id})
 
     def swap(self, retriever: Retriever) -> None:
         """Serve another generation from the next question on; questions under way finish on the old one."""
-        with self._lock:
-            self.retriever = retriever
+        with self._writers:
             # A generation built before a delete still holds that document: keep hiding it.
-            self.hidden = frozenset(d for d in self.hidden if d in retriever.docs)
+            hidden = frozenset(d for d in self._snapshot.hidden if d in retriever.docs)
+            self._snapshot = Snapshot(retriever, hidden)
         logger.info("now serving index generation %d", retriever.manifest.generation)
 
     def warm_up(self) -> float:
@@ -147,13 +169,13 @@ class Service:
         return self.retriever.manifest.generation
 
     def ask(self, question: str, top_k: int) -> Answer:
-        """Answer a question, with every citation checked against its document.
+        """Answer a question from the current snapshot, with every citation checked against its document.
 
         Raises:
             QuestionError: the question is empty, blank or too long.
             CitationError: a quote does not match its document (a bug; never returned).
         """
-        with self._lock:
-            answer = self.retriever.ask(question, top_k, exclude=self.hidden)
-        verify_citations(answer.citations + answer.related, self.retriever.docs)
+        snapshot = self._snapshot
+        answer = snapshot.retriever.ask(question, top_k, exclude=snapshot.hidden)
+        verify_citations(answer.citations + answer.related, snapshot.retriever.docs)
         return answer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -34,6 +35,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 2**20, gt=0)
     # When set, write routes (upload, replace, correct, delete, feedback) need it in ``X-API-Key``.
     api_key: SecretStr | None = None
+    # Server processes answering questions; each maps the index files (shared pages), one writes at a time.
+    workers: int = Field(default=1, ge=1, le=64)
+    # Processes embedding a large batch of new chunks (``zhengce add``, the server's indexer); 0: one per core.
+    embed_workers: int = Field(default=0, ge=0, le=64)
 
     @field_validator("api_key")
     @classmethod
@@ -57,6 +62,20 @@ class Settings(BaseSettings):
             names = ", ".join(n for n in logging.getLevelNamesMapping() if n != "NOTSET")
             raise ValueError(f"unknown log level {value!r}; use one of {names}")
         return level
+
+    @property
+    def embed_processes(self) -> int:
+        """How many processes embed a large batch of new chunks."""
+        return self.embed_workers or os.cpu_count() or 1
+
+    def as_environment(self) -> dict[str, str]:
+        """These settings as the ``ZHENGCE_*`` variables that give them back (for worker processes)."""
+        env = {}
+        for name, value in self.model_dump().items():
+            if value is not None:
+                secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+                env[f"ZHENGCE_{name.upper()}"] = str(secret)
+        return env
 
     def build_config(self) -> BuildConfig:
         """The ingest build config these settings describe."""

@@ -20,7 +20,7 @@ from ingest.chunk import split_sentences
 from ingest.clean import clean_text
 from ingest.config import BuildConfig, ChunkConfig, DataPaths
 from ingest.errors import IngestError, SeedError
-from ingest.index_store import current_dir, read_index
+from ingest.index_store import read_index, segment_dirs
 from ingest.library import Library
 from ingest.seeds import read_seeds
 from ingest.store import Store
@@ -199,7 +199,7 @@ def test_changing_the_tokenizer_rebuilds_without_embedding_again(
     assert _embedding_rows(paths) == rows
     retriever = Retriever.open(paths.index, hash_embedder, RetrievalConfig())
     assert retriever.lexical.scheme == tokenizer_id("word")
-    assert "个人所得税" in retriever.data.lexical.vocab_dict  # a jieba word, never a char12 token
+    assert "个人所得税" in retriever.data.segments[0].postings.vocab  # a jieba word, never a char12 token
 
 
 def test_changing_the_embedder_rebuilds_with_the_new_model(
@@ -258,8 +258,8 @@ def test_ensure_index_rebuilds_a_corrupt_current_generation(
     seeds = seed_writer(tmp_path, [(TAX_ID, TAX)])
     paths = DataPaths(tmp_path / "data")
     first = ensure_index(paths, seeds, BuildConfig(), hash_embedder)
-    dense = current_dir(paths.index) / "dense.faiss"
-    dense.write_bytes(dense.read_bytes()[:100])
+    vectors = segment_dirs(paths.index)[0] / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:100])
     second = ensure_index(paths, seeds, BuildConfig(), hash_embedder)
     assert second.generation == first.generation + 1
     assert read_index(paths.index).manifest == second

@@ -7,8 +7,9 @@ excerpt and a question it answers. A seeded plan runs it nine times on the same 
 each time on files never sent before and some sent before, and SIGKILLs it: after some acknowledged
 lines, after a short delay, once stderr shows it loading the model, embedding or building the
 generation, or once its temporary generation directory appears. Then ``zhengce ingest`` recovers,
-and every acknowledged document must be stored once, indexed, counted the same in SQLite, FAISS,
-chunks.jsonl and BM25, and cited for its own question. The phase of each kill is logged (INFO).
+and every acknowledged document must be stored once, indexed, counted the same in SQLite and in every
+part of the live segments (chunk table, vectors, postings), and cited for its own question. The phase
+of each kill is logged (INFO). A merge of segments killed half-way loses nothing either.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ from typing import IO, Any
 import pytest
 from helpers import cli_env
 
-from ingest.build import ensure_index
+from ingest.build import compact_index, ensure_index
 from ingest.config import BuildConfig, DataPaths
 from ingest.embed import SentenceEmbedder
-from ingest.index_store import current_dir, read_index
+from ingest.index_store import IndexData, current_dir, read_index, segment_dirs
 from ingest.library import Library
 from ingest.store import Store
 from ingest.types import DocStatus
@@ -121,18 +122,20 @@ def _pump(stream: IO[str], tag: str, events: queue.Queue[tuple[str, str | None]]
 
 
 def temporary_generations(data: Path) -> tuple[str, ...]:
-    """The temporary directories under the index: generations being written, or left by a kill."""
-    return tuple(sorted(p.name for p in (data / "index").glob(".tmp-*")))
+    """The temporary directories under the index: generations and segments being written, or left by a kill."""
+    found = [*(data / "index").glob(".tmp-*"), *(data / "index" / "segments").glob(".tmp-*")]
+    return tuple(sorted(p.name for p in found))
 
 
 class AddRun:
-    """A running ``zhengce add`` whose output is read line by line, SIGKILLed when its trigger fires."""
+    """A running ``zhengce add`` (or another command: ``command``) whose output is read line by line,
+    SIGKILLed when its trigger fires."""
 
-    def __init__(self, data: Path, files: list[str], trigger: Trigger) -> None:
+    def __init__(self, data: Path, files: list[str], trigger: Trigger, command: tuple[str, ...] = ("add",)) -> None:
         self.data, self.files, self.trigger = data, files, trigger
         docs = [str(FIXTURES / "docs" / f) for f in files]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "add", "--data", str(data), *docs],
+            [sys.executable, "-m", "server.cli", *command, "--data", str(data), *docs],
             cwd=REPO,
             env=cli_env(ZHENGCE_SEEDS=str(SEEDS)),
             stdout=subprocess.PIPE,
@@ -157,8 +160,9 @@ class AddRun:
         if kind == "after_acks":
             return tag == "out" and acked == len(self.files)
         if kind == "temporary":
-            # The temporary generation appears once the embeddings are done: watch the disk from then on.
-            self.watching = self.watching or (tag == "err" and "embedded " in line)
+            # The temporary generation appears once the embeddings are done (a merge embeds nothing, and
+            # starts once the model is loaded): watch the disk from then on.
+            self.watching = self.watching or (tag == "err" and ("embedded " in line or "loaded embedding" in line))
             return False
         return kind == "log" and tag == "err" and self.trigger.log in line
 
@@ -271,6 +275,20 @@ def searchable_chunks(paths: DataPaths) -> list[str]:
     return sorted(f"{d}:{s}-{e}" for d, s, e in rows(paths, sql))
 
 
+def assert_counts_agree(index: IndexData, paths: DataPaths) -> None:
+    """Every part of every segment has one row per chunk, and the live rows are SQLite's searchable chunks."""
+    for segment in index.segments:
+        parts = {len(segment.table), len(segment.vectors), segment.postings.n_rows, len(segment.ids)}
+        assert parts == {segment.n_rows}, parts
+    counts = {
+        "manifest": index.manifest.n_chunks,
+        "live rows": sum(int(m.sum()) for m in index.live),
+        "chunks": len(index.chunks),
+        "sqlite": len(searchable_chunks(paths)),
+    }
+    assert len(set(counts.values())) == 1, counts
+
+
 def file_sha256(name: str) -> str:
     """The sha256 of a fixture file."""
     return hashlib.sha256((FIXTURES / "docs" / name).read_bytes()).hexdigest()
@@ -309,14 +327,7 @@ def test_the_recovered_generation_opens_verified_with_one_vector_per_chunk(
     killed: Killed, real_embedder: SentenceEmbedder
 ) -> None:
     index = read_index(killed.paths.index, real_embedder.info)  # checksums, format and counts
-    counts = {
-        "manifest": index.manifest.n_chunks,
-        "chunks.jsonl": len(index.chunks),
-        "faiss": int(index.dense.ntotal),
-        "bm25": int(index.lexical.scores["num_docs"]),
-        "sqlite": len(searchable_chunks(killed.paths)),
-    }
-    assert len(set(counts.values())) == 1, counts
+    assert_counts_agree(index, killed.paths)
     assert sorted(c.chunk_id for c in index.chunks) == searchable_chunks(killed.paths)
     stored = sorted(d for (d,) in rows(killed.paths, "SELECT doc_id FROM documents"))
     assert index.manifest.n_docs == len(index.docs) and sorted(index.docs) == stored
@@ -410,6 +421,7 @@ def two_generations(tmp_path_factory: pytest.TempPathFactory, real_embedder: Sen
             library.close()
         ensure_index(paths, SEEDS, CFG, real_embedder)
     assert current_dir(paths.index).name == "gen-000002"
+    assert len(segment_dirs(paths.index)) == 2  # the late document is a segment of its own
     return paths
 
 
@@ -427,11 +439,26 @@ def _in_current(rel: str, damage: Callable[[Path], None]) -> Callable[[Path], No
     return lambda index: damage(current_dir(index) / rel)
 
 
-def _other_checksum(index: Path) -> None:
-    path = current_dir(index) / "manifest.json"
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    raw["files"]["dense.faiss"] = raw["files"]["chunks.jsonl"]
-    path.write_text(json.dumps(raw), encoding="utf-8")
+def _in_segment(rel: str, damage: Callable[[Path], None], which: int = -1) -> Callable[[Path], None]:
+    """Damage a file of one of the current generation's segments (by default the newest)."""
+    return lambda index: damage(segment_dirs(index)[which] / rel)
+
+
+def _edit_manifest(edit: Callable[[dict[str, Any]], None]) -> Callable[[Path], None]:
+    """Rewrite the current manifest as valid JSON (no checksum covers the manifest itself)."""
+
+    def damage(index: Path) -> None:
+        path = current_dir(index) / "manifest.json"
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        edit(raw)
+        path.write_text(json.dumps(raw), encoding="utf-8")
+
+    return damage
+
+
+def _swap_segment_checksums(raw: dict[str, Any]) -> None:
+    names = list(raw["segments"])
+    raw["segments"] = dict(zip(names, reversed(list(raw["segments"].values())), strict=True))
 
 
 def _point_current(text: str) -> Callable[[Path], None]:
@@ -441,26 +468,25 @@ def _point_current(text: str) -> Callable[[Path], None]:
     return damage
 
 
-def _count_off_by_one(index: Path) -> None:
-    path = current_dir(index) / "manifest.json"
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    raw["n_chunks"] += 1  # still valid JSON, and no checksum covers the manifest itself
-    path.write_text(json.dumps(raw), encoding="utf-8")
-
-
 CORRUPTIONS: dict[str, Callable[[Path], None]] = {
-    "dense.faiss cut in half": _in_current("dense.faiss", _cut),
-    "chunks.jsonl cut in half": _in_current("chunks.jsonl", _cut),
-    "docs.jsonl with one bit flipped": _in_current("docs.jsonl", _flip),
-    "lexical/data.csc.index.npy cut in half": _in_current("lexical/data.csc.index.npy", _cut),
-    "lexical/indices.csc.index.npy with one bit flipped": _in_current("lexical/indices.csc.index.npy", _flip),
-    "lexical/indptr.csc.index.npy deleted": _in_current("lexical/indptr.csc.index.npy", Path.unlink),
-    "lexical/vocab.index.json cut in half": _in_current("lexical/vocab.index.json", _cut),
+    "vectors.npy cut in half": _in_segment("vectors.npy", _cut),
+    "the first segment's vectors.npy with one bit flipped": _in_segment("vectors.npy", _flip, 0),
+    "table.npy cut in half": _in_segment("table.npy", _cut),
+    "docs.jsonl with one bit flipped": _in_segment("docs.jsonl", _flip, 0),
+    "postings/tf.npy cut in half": _in_segment("postings/tf.npy", _cut),
+    "postings/rows.npy with one bit flipped": _in_segment("postings/rows.npy", _flip, 0),
+    "postings/indptr.npy deleted": _in_segment("postings/indptr.npy", Path.unlink),
+    "postings/vocab.json cut in half": _in_segment("postings/vocab.json", _cut),
+    "segment.json with one bit flipped": _in_segment("segment.json", _flip),
+    "a segment's directory deleted": lambda index: shutil.rmtree(segment_dirs(index)[0]),
     "manifest.json cut in half": _in_current("manifest.json", _cut),
     "manifest.json with one bit flipped": _in_current("manifest.json", _flip),
     "manifest.json deleted": _in_current("manifest.json", Path.unlink),
-    "manifest.json naming another file's checksum": _other_checksum,
-    "manifest.json counting one chunk too many": _count_off_by_one,
+    "manifest.json naming another segment's checksum": _edit_manifest(_swap_segment_checksums),
+    "manifest.json counting one chunk too many": _edit_manifest(lambda raw: raw.update(n_chunks=raw["n_chunks"] + 1)),
+    "manifest.json tombstoning in a segment it does not name": _edit_manifest(
+        lambda raw: raw["tombstones"].update({"seg-000099": ["x"]})
+    ),
     "CURRENT naming a generation that does not exist": _point_current("gen-000042\n"),
     "CURRENT emptied": _point_current(""),
     "CURRENT deleted": lambda index: (index / "CURRENT").unlink(),
@@ -486,7 +512,7 @@ def assert_answers_from_every_document(retriever: Retriever, paths: DataPaths) -
     """The index holds exactly what SQLite holds, and each document is cited for its own question."""
     index = retriever.data
     assert sorted(c.chunk_id for c in index.chunks) == searchable_chunks(paths)
-    assert int(index.dense.ntotal) == int(index.lexical.scores["num_docs"]) == index.manifest.n_chunks
+    assert_counts_agree(index, paths)
     by_name = {s.filename: s.doc_id for s in _statuses(paths)}
     cases = [(QUESTIONS[n]["question"], QUESTIONS[n]["fact"], by_name[n]) for n in (*CORRUPT_DOCS, LATE_DOC)]
     for question, fact, doc_id in [*cases, (SEED_QUESTION, SEED_FACT, SEED_DOC)]:
@@ -536,8 +562,8 @@ def test_ensure_index_rebuilds_a_damaged_generation_from_sqlite_and_warns(
 
 
 SERVER_CORRUPTIONS = (
-    "lexical/data.csc.index.npy cut in half",
-    "lexical/indptr.csc.index.npy deleted",
+    "postings/tf.npy cut in half",
+    "postings/indptr.npy deleted",
     "manifest.json cut in half",
     "manifest.json counting one chunk too many",
     "CURRENT naming a generation that does not exist",
@@ -554,3 +580,32 @@ def test_the_server_opens_a_rebuilt_generation_after_damage(
     assert retriever.manifest.generation == max(generation_numbers(paths))
     assert retriever.manifest.generation > 2
     assert_answers_from_every_document(retriever, paths)
+
+
+MERGE_KILLS = {
+    "while the merged segment is written": Trigger("temporary"),
+    "once it is written, before a generation names it": Trigger("log", log="wrote seg-"),
+    "once the merged generation is published": Trigger("log", log="published gen-"),
+}
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("trigger", MERGE_KILLS.values(), ids=MERGE_KILLS.keys())
+def test_a_merge_killed_half_way_loses_nothing(
+    trigger: Trigger, two_generations: DataPaths, tmp_path: Path, real_embedder: SentenceEmbedder
+) -> None:
+    paths = corrupted_copy(two_generations, tmp_path, lambda index: None)  # two segments, nothing damaged
+    before = read_index(paths.index, real_embedder.info)
+    kill = AddRun(paths.root, [], trigger, command=("compact", "--all")).finish()
+    logger.info("merge killed (%s): %s", kill.returncode, kill.stderr.splitlines()[-1:])
+    survived = read_index(paths.index, real_embedder.info)  # the old generation or the merged one, whole
+    assert survived.docs == before.docs and sorted(c.chunk_id for c in survived.chunks) == searchable_chunks(paths)
+    after = ensure_index(paths, SEEDS, CFG, real_embedder)
+    assert after.n_chunks == before.manifest.n_chunks
+    assert compact_index(paths, real_embedder, everything=True) == (len(survived.segments) > 1)
+    merged = read_index(paths.index, real_embedder.info)
+    assert len(merged.segments) == 1 and merged.docs == before.docs
+    assert {p.name for p in (paths.index / "segments").glob("seg-*")} <= {
+        n for g in paths.index.glob("gen-*") for n in json.loads((g / "manifest.json").read_text())["segments"]
+    }  # a segment the killed merge wrote and no generation names is gone
+    assert_answers_from_every_document(Retriever.open(paths.index, real_embedder), paths)

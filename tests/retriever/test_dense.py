@@ -1,14 +1,17 @@
-"""Tests for retriever.dense: FAISS search against numpy brute force, on random and on real vectors."""
+"""Tests for retriever.dense: search across segments against numpy brute force over the live rows, on
+random and on real vectors; an HNSW segment against exact search."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
-import faiss
 import numpy as np
 import pytest
 
-from ingest.errors import IndexFormatError
+from ingest.index_store import Segment
+from ingest.postings import Postings
+from ingest.segments import dense_graph
 from retriever.dense import DenseSearcher
 from retriever.pipeline import Retriever
 
@@ -21,26 +24,31 @@ def _unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
     return unit
 
 
-def _searcher(vectors: np.ndarray, ids: np.ndarray) -> DenseSearcher:
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-    if len(ids):
-        index.add_with_ids(vectors, ids)
-    return DenseSearcher(index, ids)
+def _segment(vectors: np.ndarray, graph: Any = None) -> Segment:
+    """A segment holding only vectors (one row each): what dense search reads."""
+    n = len(vectors)
+    table = np.zeros((n, 5), dtype=np.int32)
+    postings = Postings.build([[] for _ in range(n)])
+    return Segment((), np.arange(n, dtype=np.int64), table, ((),), vectors, postings, graph)
 
 
-def _random_ids(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Unsorted, non-contiguous int64 ids, some beyond 32 bits, as SQLite row ids after edits can be."""
-    return rng.choice(np.arange(10**12, 10**12 + 50 * n, dtype=np.int64), size=n, replace=False)
+def _searcher(vectors: np.ndarray, cuts: tuple[int, ...] = (), live: np.ndarray | None = None) -> DenseSearcher:
+    """The vectors split into segments at ``cuts``, with ``live`` rows (all by default)."""
+    live = np.ones(len(vectors), dtype=bool) if live is None else live
+    bounds = [0, *cuts, len(vectors)]
+    parts = list(itertools.pairwise(bounds))
+    return DenseSearcher([_segment(vectors[a:b]) for a, b in parts], [live[a:b] for a, b in parts])
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_search_returns_the_rows_and_scores_of_numpy_brute_force(seed: int) -> None:
+def test_search_returns_the_live_rows_and_scores_of_numpy_brute_force_across_segments(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    vectors, ids = _unit(rng, 300), _random_ids(rng, 300)
-    searcher = _searcher(vectors, ids)
+    vectors = _unit(rng, 300)
+    live = rng.random(300) > 0.3
+    searcher = _searcher(vectors, (40, 41, 200), live)
     for query in _unit(rng, 10):
         rows, scores = searcher.search(query, 10)
-        exact = vectors @ query
+        exact = np.where(live, vectors @ query, -np.inf)
         expected = np.argsort(-exact, kind="stable")[:10]
         np.testing.assert_array_equal(rows, expected)
         np.testing.assert_allclose(scores, exact[expected], atol=1e-5)
@@ -50,8 +58,8 @@ def test_search_returns_the_rows_and_scores_of_numpy_brute_force(seed: int) -> N
 
 def test_scores_of_given_rows_equal_brute_force() -> None:
     rng = np.random.default_rng(11)
-    vectors, ids = _unit(rng, 120), _random_ids(rng, 120)
-    searcher = _searcher(vectors, ids)
+    vectors = _unit(rng, 120)
+    searcher = _searcher(vectors, (50,))
     query = _unit(rng, 1)[0]
     rows = np.array([119, 0, 57, 57, 3], dtype=np.int64)
     np.testing.assert_allclose(searcher.scores(query, rows), vectors[rows] @ query, atol=1e-6)
@@ -59,36 +67,43 @@ def test_scores_of_given_rows_equal_brute_force() -> None:
     assert searcher.scores(query, np.zeros(0, dtype=np.int64)).shape == (0,)
 
 
-def test_search_for_more_than_there_is_returns_everything_in_order() -> None:
+def test_search_for_more_than_there_is_returns_every_live_row_in_order() -> None:
     rng = np.random.default_rng(3)
-    vectors, ids = _unit(rng, 7), _random_ids(rng, 7)
-    rows, scores = _searcher(vectors, ids).search(_unit(rng, 1)[0], 50)
-    assert sorted(rows.tolist()) == list(range(7))
+    live = np.array([True, True, False, True, True, True, False])
+    rows, scores = _searcher(_unit(rng, 7), (3,), live).search(_unit(rng, 1)[0], 50)
+    assert sorted(rows.tolist()) == [0, 1, 3, 4, 5]
     assert (np.diff(scores) <= 1e-7).all()
 
 
 def test_an_empty_index_finds_nothing() -> None:
-    rows, scores = _searcher(np.zeros((0, DIM), dtype=np.float32), np.zeros(0, dtype=np.int64)).search(
-        np.ones(DIM, dtype=np.float32), 5
-    )
+    rows, scores = _searcher(np.zeros((0, DIM), dtype=np.float32)).search(np.ones(DIM, dtype=np.float32), 5)
     assert rows.shape == (0,) and scores.shape == (0,)
 
 
-def test_ids_that_do_not_follow_the_chunk_rows_raise_index_format_error() -> None:
-    rng = np.random.default_rng(5)
-    vectors, ids = _unit(rng, 10), _random_ids(rng, 10)
-    index = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
-    index.add_with_ids(vectors, ids)
-    with pytest.raises(IndexFormatError, match="rebuild"):
-        DenseSearcher(index, ids[::-1].copy())
+def test_an_hnsw_segment_finds_nearly_what_exact_search_finds_and_never_a_deleted_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ingest import segments
+
+    monkeypatch.setattr(segments, "HNSW_MIN_CHUNKS", 100)
+    rng = np.random.default_rng(7)
+    vectors = _unit(rng, 3000)
+    graph = dense_graph(vectors)
+    assert graph is not None and graph.ntotal == 3000
+    live = rng.random(3000) > 0.2
+    searcher = DenseSearcher([_segment(vectors, graph)], [live])
+    found = 0
+    for query in _unit(rng, 50):
+        rows, scores = searcher.search(query, 10)
+        assert live[rows].all()
+        np.testing.assert_allclose(scores, vectors[rows] @ query, atol=1e-5)
+        exact = np.argsort(-np.where(live, vectors @ query, -np.inf), kind="stable")[:10]
+        found += len(set(rows.tolist()) & set(exact.tolist()))
+    assert found / 500 >= 0.9
 
 
-def test_the_stored_vectors_are_the_vectors_that_were_added() -> None:
-    rng = np.random.default_rng(9)
-    vectors, ids = _unit(rng, 25), _random_ids(rng, 25)
-    searcher = _searcher(vectors, ids)
-    stored = searcher.index.reconstruct_batch(ids)
-    np.testing.assert_array_equal(stored, vectors)
+def test_a_small_segment_gets_no_graph() -> None:
+    assert dense_graph(_unit(np.random.default_rng(1), 50)) is None
 
 
 @pytest.mark.model
@@ -97,7 +112,7 @@ def test_the_real_seed_index_search_equals_brute_force_over_the_real_chunk_embed
 ) -> None:
     contexts = [c.context for c in seed_retriever.data.chunks]
     vectors = real_embedder.embed_chunks(contexts)
-    stored = seed_retriever.dense.index.reconstruct_batch(seed_retriever.data.ids)
+    stored = np.concatenate([s.vectors for s in seed_retriever.data.segments])
     np.testing.assert_allclose(stored, vectors, atol=1e-5)
     for question in ("脱贫人口收入是多少", "六项重点任务有哪些", "“三大革命”指的是什么"):
         query = real_embedder.embed_query(question)

@@ -1,4 +1,5 @@
-"""Tests for retriever.lexical: bm25s scores against a ten-line reference BM25, on hand-written and real chunks.
+"""Tests for retriever.lexical: BM25 against a ten-line reference and against bm25s itself, on hand-written
+and real chunks; a library split into segments with deleted documents scores like one index of the live ones.
 
 The reference is Lucene's BM25 as bm25s implements it (``method="lucene"``, k1=1.5, b=0.75):
 idf = ln(1 + (N - df + 0.5) / (df + 0.5)) and tf / (tf + k1·(1 - b + b·dl/avgdl)). Like Lucene since
@@ -8,6 +9,7 @@ change no ranking.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -15,9 +17,12 @@ from collections.abc import Sequence
 import bm25s
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from ingest.postings import Postings
 from ingest.tokenize import tokenize
-from retriever.lexical import LexicalSearcher
+from retriever.lexical import LexicalSearcher, top_rows
 from retriever.pipeline import Retriever
 
 K1, B = 1.5, 0.75
@@ -47,17 +52,71 @@ def reference_bm25(docs: Sequence[Sequence[str]], query: Sequence[str]) -> np.nd
     return out
 
 
+def searcher_of(docs: Sequence[Sequence[str]], scheme: str) -> LexicalSearcher:
+    """One segment of ``docs``, all live."""
+    return LexicalSearcher([Postings.build(docs)], [np.ones(len(docs), dtype=bool)], scheme)
+
+
 @pytest.fixture(scope="module", params=["char12", "word", "word+char12"])
 def corpus(request: pytest.FixtureRequest) -> tuple[list[list[str]], LexicalSearcher]:
     docs = [tokenize(text, request.param) for text in CORPUS]
-    bm25 = bm25s.BM25()
-    bm25.index(docs, show_progress=False)
-    return docs, LexicalSearcher(bm25, request.param)
+    return docs, searcher_of(docs, request.param)
 
 
-def test_bm25s_is_configured_as_lucene_with_k1_1_5_and_b_0_75() -> None:
+def test_the_scores_are_bm25s_lucene_scores_with_its_k1_and_b(corpus: tuple[list[list[str]], LexicalSearcher]) -> None:
+    docs, searcher = corpus
     bm25 = bm25s.BM25()
     assert (bm25.method, bm25.k1, bm25.b) == ("lucene", K1, B)
+    bm25.index(docs, show_progress=False)
+    for question in QUESTIONS:
+        known = [t for t in searcher.tokens(question) if t in bm25.vocab_dict]
+        if known:
+            np.testing.assert_array_equal(searcher.scores(known), bm25.get_scores(known))
+
+
+texts = st.lists(st.sampled_from(CORPUS + QUESTIONS), min_size=2, max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(texts, st.data())
+def test_segments_with_deleted_rows_score_like_one_index_of_the_live_rows(
+    chunks: list[str], data: st.DataObject
+) -> None:
+    docs = [tokenize(text, "char12") for text in chunks]
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(docs) - 1), max_size=3)))
+    live = np.array(data.draw(st.lists(st.booleans(), min_size=len(docs), max_size=len(docs))))
+    live[data.draw(st.integers(0, len(docs) - 1))] = True
+    bounds = [0, *cuts, len(docs)]
+    parts = list(itertools.pairwise(bounds))
+    split = LexicalSearcher([Postings.build(docs[a:b]) for a, b in parts], [live[a:b] for a, b in parts], "char12")
+    whole = searcher_of([d for d, keep in zip(docs, live, strict=True) if keep], "char12")
+    for question in QUESTIONS:
+        tokens = split.tokens(question)
+        np.testing.assert_array_equal(split.scores(tokens)[live], whole.scores(tokens))
+        assert not split.scores(tokens)[~live].any()
+        assert [split.idf(t) for t in tokens] == [whole.idf(t) for t in tokens]
+
+
+def test_postings_combined_from_segments_equal_postings_built_at_once() -> None:
+    docs = [tokenize(text, "char12") for text in CORPUS]
+    first, second = Postings.build(docs[:4]), Postings.build(docs[4:])
+    # The whole without document 2, rows in a new order: 4 5 | 0 1 3.
+    combined = Postings.combine([(first, np.array([2, 3, -1, 4])), (second, np.array([0, 1]))], 5)
+    direct = Postings.build([docs[4], docs[5], docs[0], docs[1], docs[3]])
+    assert set(combined.vocab) <= set(direct.vocab) | set(first.vocab)
+    for token in direct.vocab:
+        rows, tf = combined.lookup(token)
+        want_rows, want_tf = direct.lookup(token)
+        np.testing.assert_array_equal(rows, want_rows)
+        np.testing.assert_array_equal(tf, want_tf)
+    np.testing.assert_array_equal(combined.doclen, direct.doclen)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 4), max_size=40), st.integers(0, 45))
+def test_top_rows_is_a_stable_argsort_cut_to_k(values: list[int], k: int) -> None:
+    scores = np.array(values, dtype=np.float32)
+    np.testing.assert_array_equal(top_rows(scores, k), np.argsort(-scores, kind="stable")[:k])
 
 
 def test_scores_equal_the_reference_bm25(corpus: tuple[list[list[str]], LexicalSearcher]) -> None:

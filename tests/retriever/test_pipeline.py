@@ -192,8 +192,8 @@ def test_lexical_and_dense_modes_rank_by_their_raw_scores(seed_retriever: Retrie
     for h in dense:
         assert h.score == h.dense
     query = real_embedder.embed_query(INCOME)
-    exact = seed_retriever.dense.index.reconstruct_batch(seed_retriever.data.ids) @ query
-    assert [h.chunk for h in dense] == [seed_retriever.data.chunks[i] for i in np.argsort(-exact)[:5]]
+    exact = np.concatenate([s.vectors for s in seed_retriever.data.segments]) @ query
+    assert [h.chunk for h in dense] == [seed_retriever.data.chunk(int(i)) for i in np.argsort(-exact)[:5]]
 
 
 def test_fused_search_puts_the_16118_chunk_first(seed_retriever: Retriever) -> None:

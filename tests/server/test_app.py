@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from ingest.config import DataPaths
-from ingest.index_store import current_dir
+from ingest.index_store import segment_dirs
 from ingest.tokenize import tokenizer_id
 from retriever.config import MAX_QUESTION_CHARS
 from server.app import INTERNAL_ERROR
@@ -250,18 +250,18 @@ def test_a_truncated_index_file_is_rebuilt_at_start_with_a_warning_and_healthz_s
 ) -> None:
     settings = Settings(data=tmp_path, seeds=repo_seeds)
     before = generation_of(servers.start(settings))
-    dense = current_dir(DataPaths(tmp_path).index) / "dense.faiss"
-    dense.write_bytes(dense.read_bytes()[:100])
+    vectors = segment_dirs(DataPaths(tmp_path).index)[0] / "vectors.npy"
+    vectors.write_bytes(vectors.read_bytes()[:100])
     with caplog.at_level(logging.WARNING):
         server = servers.start(settings)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("damaged" in w and "dense.faiss" in w for w in warnings), warnings
+    assert any("damaged" in w and "vectors.npy" in w for w in warnings), warnings
     try:
         with server.client() as client:
             health = client.get("/healthz").json()
             assert health["index_generation"] == before + 1
             assert health["index_built_because"].startswith("damaged generation rebuilt")
-            assert "dense.faiss" in health["index_built_because"]
+            assert "vectors.npy" in health["index_built_because"]
             assert "16118元" in ask(client, "脱贫人口收入是多少")["answer"]
     finally:
         server.stop()

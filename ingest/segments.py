@@ -1,0 +1,142 @@
+"""Making segments: from documents in the database, or by merging segments; and when to merge.
+
+A change writes one small segment (its documents) and tombstones the versions it replaces, so an
+update costs what changed. Small segments and dead rows accumulate; the merge policy picks what to
+combine, tier by tier as Lucene's does: four or more segments of one size class (a power of ten in
+rows) are merged, and a segment whose rows are a third dead is rewritten. Merging re-tokenizes and
+re-embeds nothing: term frequencies, vectors and chunk rows are copied, documents in doc_id order,
+so merging every segment gives exactly the segment a fresh build of the same documents gives.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ingest.index_store import IndexData, Segment
+from ingest.postings import Postings
+from ingest.store import Store
+from ingest.tokenize import tokenize
+from ingest.types import Chunk, Document
+
+logger = logging.getLogger(__name__)
+
+# Above this many chunks a segment's dense search is an HNSW graph instead of exact; measured by
+# `make bench-scale` (recall@10 against exact, latency), see README "Scale".
+HNSW_MIN_CHUNKS = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+MERGE_FACTOR = 4
+MAX_DEAD_SHARE = 1 / 3
+
+
+def dense_graph(vectors: npt.NDArray[np.float32]) -> Any:
+    """An HNSW graph over unit vectors (inner product) when there are enough of them, else None."""
+    if len(vectors) < HNSW_MIN_CHUNKS:
+        return None
+    import faiss
+
+    graph = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    graph.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return graph
+
+
+def new_segment(
+    docs: Sequence[Document],
+    rows: Sequence[tuple[int, Chunk]],
+    vectors: npt.NDArray[np.float32],
+    scheme: str,
+) -> Segment:
+    """A segment of documents (in doc_id order) and their chunks with database ids and vectors."""
+    chunks = [c for _, c in rows]
+    postings = Postings.build([tokenize(c.context, scheme) for c in chunks])
+    ids = np.array([i for i, _ in rows], dtype=np.int64)
+    return Segment.of(docs, chunks, ids, vectors, postings, dense_graph(vectors))
+
+
+def segment_from_store(
+    store: Store,
+    doc_ids: set[str] | None,
+    scheme: str,
+    embed: Any,
+) -> Segment:
+    """The segment of the searchable documents ``doc_ids`` (all of them when None), as stored now.
+
+    Args:
+        embed: chunks -> their vectors (the embedding cache in front of the model).
+    """
+    docs = store.documents(doc_ids=doc_ids)
+    rows = store.chunks(doc_ids=doc_ids)
+    return new_segment(docs, rows, embed([c for _, c in rows]), scheme)
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentSize:
+    """A segment's rows: live, and dead (of tombstoned documents)."""
+
+    live: int
+    dead: int
+
+    @property
+    def tier(self) -> int:
+        """Its size class: the power of ten of its live rows."""
+        return int(math.log10(self.live)) if self.live >= 1 else 0
+
+
+def plan_merge(sizes: dict[str, SegmentSize]) -> list[str]:
+    """The segments to merge into one now, in order (empty: leave them).
+
+    Every segment that is a third dead is rewritten (one with no live row is simply dropped); the
+    smallest tier that holds ``MERGE_FACTOR`` segments is merged together with every smaller one.
+    """
+    chosen = {n for n, s in sizes.items() if s.dead and s.dead >= MAX_DEAD_SHARE * (s.live + s.dead)}
+    tiers = [s.tier for s in sizes.values()]
+    for tier in sorted(set(tiers)):
+        if tiers.count(tier) >= MERGE_FACTOR:
+            chosen.update(n for n, s in sizes.items() if s.tier <= tier)
+            break
+    if len(chosen) == 1 and not sizes[next(iter(chosen))].dead:
+        return []
+    return [n for n in sizes if n in chosen]
+
+
+def merge(data: IndexData, names: Sequence[str]) -> Segment:
+    """One segment holding the live documents of the named segments of ``data``, in doc_id order."""
+    picked = [data.segment_names.index(n) for n in names]
+    home = sorted(
+        (d.doc_id, s, i) for s in picked for i, d in enumerate(data.segments[s].docs) if data.home(d.doc_id) == (s, i)
+    )
+    new_rows = {s: np.full(data.segments[s].n_rows, -1, dtype=np.int64) for s in picked}
+    doc_of = {s: np.full(len(data.segments[s].docs), -1, dtype=np.int64) for s in picked}
+    n = 0
+    for new_doc, (_, s, i) in enumerate(home):
+        rows = data.segments[s].doc_rows(i)
+        new_rows[s][rows.start : rows.stop] = np.arange(n, n + len(rows))
+        doc_of[s][i] = new_doc
+        n += len(rows)
+    dim = data.manifest.embedder.dim
+    ids = np.zeros(n, dtype=np.int64)
+    vectors = np.zeros((n, dim), dtype=np.float32)
+    table = np.zeros((n, 5), dtype=np.int32)
+    headings: dict[tuple[str, ...], int] = {}
+    for s in picked:
+        segment, target = data.segments[s], new_rows[s]
+        keep = target >= 0
+        heading_of = np.array([headings.setdefault(h, len(headings)) for h in segment.headings], dtype=np.int32)
+        ids[target[keep]] = segment.ids[keep]
+        vectors[target[keep]] = segment.vectors[keep]
+        kept = np.array(segment.table[keep])
+        kept[:, 0] = doc_of[s][kept[:, 0]]
+        if len(heading_of):
+            kept[:, 4] = heading_of[kept[:, 4]]
+        table[target[keep]] = kept
+    postings = Postings.combine([(data.segments[s].postings, new_rows[s]) for s in picked], n)
+    docs = tuple(data.segments[s].docs[i] for _, s, i in home)
+    return Segment(docs, ids, table, tuple(headings), vectors, postings, dense_graph(vectors))
