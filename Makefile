@@ -9,7 +9,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: serve test lint bench bench-compare bench-writes chaos clean
+.PHONY: serve test lint bench bench-compare bench-writes bench-scale chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,13 @@ bench: $(STAMP)
 # 8 readers idle, then 8 readers while one writer uploads and deletes (report in evals/reports/).
 bench-writes: $(STAMP)
 	$(BIN)/python -m evals.bench_writes
+
+# Libraries of 20k and 100k chunks (SIZES="20000 100000 1000000" for a million): latency, QPS at 1 and 4
+# clients, add-one and delete through the server, memory, disk, cold start, HNSW recall, bulk ingest
+# (report and plot in evals/reports/; libraries kept in var/bench-scale/ for the next run).
+SIZES ?= 20000 100000
+bench-scale: $(STAMP)
+	$(BIN)/python -m evals.bench_scale --sizes $(SIZES)
 
 # Answer latency of this checkout against BASE (a revision), alternating in one run.
 BASE ?= c450e64

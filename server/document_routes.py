@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
+from starlette.concurrency import run_in_threadpool
 
 from ingest.errors import DocumentError
 from ingest.library import Received
 from ingest.readers import UnsupportedFormatError
+from ingest.store import StatusQuery
 from server.auth import WriteKey
 from server.deps import DocumentsDep, ServiceDep
-from server.schemas import DocumentOut, DocumentSummary, MetadataPatch, UploadResult, error_responses
+from server.schemas import DocumentOut, DocumentSummary, MetadataPatch, Status, UploadResult, error_responses
 
 router = APIRouter(prefix="/api/documents", tags=["documents"])
 Files = Annotated[list[UploadFile], File(description="One or several .txt .md .html .htm .pdf .docx files")]
@@ -23,11 +25,42 @@ def _missing(doc_id: str) -> HTTPException:
     )
 
 
-@router.get("", response_model=list[DocumentSummary], responses=error_responses(500))
-def list_documents(documents: DocumentsDep, service: ServiceDep) -> list[DocumentSummary]:
-    """Every document with its metadata, chunk count and status, ordered by ``doc_id``."""
+TOTAL_HEADER = "X-Total-Count"
+PAGE_MAX = 500
+
+
+@router.get(
+    "",
+    response_model=list[DocumentSummary],
+    responses={
+        200: {
+            "headers": {TOTAL_HEADER: {"description": "documents matching the filters", "schema": {"type": "integer"}}}
+        },
+        **error_responses(422, 500),
+    },
+)
+def list_documents(
+    documents: DocumentsDep,
+    service: ServiceDep,
+    response: Response,
+    offset: Annotated[int, Query(ge=0, le=2**31, description="skip this many matching documents")] = 0,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX, description="at most this many documents")] = 100,
+    q: Annotated[str, Query(max_length=200, description="text in the title, file name, issuer, 文号 or doc_id")] = "",
+    status_in: Annotated[
+        list[Status], Query(alias="status", description="only these statuses (repeat the parameter)")
+    ] = [],  # noqa: B006 (FastAPI copies defaults)
+    doc_id: Annotated[
+        list[str], Query(max_length=PAGE_MAX, description="only these documents (repeat the parameter)")
+    ] = [],  # noqa: B006
+    region: Annotated[str, Query(max_length=50, description="a place name of the document's region, e.g. 重庆市")] = "",
+) -> list[DocumentSummary]:
+    """One page of the documents with their metadata, chunk count and status, ordered by ``doc_id``;
+    ``X-Total-Count`` says how many match the filters in all."""
+    query = StatusQuery(offset, limit, tuple(status_in), tuple(doc_id), q.strip(), region.strip())
+    rows, total = documents.page(query)
+    response.headers[TOTAL_HEADER] = str(total)
     served = service.retriever.docs
-    return [DocumentSummary.from_domain(served.get(row.doc_id), row) for row in documents.statuses()]
+    return [DocumentSummary.from_domain(served.get(row.doc_id), row) for row in rows]
 
 
 @router.get("/{doc_id}", response_model=DocumentOut, responses=error_responses(404, 500))
@@ -64,7 +97,7 @@ async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
     unsupported type the reply is 415 listing the supported ones.
     """
     named = await _read(files)
-    outcomes = documents.add(named)
+    outcomes = await run_in_threadpool(documents.add, named)  # hashing, fsync and the commit leave the event loop
     if outcomes and all(isinstance(o, UnsupportedFormatError) for o in outcomes):
         raise outcomes[0]  # type: ignore[misc]
     return [_result(o, name) for o, (name, _) in zip(outcomes, named, strict=True)]
@@ -82,7 +115,7 @@ async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadR
     if len(files) != 1:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"send exactly one file, not {len(files)}")
     ((name, data),) = await _read(files)
-    received = documents.replace(doc_id, name, data)
+    received = await run_in_threadpool(documents.replace, doc_id, name, data)
     if received is None:
         raise _missing(doc_id)
     return UploadResult.from_received(received)

@@ -1,8 +1,9 @@
 """Adding, replacing and deleting documents while the server keeps answering.
 
 Uploads are stored and acknowledged at once (status ``received``); one background thread then
-parses them, builds a new index generation under the data directory's writer lock, and swaps
-the served retriever. Questions keep being answered from the previous generation meanwhile.
+parses them, publishes a new index generation under the data directory's writer lock (a small
+segment of what changed), and swaps the served retriever; then, if the merge policy asks, it merges
+segments and swaps again. Questions keep being answered from the previous generation meanwhile.
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 
-from ingest.build import SEED_ORIGIN, UpdateOptions, ensure_index
+from ingest.build import SEED_ORIGIN, UpdateOptions, compact_index, ensure_index
 from ingest.config import DataPaths
 from ingest.embed import Embedder
 from ingest.errors import DocumentError
 from ingest.index_store import current_generation
 from ingest.library import Library, Received
 from ingest.readers import ReadLimits
+from ingest.store import StatusQuery
 from ingest.types import DocStatus
 from retriever.pipeline import Retriever
 from server.runtime import LOCK_WAIT_S, Service
@@ -29,8 +31,9 @@ class SeedDocumentError(DocumentError):
     """Seed documents are managed in ``seeds/``, not through the API."""
 
 
-# How often the indexer looks for a generation published by another process (`zhengce add`).
-POLL_S = 5.0
+# How often the indexer looks for a generation published by another process (`zhengce add`, or
+# another worker of this server, which then serves the documents this one hid as deleted).
+POLL_S = 0.25
 
 
 class Indexer:
@@ -88,14 +91,23 @@ class Indexer:
                 self._idle.set()
 
     def update(self) -> None:
-        """Parse pending documents, rebuild if anything changed, and serve the new generation."""
+        """Parse pending documents, publish what changed, and serve the new generation; then merge
+        segments if the merge policy asks, serving each merged generation as it is published."""
         s = self.settings
-        manifest = ensure_index(
-            DataPaths(s.data), s.seeds, s.build_config(), self.embedder, UpdateOptions(wait_s=LOCK_WAIT_S)
-        )
-        if manifest.generation != self.service.generation:
-            self.service.swap(Retriever.open(DataPaths(s.data).index, self.embedder))
+        paths = DataPaths(s.data)
+        options = UpdateOptions(wait_s=LOCK_WAIT_S, workers=s.embed_processes)
+        manifest = ensure_index(paths, s.seeds, s.build_config(), self.embedder, options)
+        self._serve_current()
         logger.info("index generation %d published (%d documents)", manifest.generation, manifest.n_docs)
+        # Merges one at a time, stopping as soon as another update is asked for: changes come first.
+        while not self._wake.is_set() and not self._stop.is_set() and compact_index(paths, self.embedder, LOCK_WAIT_S):
+            self._serve_current()
+
+    def _serve_current(self) -> None:
+        """Serve the current generation if it is not the one served."""
+        index = DataPaths(self.settings.data).index
+        if current_generation(index) != self.service.generation:
+            self.service.swap(Retriever.open(index, self.embedder))
 
 
 class Documents:
@@ -167,6 +179,11 @@ class Documents:
         """The status rows of every document, or of one."""
         with self._lock:
             return self._library.store.statuses(doc_id)
+
+    def page(self, query: StatusQuery) -> tuple[list[DocStatus], int]:
+        """One page of the status rows a query selects, and how many it selects in all."""
+        with self._lock:
+            return self._library.store.statuses(page=query), self._library.store.count_statuses(query)
 
     @staticmethod
     def _guard(library: Library, doc_id: str) -> DocStatus | None:

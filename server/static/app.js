@@ -7,6 +7,7 @@ const STORE_KEY = "zhengce.conversation.v1";
 const API_KEY_KEY = "zhengce.apiKey";
 const MAX_TURNS = 50;
 const POLL_MS = 1500;
+const DOC_PAGE = 50; // documents fetched per page of the library list
 const STATUS_NAMES = { received: "已接收", parsed: "索引中", indexed: "已索引", failed: "失败" };
 const REASONS = ["数字错误", "引用不对", "应该拒答", "没找到答案", "其他"];
 const ABSTAIN_HEADING = "未在已收录的文档中找到相关内容";
@@ -23,6 +24,7 @@ const ui = {
   viewerNote: $("viewer-note"), viewerBody: $("viewer-body"),
   dropZone: $("drop-zone"), pickFiles: $("pick-files"), fileInput: $("file-input"), uploads: $("uploads"),
   libraryStatus: $("library-status"), documents: $("documents"), docCount: $("doc-count"),
+  docFilter: $("doc-filter"), docMore: $("doc-more"),
   keyDialog: $("key-dialog"), keyInput: $("key-input"), keyMessage: $("key-message"),
   confirmDialog: $("confirm-dialog"), confirmMessage: $("confirm-message"),
 };
@@ -31,7 +33,10 @@ const state = {
   turns: loadTurns(),
   asking: false,
   authRequired: false,
-  docs: [],
+  docs: [], // the page of the library list shown
+  docTotal: 0, // how many documents match the filter
+  docLimit: DOC_PAGE,
+  uploaded: [], // status rows of the documents uploaded from this page
   docCache: new Map(), // doc_id -> Promise<document JSON>
   pollTimer: 0,
   viewer: null, // {items, index, opener}
@@ -669,29 +674,41 @@ function anyInProgress(docs) {
   return docs.some((d) => d.status === "received" || d.status === "parsed");
 }
 
+async function fetchDocuments(params) {
+  const response = await fetch("/api/documents?" + params.toString());
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new Error(errorText(response.status, body));
+  return { docs: body, total: Number(response.headers.get("X-Total-Count") || body.length) };
+}
+
 async function refreshDocuments() {
   clearTimeout(state.pollTimer);
   state.pollTimer = 0;
-  let docs;
+  const page = new URLSearchParams({ limit: String(state.docLimit) });
+  if (ui.docFilter.value.trim()) page.set("q", ui.docFilter.value.trim());
+  // The uploads listed above the library are followed by id: they need not be on the page shown.
+  const ids = [...ui.uploads.querySelectorAll("li[data-doc-id]")].map((row) => row.dataset.docId);
+  const uploaded = new URLSearchParams({ limit: "500" });
+  ids.forEach((id) => uploaded.append("doc_id", id));
   try {
-    const response = await fetch("/api/documents");
-    const body = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(errorText(response.status, body));
-    docs = body;
+    const [shown, mine] = await Promise.all([fetchDocuments(page), ids.length ? fetchDocuments(uploaded) : { docs: [] }]);
+    state.docs = shown.docs;
+    state.docTotal = shown.total;
+    state.uploaded = mine.docs;
   } catch (error) {
     say(ui.libraryStatus, "无法载入文档列表。" + error.message, true);
     state.pollTimer = setTimeout(refreshDocuments, POLL_MS * 4);
     return;
   }
-  state.docs = docs;
   renderDocuments();
   updateUploadRows();
-  if (anyInProgress(docs)) state.pollTimer = setTimeout(refreshDocuments, POLL_MS);
+  if (anyInProgress(state.docs) || anyInProgress(state.uploaded)) state.pollTimer = setTimeout(refreshDocuments, POLL_MS);
 }
 
 function renderDocuments() {
-  ui.docCount.textContent = "（" + state.docs.length + "）";
+  ui.docCount.textContent = "（" + state.docTotal + "）";
   ui.documents.replaceChildren(...state.docs.map(documentItem));
+  ui.docMore.hidden = state.docs.length >= state.docTotal;
 }
 
 function statusBadge(status) {
@@ -859,7 +876,7 @@ function showUploadResult(row, result) {
 
 function updateUploadRows() {
   for (const row of ui.uploads.querySelectorAll("li[data-doc-id]")) {
-    const doc = state.docs.find((d) => d.doc_id === row.dataset.docId);
+    const doc = state.uploaded.find((d) => d.doc_id === row.dataset.docId);
     if (!doc) {
       setUploadStatus(row, "已删除", "deleted");
       continue;
@@ -873,6 +890,18 @@ function updateUploadRows() {
 // ---------------------------------------------------------------- wiring
 
 function wire() {
+  let filterTimer = 0;
+  ui.docFilter.addEventListener("input", () => {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(() => {
+      state.docLimit = DOC_PAGE;
+      refreshDocuments();
+    }, 250);
+  });
+  ui.docMore.addEventListener("click", () => {
+    state.docLimit += DOC_PAGE;
+    refreshDocuments();
+  });
   ui.form.addEventListener("submit", (event) => {
     event.preventDefault();
     const question = ui.question.value;

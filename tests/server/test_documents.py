@@ -609,6 +609,47 @@ def test_every_listed_document_has_a_region_list_and_the_seed_is_in_chongqing(ap
     assert listed[SEED_DOC]["region"] == ["重庆市"]
 
 
+def test_the_list_is_paged_with_the_total_in_a_header_and_pages_that_add_up(server: Any, api: httpx.Client) -> None:
+    for i in range(3):
+        assert (
+            upload(api, (f"page-{i}.txt", text_file(f"关于分页测试第{i}号的通知", f"第{i}号事项。"))).status_code == 202
+        )
+    settle(server)
+    everything = api.get("/api/documents", params={"limit": 500})
+    total = int(everything.headers["X-Total-Count"])
+    assert total == len(everything.json()) >= 4
+    pages = [api.get("/api/documents", params={"offset": o, "limit": 2}) for o in range(0, total, 2)]
+    assert all(int(p.headers["X-Total-Count"]) == total for p in pages)
+    assert [d["doc_id"] for p in pages for d in p.json()] == [d["doc_id"] for d in everything.json()]
+    assert [d["doc_id"] for d in everything.json()] == sorted(d["doc_id"] for d in everything.json())
+
+
+def test_the_list_filters_by_text_status_region_and_doc_id(server: Any, api: httpx.Client) -> None:
+    [result] = upload(api, ("filter.txt", text_file("关于筛选测试_50%事项的通知", "筛选测试事项。"))).json()
+    settle(server)
+    found = api.get("/api/documents", params={"q": "筛选测试_50%"})
+    assert [d["doc_id"] for d in found.json()] == [result["doc_id"]] and found.headers["X-Total-Count"] == "1"
+    assert api.get("/api/documents", params={"q": "筛选测试_5"}).json()  # a prefix of the title
+    assert api.get("/api/documents", params={"q": "筛选测试%50"}).json() == []  # % and _ are taken literally
+    indexed = api.get("/api/documents", params={"status": "indexed", "limit": 500}).json()
+    assert indexed and {d["status"] for d in indexed} == {"indexed"}
+    assert api.get("/api/documents", params={"status": ["failed", "received"], "q": "筛选测试"}).json() == []
+    chongqing = api.get("/api/documents", params={"region": "重庆市", "limit": 500}).json()
+    assert SEED_DOC in {d["doc_id"] for d in chongqing} and all("重庆市" in d["region"] for d in chongqing)
+    two = api.get("/api/documents", params={"doc_id": [SEED_DOC, result["doc_id"], "no-such-doc"]}).json()
+    assert sorted(d["doc_id"] for d in two) == sorted([SEED_DOC, result["doc_id"]])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": 0}, {"limit": 501}, {"offset": -1}, {"status": "deleted"}, {"q": "x" * 201}, {"limit": "many"}],
+)
+def test_a_bad_page_or_filter_is_422_naming_the_parameter(api: httpx.Client, params: dict[str, Any]) -> None:
+    reply = api.get("/api/documents", params=params)
+    assert reply.status_code == 422
+    assert next(iter(params)) in reply.json()["detail"]
+
+
 def test_a_corrected_region_shows_at_once(server: Any, api: httpx.Client) -> None:
     data = text_file("关于做好2024年夏季防汛工作的通知", "各单位要做好汛期值班值守工作，确保信息畅通。")
     [result] = upload(api, ("flood-region.txt", data)).json()
