@@ -151,22 +151,34 @@ class IndexData:
         s, local = self.locate(row)
         return self.segments[s].chunk(local)
 
-    def doc_id(self, row: int) -> str:
-        """The document of one row."""
-        s, local = self.locate(row)
+    def doc_ids(self, rows: Sequence[int]) -> list[str]:
+        """The documents of many rows at once."""
+        at = np.asarray(rows, dtype=np.int64)
+        segment_of = np.searchsorted(self.offsets, at, "right") - 1
+        out = [""] * len(at)
+        for s in np.unique(segment_of):
+            mine = np.flatnonzero(segment_of == s)
+            segment = self.segments[s]
+            for i, d in zip(mine, segment.table[at[mine] - self.offsets[s], 0], strict=True):
+                out[i] = segment.docs[d].doc_id
+        return out
+
+    def chunk_holding(self, doc_id: str, start: int, end: int) -> Chunk | None:
+        """The first chunk of a live document holding ``[start, end)`` whole, else the first holding ``start``."""
+        if doc_id not in self._home:
+            return None
+        s, d = self._home[doc_id]
         segment = self.segments[s]
-        return segment.docs[int(segment.table[local, 0])].doc_id
+        rows = segment.doc_rows(d)
+        starts, ends = segment.table[rows.start : rows.stop, 2], segment.table[rows.start : rows.stop, 3]
+        for held in ((starts <= start) & (end <= ends), (starts <= start) & (start < ends)):
+            if held.any():
+                return segment.chunk(rows.start + int(np.argmax(held)))
+        return None
 
     def home(self, doc_id: str) -> tuple[int, int] | None:
         """Where a live document is: its segment and its place in that segment's documents."""
         return self._home.get(doc_id)
-
-    def chunks_of(self, doc_id: str) -> list[Chunk]:
-        """A live document's chunks in order (none for an unknown one)."""
-        if doc_id not in self._home:
-            return []
-        s, d = self._home[doc_id]
-        return [self.segments[s].chunk(r) for r in self.segments[s].doc_rows(d)]
 
     def rows(self) -> Iterator[int]:
         """Every live row, in order."""

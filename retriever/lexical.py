@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 Scores = npt.NDArray[np.float32]
 Rows = npt.NDArray[np.int64]
 K1, B = 1.5, 0.75
+_DF_CACHE = 200_000
 
 
 def lucene_idf(df: float, n_docs: int) -> float:
@@ -51,6 +52,7 @@ class LexicalSearcher:
         length = sum(int(p.doclen[m].sum()) for p, m in zip(self.segments, self._live, strict=True))
         self.avgdl = length / self.n_docs if self.n_docs else 1.0
         self.oov_idf = lucene_idf(0, self.n_docs)
+        self._df: dict[str, int] = {}  # document frequencies asked for so far (a question's terms, for their idf)
 
     def tokens(self, text: str) -> list[str]:
         """The distinct search tokens of ``text``, in order."""
@@ -70,7 +72,12 @@ class LexicalSearcher:
 
     def idf(self, token: str) -> float:
         """The idf of a token over the live chunks (the out-of-vocabulary value when none holds it)."""
-        return lucene_idf(sum(len(rows) for _, rows, _ in self._postings(token)), self.n_docs)
+        df = self._df.get(token)
+        if df is None:
+            if len(self._df) > _DF_CACHE:
+                self._df.clear()
+            df = self._df[token] = sum(len(rows) for _, rows, _ in self._postings(token))
+        return lucene_idf(df, self.n_docs)
 
     def scores(self, tokens: list[str]) -> Scores:
         """BM25 scores of every row for the query tokens (0 for rows of deleted documents)."""

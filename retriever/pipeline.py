@@ -7,7 +7,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -66,6 +66,15 @@ def check_question(question: str) -> str:
     return q
 
 
+_CACHED_DOCS = 4096
+
+
+def _bound(cache: dict[str, Any]) -> None:
+    """Empty a per-document cache that has reached ``_CACHED_DOCS`` entries (memory stays bounded)."""
+    if len(cache) >= _CACHED_DOCS:
+        cache.clear()
+
+
 @dataclass(slots=True)
 class _Timer:
     marks: dict[str, float]
@@ -108,7 +117,8 @@ class Retriever:
         self.texts = {d.doc_id: d.text for d in data.docs.values()}
         self.synonyms = default_synonyms()
         # What each document needs for ranking and answering, worked out when a question first needs it
-        # (opening a large library stays cheap); concurrent questions may both fill an entry, with equal values.
+        # (opening a large library stays cheap) and kept for the last few thousand documents asked about;
+        # concurrent questions may both fill an entry, with equal values.
         self._folded: dict[str, str] = {}
         self._places: dict[str, frozenset[str]] = {}
         self._titles: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
@@ -147,6 +157,7 @@ class Retriever:
     def _title(self, doc_id: str) -> tuple[frozenset[str], tuple[str, ...]]:
         """A document title's search tokens and the years it names."""
         if doc_id not in self._titles:
+            _bound(self._titles)
             title = self.docs[doc_id].title
             self._titles[doc_id] = (frozenset(self.lexical.tokens(title)), question_years(normalize_for_search(title)))
         return self._titles[doc_id]
@@ -186,7 +197,8 @@ class Retriever:
         dense_rows, _ = self.dense.search(query, n)
         lex_rows = top_rows(lexical, n)
         lex_rows = lex_rows[lexical[lex_rows] > 0]
-        merged = {r: self.data.doc_id(r) for r in dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()])}
+        candidates = list(dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()]))
+        merged = dict(zip(candidates, self.data.doc_ids(candidates), strict=True))
         kept = {r: d for r, d in merged.items() if d not in exclude}
         rows = np.array(list(kept), dtype=np.int64)
         cover = {d: question.terms.coverage(self._title(d)[0], min_len=2) for d in set(kept.values())}
@@ -310,6 +322,7 @@ class Retriever:
             return False
         folded = self._search_form(doc.doc_id)
         if doc.doc_id not in self._places:
+            _bound(self._places)
             self._places[doc.doc_id] = frozenset(p.name for p in find_places(folded))
         places = self._places[doc.doc_id]
         absent = [c for c in q.places if c[-1] not in places and region_fit((c,), doc.region) <= 0]
@@ -318,6 +331,7 @@ class Retriever:
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""
         if doc_id not in self._folded:
+            _bound(self._folded)
             doc = self.docs[doc_id]
             self._folded[doc_id] = normalize_for_search(f"{doc.title}\n{doc.text}")
         return self._folded[doc_id]
@@ -328,7 +342,4 @@ class Retriever:
 
     def _chunk_for(self, doc_id: str, span: Span, fallback: Chunk) -> Chunk:
         """The chunk that holds the whole span (chunks overlap, so one usually does), else the one holding its start."""
-        chunks = self.data.chunks_of(doc_id)
-        inside = [c for c in chunks if c.start <= span.start and span.end <= c.end]
-        starts = [c for c in chunks if c.start <= span.start < c.end]
-        return (inside or starts or [fallback])[0]
+        return self.data.chunk_holding(doc_id, span.start, span.end) or fallback

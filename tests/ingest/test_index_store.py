@@ -163,11 +163,14 @@ def test_tombstoned_documents_are_neither_documents_nor_live_rows(
     publish(tmp_path, hash_embedder, first, second, tombstones={"0": [EXTRA_DOC.doc_id]})
     data = read_index(tmp_path)
     assert data.docs[EXTRA_DOC.doc_id] == replaced
-    assert all(c.text in replaced.text for c in data.chunks_of(EXTRA_DOC.doc_id))
+    quote = "三、新增条款。"
+    at = replaced.text.index(quote)
+    held = data.chunk_holding(EXTRA_DOC.doc_id, at, at + len(quote))
+    assert held is not None and held.start <= at and at + len(quote) <= held.end and quote in held.text
     extra = first.docs.index(EXTRA_DOC)
     assert not data.live[0][first.table[:, 0] == extra].any() and data.live[0][first.table[:, 0] != extra].all()
     assert data.live[1].all()
-    assert [data.doc_id(r) for r in data.rows()].count(EXTRA_DOC.doc_id) == second.n_rows
+    assert data.doc_ids(list(data.rows())).count(EXTRA_DOC.doc_id) == second.n_rows
 
 
 def test_a_truncated_vectors_file_raises_index_format_error(root: Path) -> None:
@@ -357,5 +360,5 @@ def test_index_data_numbers_rows_segment_after_segment(
     publish(tmp_path, hash_embedder, first, second)
     data: IndexData = read_index(tmp_path)
     assert data.n_rows == first.n_rows + second.n_rows
-    assert data.chunk(first.n_rows) == second.chunk(0) and data.doc_id(first.n_rows) == EXTRA_DOC.doc_id
+    assert data.chunk(first.n_rows) == second.chunk(0) and data.doc_ids([first.n_rows, 0]) == [EXTRA_DOC.doc_id, first.docs[0].doc_id]
     assert data.locate(first.n_rows - 1) == (0, first.n_rows - 1)
