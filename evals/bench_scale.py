@@ -134,14 +134,17 @@ def bulk_ingest(workers: int) -> dict[str, Any]:
             "chunks_per_s": round(summary["chunks"] / seconds, 1)}  # fmt: skip
 
 
-def build_library(size: int) -> tuple[Path, dict[str, Any]]:
-    """A data directory of at least ``size`` chunks (reused when one was built before), and its build figures."""
+def build_library(size: int, smaller: Path | None) -> tuple[Path, dict[str, Any]]:
+    """A data directory of at least ``size`` chunks and its build figures: reused when built before, else
+    grown from a copy of the ``smaller`` one (its embeddings included)."""
     from ingest.build import UpdateOptions, embed_with_cache, ensure_index
     from ingest.config import BuildConfig, DataPaths
     from ingest.embed import SentenceEmbedder
     from ingest.library import Library
 
     paths = DataPaths(WORK / f"library-{size}")
+    if not paths.root.exists() and smaller is not None:
+        shutil.copytree(smaller, paths.root)
     cfg = BuildConfig()
     embedder = SentenceEmbedder(cfg.embedder)
     rng = np.random.default_rng(size)
@@ -163,7 +166,7 @@ def build_library(size: int) -> tuple[Path, dict[str, Any]]:
             _drawn_vectors(library.store, embedder.info.name, rng)
     finally:
         library.close()
-    manifest = ensure_index(paths, None, cfg, embedder, UpdateOptions(progress=True))
+    manifest = ensure_index(paths, None, cfg, embedder, UpdateOptions(progress=True, workers=os.cpu_count() or 1))
     disk = sum(p.stat().st_size for p in paths.index.rglob("*") if p.is_file())
     return paths.root, {
         "chunks": manifest.n_chunks, "documents": manifest.n_docs,
@@ -392,8 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         report["bulk_ingest_ratio"] = round(
             report["bulk_ingest"][-1]["chunks_per_s"] / report["bulk_ingest"][0]["chunks_per_s"], 2
         )
-    for size in args.sizes:
-        data, library = build_library(size)
+    data: Path | None = None
+    for size in sorted(args.sizes):
+        data, library = build_library(size, data)
         row = {"target": size, "library": library}
         row["in_process_add_one"] = add_one_in_process(data)
         row["hnsw"] = hnsw_recall(data, questions)

@@ -360,5 +360,8 @@ def test_index_data_numbers_rows_segment_after_segment(
     publish(tmp_path, hash_embedder, first, second)
     data: IndexData = read_index(tmp_path)
     assert data.n_rows == first.n_rows + second.n_rows
-    assert data.chunk(first.n_rows) == second.chunk(0) and data.doc_ids([first.n_rows, 0]) == [EXTRA_DOC.doc_id, first.docs[0].doc_id]
+    assert data.chunk(first.n_rows) == second.chunk(0) and data.doc_ids([first.n_rows, 0]) == [
+        EXTRA_DOC.doc_id,
+        first.docs[0].doc_id,
+    ]
     assert data.locate(first.n_rows - 1) == (0, first.n_rows - 1)

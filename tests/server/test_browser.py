@@ -441,6 +441,35 @@ def test_a_run_on_notice_under_a_hash_name_is_listed_with_its_title_and_region_a
     shot(page, "run-on-notice")
 
 
+def test_a_large_library_is_listed_fifty_at_a_time_with_a_total_more_and_a_filter(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]]
+) -> None:
+    url, _ = fresh_server()
+    files = [
+        (
+            "files",
+            (
+                f"notice-{i:02d}.txt",
+                f"关于第{i:02d}号分页事项的通知\n第{i:02d}号事项请按期办理。\n".encode(),
+                "text/plain",
+            ),
+        )
+        for i in range(55)
+    ]
+    assert httpx.post(f"{url}/api/documents", files=files, timeout=60).status_code == 202
+    page.goto(url)
+    page.click("#tab-library")
+    expect(page.locator("#doc-count")).to_have_text("（56）", timeout=INDEX_WAIT_MS)  # the seed too
+    expect(page.locator("#documents li.doc")).to_have_count(50)
+    page.click("#doc-more")
+    expect(page.locator("#documents li.doc")).to_have_count(56)
+    expect(page.locator("#doc-more")).to_be_hidden()
+    page.fill("#doc-filter", "第07号分页")
+    expect(page.locator("#documents li.doc")).to_have_count(1)
+    expect(page.locator("#documents li.doc .doc-title")).to_have_text("关于第07号分页事项的通知")
+    expect(page.locator("#doc-count")).to_have_text("（1）")
+
+
 def test_markup_in_a_document_is_shown_as_text_and_never_run(
     page: Page, fresh_server: Callable[..., tuple[str, Path]]
 ) -> None:
