@@ -153,12 +153,14 @@ def build_library(size: int, smaller: Path | None) -> tuple[Path, dict[str, Any]
     try:
         files = list(real_files())
         copy = 0
-        library.receive_each(files)  # identical bytes again are no-ops: a library built before is reused
+        list(library.receive_each(files))  # identical bytes again are no-ops: a library built before is reused
         library.process_pending()
-        while sum(s.n_chunks for s in library.store.statuses()) < size:  # grows a whole copy at a time
+        while (held := sum(s.n_chunks for s in library.store.statuses())) < size:  # a whole copy at a time
             copy += 1
-            library.receive_each([c for n, d in files if (c := recombined(n, d, copy)) is not None])
+            list(library.receive_each([c for n, d in files if (c := recombined(n, d, copy)) is not None]))
             library.process_pending()
+            if sum(s.n_chunks for s in library.store.statuses()) == held:
+                raise RuntimeError(f"copy {copy} added no chunks; the library stays at {held}")
         copies = {s.doc_id for s in library.store.statuses() if s.filename != original_name(s.filename)}
         if copies:  # the real chunks are embedded first, so the copies' vectors are drawn from real ones
             real = [c for _, c in library.store.chunks() if c.doc_id not in copies]
@@ -321,14 +323,19 @@ def add_one_in_process(data: Path) -> dict[str, float]:
 
 
 def hnsw_recall(data: Path, questions: list[str]) -> dict[str, Any]:
-    """Recall@10 and latency of each HNSW segment against exact search over its own vectors."""
+    """Recall@10 and latency of each HNSW segment against exact search over its own vectors, for the
+    given questions and 200 DRCD ones."""
     from ingest.embed import SentenceEmbedder
     from ingest.index_store import read_index
     from retriever.dense import DenseSearcher
 
     index = read_index(Path(data) / "index")
     embedder = SentenceEmbedder(index.manifest.embedder.name)
-    queries = np.stack([embedder.embed_query(q) for q in questions[:200]])
+    drcd = [
+        json.loads(line)["question"]
+        for line in (SHARED / "drcd" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    queries = np.stack([embedder.embed_query(q) for q in [*questions[:200], *drcd[:600:3]]])
     out = []
     for segment, live in zip(index.segments, index.live, strict=True):
         if segment.dense is None:

@@ -194,9 +194,8 @@ def build_index(
     """Derive a new generation of one segment from everything in the database and publish it, recording ``reason``."""
     started = time.perf_counter()
     version = store.version
-    segment = segment_from_store(
-        store, None, cfg.tokenizer, partial(embed_with_cache, store, embedder, progress=progress)
-    )
+    embed = partial(embed_with_cache, store, embedder, progress=progress, workers=workers)
+    segment = segment_from_store(store, None, cfg.tokenizer, embed)
     name, digest = write_segment(root, segment)
     manifest = _manifest(
         cfg, embedder, reason,

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 # From this many chunks on, a segment's dense search is an HNSW graph instead of exact. Measured here on
 # the 28k-chunk library of ../shared/data with real question embeddings: exact search 3.2 ms a question
-# (reading every vector), HNSW (M 32, efSearch 128) 0.39 ms at recall@10 0.972; exact is ~1 ms at 10k.
+# (reading every vector), HNSW (M 32, efSearch 256) 0.6-0.7 ms at recall@10 0.97-0.998 (see
+# retriever.dense.EF_SEARCH); exact is ~1 ms at 10k.
 # `make bench-scale` reports recall and both latencies per size (README "Scale").
 HNSW_MIN_CHUNKS = 20_000
 HNSW_M = 32
