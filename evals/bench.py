@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -45,6 +46,39 @@ def seed_questions() -> list[str]:
     from evals import dataset
 
     return [json.loads(line)["question"] for line in dataset.EVAL_SET.read_text(encoding="utf-8").splitlines()]
+
+
+def ask_until(
+    url: str, questions: Sequence[str], stop: threading.Event, out: list[float], errors: list[str], first: int = 0
+) -> None:
+    """One client asking ``questions`` in turn from ``first`` on, until ``stop``: each latency in ``out`` (ms),
+    each failure in ``errors``."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=60) as client:
+        i = first
+        while not stop.is_set():
+            started = time.perf_counter()
+            try:
+                reply = client.post("/api/ask", json={"question": questions[i % len(questions)]})
+                if reply.status_code != 200:
+                    errors.append(f"{reply.status_code}: {reply.text[:200]}")
+            except Exception as e:  # a benchmark counts every failure, whatever it is
+                errors.append(repr(e))
+            out.append((time.perf_counter() - started) * 1000)
+            i += 1
+
+
+def run_for(seconds: float, jobs: Sequence[Callable[[threading.Event], None]]) -> None:
+    """Run each job in a thread of its own for ``seconds``, then set the event they were given and wait for them."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=job, args=(stop,)) for job in jobs]
+    for t in threads:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
 
 
 def _timed(fn: Callable[[], Any]) -> float:

@@ -30,12 +30,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from evals.bench import REPO, latency_stats, seed_questions, served
+from evals.bench import REPO, ask_until, latency_stats, run_for, seed_questions, served
 
 logger = logging.getLogger("evals.bench_scale")
 
@@ -179,32 +180,17 @@ def build_library(size: int, smaller: Path | None) -> tuple[Path, dict[str, Any]
 
 
 def _load(url: str, questions: list[str], clients: int, seconds: float) -> dict[str, Any]:
-    import httpx
-
-    stop = threading.Event()
-    latencies: list[float] = []
+    """``clients`` clients asking for ``seconds``: questions per second, errors, latency."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[str] = []
+    run_for(seconds, [partial(_client, url, questions, out, errors, 7 * i) for i, out in enumerate(latencies)])
+    samples = [x for per_client in latencies for x in per_client]
+    qps = round(len(samples) / seconds, 1)
+    return {"clients": clients, "qps": qps, "errors": len(errors), **latency_stats(samples)}
 
-    def client(offset: int) -> None:
-        with httpx.Client(base_url=url, timeout=60) as http:
-            i = offset
-            while not stop.is_set():
-                started = time.perf_counter()
-                reply = http.post("/api/ask", json={"question": questions[i % len(questions)]})
-                if reply.status_code != 200:
-                    errors.append(str(reply.status_code))
-                latencies.append((time.perf_counter() - started) * 1000)
-                i += 7
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
-    stats = latency_stats(latencies)
-    return {"clients": clients, "qps": round(len(latencies) / seconds, 1), "errors": len(errors), **stats}
+def _client(url: str, questions: list[str], out: list[float], errors: list[str], first: int, stop: Any) -> None:
+    ask_until(url, questions, stop, out, errors, first)
 
 
 def _add_one(url: str, tag: int) -> tuple[float, bool]:
@@ -237,17 +223,17 @@ def _memory_mb(proc: Any) -> dict[str, float]:
 
 def _during_writes(url: str, questions: list[str], seconds: float) -> dict[str, Any]:
     """p95 of 4 clients while one writer keeps uploading, against the same idle."""
-    stop = threading.Event()
     adds: list[float] = []
 
-    def writer() -> None:
+    def writer(stop: threading.Event) -> None:
         tag = 10**7
         while not stop.is_set():
             tag += 1
             adds.append(_add_one(url, tag)[0])
 
     idle = _load(url, questions, 4, seconds)
-    thread = threading.Thread(target=writer)
+    stop = threading.Event()
+    thread = threading.Thread(target=writer, args=(stop,))
     thread.start()
     busy = _load(url, questions, 4, seconds)
     stop.set()

@@ -14,30 +14,14 @@ import json
 import sys
 import tempfile
 import threading
-import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from evals.bench import REPO, latency_stats, seed_questions, served
+from evals.bench import REPO, ask_until, latency_stats, run_for, seed_questions, served
 
 READERS = 8
-
-
-def _read(url: str, questions: list[str], stop: threading.Event, out: list[float], errors: list[str]) -> None:
-    import httpx
-
-    with httpx.Client(base_url=url, timeout=60) as client:
-        i = 0
-        while not stop.is_set():
-            started = time.perf_counter()
-            try:
-                reply = client.post("/api/ask", json={"question": questions[i % len(questions)]})
-                if reply.status_code != 200:
-                    errors.append(f"{reply.status_code}: {reply.text[:200]}")
-            except Exception as e:  # a benchmark counts every failure, whatever it is
-                errors.append(repr(e))
-            out.append((time.perf_counter() - started) * 1000)
-            i += 1
 
 
 def _write(url: str, stop: threading.Event, done: dict[str, int], errors: list[str]) -> None:
@@ -62,26 +46,22 @@ def _write(url: str, stop: threading.Event, done: dict[str, int], errors: list[s
 
 
 def _phase(url: str, questions: list[str], seconds: float, writing: bool) -> dict[str, Any]:
-    stop = threading.Event()
     latencies: list[list[float]] = [[] for _ in range(READERS)]
     errors: list[str] = []
     done = {"uploads": 0, "deletes": 0}
-    threads = [
-        threading.Thread(target=_read, args=(url, questions, stop, latencies[i], errors)) for i in range(READERS)
-    ]
+    jobs: list[Callable[[threading.Event], None]] = [partial(_reader, url, questions, out, errors) for out in latencies]
     if writing:
-        threads.append(threading.Thread(target=_write, args=(url, stop, done, errors)))
-    for t in threads:
-        t.start()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
+        jobs.append(lambda stop: _write(url, stop, done, errors))
+    run_for(seconds, jobs)
     samples = [x for per_reader in latencies for x in per_reader]
     stats = {k: round(v, 1) for k, v in latency_stats(samples).items() if k != "n"}
     return {"requests": len(samples), "errors": len(errors), "first_errors": errors[:3], **stats} | (
         {"writes": done} if writing else {}
     )
+
+
+def _reader(url: str, questions: list[str], out: list[float], errors: list[str], stop: threading.Event) -> None:
+    ask_until(url, questions, stop, out, errors)
 
 
 def run(seconds: float) -> dict[str, Any]:

