@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 TF_MAX = np.iinfo(np.uint16).max
+BUILD_BATCH = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,20 @@ class Postings:
 
     @classmethod
     def build(cls, token_lists: Sequence[Sequence[str]]) -> Postings:
-        """The postings of chunks given as token lists, row ``i`` being ``token_lists[i]``."""
+        """The postings of chunks given as token lists, row ``i`` being ``token_lists[i]``.
+
+        Built ``BUILD_BATCH`` rows at a time and combined, so a large segment's postings pass through
+        numpy arrays, never through Python lists of every posting."""
+        if len(token_lists) <= BUILD_BATCH:
+            return cls._build(token_lists)
+        parts = []
+        for start in range(0, len(token_lists), BUILD_BATCH):
+            part = cls._build(token_lists[start : start + BUILD_BATCH])
+            parts.append((part, np.arange(start, start + part.n_rows, dtype=np.int64)))
+        return cls.combine(parts, len(token_lists))
+
+    @classmethod
+    def _build(cls, token_lists: Sequence[Sequence[str]]) -> Postings:
         vocab: dict[str, int] = {}
         cols: list[int] = []
         rows: list[int] = []
@@ -70,15 +84,15 @@ class Postings:
             remap = np.array([vocab.setdefault(t, len(vocab)) for t in postings.vocab], dtype=np.int64)
             order = np.empty(len(remap), dtype=np.int64)
             order[list(postings.vocab.values())] = remap  # column j of this part is column order[j] of the whole
-            col = np.repeat(order, np.diff(postings.indptr))
-            row = new_row[postings.rows]
+            col = np.repeat(order.astype(np.int32), np.diff(postings.indptr))
+            row = new_row[postings.rows].astype(np.int32)
             keep = row >= 0
             cols.append(col[keep])
             rows.append(row[keep])
             tfs.append(postings.tf[keep])
             kept = new_row >= 0
             doclen[new_row[kept]] = postings.doclen[kept]
-        empty = np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int32)
         return cls._from_triples(
             vocab, np.concatenate([empty, *cols]), np.concatenate([empty, *rows]), np.concatenate([empty, *tfs]), doclen
         )
@@ -87,8 +101,8 @@ class Postings:
     def _from_triples(
         cls,
         vocab: dict[str, int],
-        cols: npt.NDArray[np.int64],
-        rows: npt.NDArray[np.int64],
+        cols: npt.NDArray[np.integer],
+        rows: npt.NDArray[np.integer],
         tf: npt.NDArray[np.integer],
         doclen: npt.NDArray[np.int32],
     ) -> Postings:

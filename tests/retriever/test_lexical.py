@@ -169,3 +169,15 @@ def test_the_real_seed_index_scores_equal_the_reference_over_its_chunk_contexts(
     for question in ("脱贫人口收入是多少", "六项重点任务有哪些", "鲁渝协作", "２０２５年"):
         tokens = searcher.tokens(question)
         np.testing.assert_allclose(searcher.scores(tokens), reference_bm25(docs, tokens), rtol=1e-5, atol=1e-6)
+
+
+def test_postings_built_in_batches_equal_postings_built_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import postings
+
+    docs = [tokenize(text, "char12") for text in CORPUS + QUESTIONS + CORPUS]
+    whole = Postings.build(docs)
+    monkeypatch.setattr(postings, "BUILD_BATCH", 4)
+    batched = Postings.build(docs)
+    assert batched.vocab == whole.vocab and list(batched.vocab) == list(whole.vocab)
+    for name in ("indptr", "rows", "tf", "doclen"):
+        np.testing.assert_array_equal(getattr(batched, name), getattr(whole, name))
