@@ -376,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000], help="library sizes in chunks")
     p.add_argument("--seconds", type=float, default=15.0, help="length of each load phase")
     p.add_argument("--no-bulk", action="store_true", help="skip the bulk-ingest timing (two full embeddings)")
+    p.add_argument("--build-only", action="store_true", help="build (or grow) the libraries, measure nothing")
     p.add_argument("--out", type=Path, default=REPORTS / "scale.json")
     args = p.parse_args(argv)
     from evals.__main__ import configure_logging
@@ -383,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(logging.INFO)
     questions = seed_questions()
     report: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "sizes": []}
-    if not args.no_bulk:
+    if not args.no_bulk and not args.build_only:
         report["bulk_ingest"] = [bulk_ingest(w) for w in (1, os.cpu_count() or 1)]
         report["bulk_ingest_ratio"] = round(
             report["bulk_ingest"][-1]["chunks_per_s"] / report["bulk_ingest"][0]["chunks_per_s"], 2
@@ -392,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     for size in sorted(args.sizes):
         data, library = build_library(size, data)
         row = {"target": size, "library": library}
+        if args.build_only:
+            logger.info("size %d built: %s", size, json.dumps(library))
+            continue
         row["in_process_add_one"] = add_one_in_process(data)
         row["hnsw"] = hnsw_recall(data, questions)
         row["served"] = measure_served(data, questions, args.seconds)
@@ -399,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
         logger.info("size %d done: %s", size, json.dumps(row, ensure_ascii=False))
-    plot(report, args.out.with_suffix(".png"))
+    if report["sizes"]:
+        plot(report, args.out.with_suffix(".png"))
     json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
     sys.stdout.write("\n")
     return 0

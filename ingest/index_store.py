@@ -5,10 +5,10 @@ Lucene and Milvus keep theirs), so a change writes what changed, not the library
 
 - ``<root>/segments/seg-NNNNNN/`` holds some documents and their chunks: ``docs.jsonl`` (the documents,
   text included), ``table.npy`` (one int32 row per chunk: document, ordinal, start, end, headings),
-  ``headings.json``, ``ids.npy`` (the chunks' database ids), ``vectors.npy`` (float32 unit vectors, memory
-  mapped when read, so workers share one copy), ``postings/`` (term frequencies for BM25: ``vocab.json``,
-  ``indptr.npy``, ``rows.npy``, ``tf.npy``, ``doclen.npy``), ``dense.hnsw`` for a large segment (a FAISS
-  HNSW graph over its vectors), and ``segment.json`` written last with every file's sha256.
+  ``headings.json``, ``ids.npy`` (the chunks' database ids), ``postings/`` (term frequencies for BM25:
+  ``vocab.json``, ``indptr.npy``, ``rows.npy``, ``tf.npy``, ``doclen.npy``), the float32 unit vectors —
+  ``vectors.npy``, or for a large segment ``dense.hnsw``, a FAISS HNSW graph that holds them — memory
+  mapped when read so workers share one copy, and ``segment.json`` written last with every file's sha256.
 - ``<root>/gen-NNNNNN/manifest.json`` names the live segments (each with the sha256 of its
   ``segment.json``) and the **tombstones**: per segment, its documents that were deleted or replaced since.
 - ``<root>/CURRENT`` names the served generation and is replaced atomically.
@@ -245,7 +245,8 @@ def _write_segment_files(tmp: Path, segment: Segment) -> None:
     np.save(tmp / "table.npy", segment.table)
     _write_json(tmp / "headings.json", [list(h) for h in segment.headings])
     np.save(tmp / "ids.npy", segment.ids)
-    np.save(tmp / "vectors.npy", np.ascontiguousarray(segment.vectors, dtype=np.float32))
+    if segment.dense is None:  # an HNSW graph keeps the vectors itself: one copy on disk and in memory
+        np.save(tmp / "vectors.npy", np.ascontiguousarray(segment.vectors, dtype=np.float32))
     (tmp / "postings").mkdir()
     _write_json(tmp / "postings" / "vocab.json", list(segment.postings.vocab))
     for name in ("indptr", "rows", "tf", "doclen"):
@@ -502,14 +503,19 @@ def _load_segment(seg_dir: Path, meta: dict[str, Any]) -> Segment:
         array("postings/doclen.npy"),
     )
     headings = tuple(tuple(h) for h in json.loads((seg_dir / "headings.json").read_text(encoding="utf-8")))
-    dense = None
+    dense: Any = None
     if (seg_dir / "dense.hnsw").is_file():
         dense = faiss.read_index(str(seg_dir / "dense.hnsw"), faiss.IO_FLAG_MMAP_IFC)
-    segment = Segment(docs, array("ids.npy"), array("table.npy"), headings, array("vectors.npy"), postings, dense)
+        # The graph's own (mapped) copy of the vectors, viewed in place; the segment keeps the graph alive.
+        flat: Any = faiss.downcast_index(dense.storage)
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
+    else:
+        vectors = array("vectors.npy")
+    segment = Segment(docs, array("ids.npy"), array("table.npy"), headings, vectors, postings, dense)
     counts = {
         "segment.json": meta["n_chunks"],
         "table.npy": len(segment.table),
-        "vectors.npy": len(segment.vectors),
+        "vectors": len(segment.vectors),
         "doclen.npy": postings.n_rows,
         "dense.hnsw": int(dense.ntotal) if dense is not None else segment.n_rows,
     }

@@ -365,3 +365,19 @@ def test_index_data_numbers_rows_segment_after_segment(
         first.docs[0].doc_id,
     ]
     assert data.locate(first.n_rows - 1) == (0, first.n_rows - 1)
+
+
+def test_a_large_segment_keeps_its_vectors_once_in_its_hnsw_graph(
+    tmp_path: Path, seed_docs: list[Document], hash_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import segments
+
+    monkeypatch.setattr(segments, "HNSW_MIN_CHUNKS", 5)
+    segment = make_segment([*seed_docs, EXTRA_DOC], hash_embedder)
+    assert segment.dense is not None
+    publish(tmp_path, hash_embedder, segment)
+    files = {p.name for p in segment_dir(tmp_path).iterdir()}
+    assert "dense.hnsw" in files and "vectors.npy" not in files
+    loaded = read_index(tmp_path).segments[0]
+    np.testing.assert_array_equal(loaded.vectors, segment.vectors)
+    assert loaded.dense is not None and loaded.dense.ntotal == segment.n_rows
