@@ -10,8 +10,9 @@ segments at query time (``retriever.lexical``), exactly as one index of the same
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -44,18 +45,20 @@ class Postings:
         return self.rows[start:end], self.tf[start:end]
 
     @classmethod
-    def build(cls, token_lists: Sequence[Sequence[str]]) -> Postings:
-        """The postings of chunks given as token lists, row ``i`` being ``token_lists[i]``.
+    def build(cls, token_lists: Iterable[Sequence[str]]) -> Postings:
+        """The postings of chunks given as token lists (any iterable, read once), row ``i`` being the ``i``-th.
 
-        Built ``BUILD_BATCH`` rows at a time and combined, so a large segment's postings pass through
-        numpy arrays, never through Python lists of every posting."""
-        if len(token_lists) <= BUILD_BATCH:
-            return cls._build(token_lists)
-        parts = []
-        for start in range(0, len(token_lists), BUILD_BATCH):
-            part = cls._build(token_lists[start : start + BUILD_BATCH])
+        Read and built ``BUILD_BATCH`` rows at a time and combined, so a large segment's tokens are never
+        all in memory at once (a million chunks' token lists would take ~16 GB as Python strings)."""
+        parts: list[tuple[Postings, npt.NDArray[np.int64]]] = []
+        rows, start = iter(token_lists), 0
+        while batch := list(islice(rows, BUILD_BATCH)):
+            part = cls._build(batch)
             parts.append((part, np.arange(start, start + part.n_rows, dtype=np.int64)))
-        return cls.combine(parts, len(token_lists))
+            start += part.n_rows
+        if len(parts) <= 1:
+            return parts[0][0] if parts else cls._build([])
+        return cls.combine(parts, start)
 
     @classmethod
     def _build(cls, token_lists: Sequence[Sequence[str]]) -> Postings:

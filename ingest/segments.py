@@ -59,7 +59,7 @@ def new_segment(
 ) -> Segment:
     """A segment of documents (in doc_id order) and their chunks with database ids and vectors."""
     chunks = [c for _, c in rows]
-    postings = Postings.build([tokenize(c.context, scheme) for c in chunks])
+    postings = Postings.build(tokenize(c.context, scheme) for c in chunks)
     ids = np.array([i for i, _ in rows], dtype=np.int64)
     return Segment.of(docs, chunks, ids, vectors, postings, dense_graph(vectors))
 
