@@ -122,11 +122,21 @@ def _write(api: httpx.Client, rng: random.Random, ledger: Ledger, n: int) -> Non
         ledger.acknowledged_writes += 1
 
 
+def _all_documents(url: str) -> list[dict[str, object]]:
+    """Every document of the list, page after page."""
+    docs: list[dict[str, object]] = []
+    while True:
+        page = httpx.get(f"{url}/api/documents", params={"offset": len(docs), "limit": 500}, timeout=30)
+        docs += page.json()
+        if len(docs) >= int(page.headers["X-Total-Count"]):
+            return docs
+
+
 def _settle(url: str) -> list[dict[str, object]]:
     """The document list once nothing is waiting to be indexed."""
     deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while time.monotonic() < deadline:
-        docs: list[dict[str, object]] = httpx.get(f"{url}/api/documents", timeout=30).json()
+        docs = _all_documents(url)
         if all(d["status"] in ("indexed", "failed") for d in docs):
             return docs
         time.sleep(0.5)
