@@ -49,7 +49,7 @@ def seed_questions() -> list[str]:
 
 
 def ask_until(
-    url: str, questions: Sequence[str], stop: threading.Event, out: list[float], errors: list[str], first: int = 0
+    url: str, questions: Sequence[str], out: list[float], errors: list[str], stop: threading.Event, first: int = 0
 ) -> None:
     """One client asking ``questions`` in turn from ``first`` on, until ``stop``: each latency in ``out`` (ms),
     each failure in ``errors``."""

@@ -181,14 +181,10 @@ def _load(url: str, questions: list[str], clients: int, seconds: float) -> dict[
     """``clients`` clients asking for ``seconds``: questions per second, errors, latency."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     errors: list[str] = []
-    run_for(seconds, [partial(_client, url, questions, out, errors, 7 * i) for i, out in enumerate(latencies)])
+    run_for(seconds, [partial(ask_until, url, questions, out, errors, first=7 * i) for i, out in enumerate(latencies)])
     samples = [x for per_client in latencies for x in per_client]
     qps = round(len(samples) / seconds, 1)
     return {"clients": clients, "qps": qps, "errors": len(errors), **latency_stats(samples)}
-
-
-def _client(url: str, questions: list[str], out: list[float], errors: list[str], first: int, stop: Any) -> None:
-    ask_until(url, questions, stop, out, errors, first)
 
 
 def _add_one(url: str, tag: int) -> tuple[float, bool]:

@@ -49,7 +49,9 @@ def _phase(url: str, questions: list[str], seconds: float, writing: bool) -> dic
     latencies: list[list[float]] = [[] for _ in range(READERS)]
     errors: list[str] = []
     done = {"uploads": 0, "deletes": 0}
-    jobs: list[Callable[[threading.Event], None]] = [partial(_reader, url, questions, out, errors) for out in latencies]
+    jobs: list[Callable[[threading.Event], None]] = [
+        partial(ask_until, url, questions, out, errors) for out in latencies
+    ]
     if writing:
         jobs.append(lambda stop: _write(url, stop, done, errors))
     run_for(seconds, jobs)
@@ -58,10 +60,6 @@ def _phase(url: str, questions: list[str], seconds: float, writing: bool) -> dic
     return {"requests": len(samples), "errors": len(errors), "first_errors": errors[:3], **stats} | (
         {"writes": done} if writing else {}
     )
-
-
-def _reader(url: str, questions: list[str], out: list[float], errors: list[str], stop: threading.Event) -> None:
-    ask_until(url, questions, stop, out, errors)
 
 
 def run(seconds: float) -> dict[str, Any]:

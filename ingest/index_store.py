@@ -284,7 +284,7 @@ def write_segment(root: Path, segment: Segment) -> tuple[str, str]:
     os.replace(tmp, parent / name)
     _fsync_dir(parent)
     digest = _sha256(parent / name / _SEGMENT_FILE)
-    _VERIFIED[parent / name] = (digest, _stat_signature(parent / name))
+    _VERIFIED[parent / name] = (digest, _stat_signature(parent / name), meta)
     logger.info("wrote %s: %d docs, %d chunks", name, len(segment.docs), segment.n_rows)
     return name, digest
 
@@ -402,9 +402,9 @@ def read_manifest(gen_dir: Path) -> IndexManifest:
         raise IndexFormatError(f"{path}: missing or unreadable ({e}); rebuild with `zhengce ingest`") from e
 
 
-# Segment directories whose files this process has hashed, with the segment.json digest and the files'
-# sizes and mtimes then: verified again only when one of those changes.
-_VERIFIED: dict[Path, tuple[str, tuple[tuple[str, int, int], ...]]] = {}
+# Segment directories whose files this process has hashed, with the segment.json digest, the files'
+# sizes and mtimes then, and the parsed segment.json: verified and parsed again only when one changes.
+_VERIFIED: dict[Path, tuple[str, tuple[tuple[str, int, int], ...], dict[str, Any]]] = {}
 _LOADED: weakref.WeakValueDictionary[tuple[Path, str], Segment] = weakref.WeakValueDictionary()
 _LOADING = threading.Lock()
 
@@ -426,8 +426,9 @@ def _segment_meta(seg_dir: Path, digest: str) -> dict[str, Any]:
     path = seg_dir / _SEGMENT_FILE
     try:
         signature = _stat_signature(seg_dir)
-        if _VERIFIED.get(seg_dir) == (digest, signature):
-            return dict(json.loads(path.read_text(encoding="utf-8")))
+        known = _VERIFIED.get(seg_dir)
+        if known is not None and known[:2] == (digest, signature):
+            return known[2]
         if _sha256(path) != digest:
             raise IndexFormatError(f"{path}: missing or corrupt (checksum mismatch); rebuild with `zhengce ingest`")
         meta = dict(json.loads(path.read_text(encoding="utf-8")))
@@ -437,7 +438,7 @@ def _segment_meta(seg_dir: Path, digest: str) -> dict[str, Any]:
         file = seg_dir / rel
         if not file.is_file() or _sha256(file) != file_digest:
             raise IndexFormatError(f"{file}: missing or corrupt (checksum mismatch); rebuild with `zhengce ingest`")
-    _VERIFIED[seg_dir] = (digest, signature)
+    _VERIFIED[seg_dir] = (digest, signature, meta)
     return meta
 
 

@@ -14,7 +14,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)
@@ -31,12 +31,6 @@ KILLS = int(os.environ.get("ZHENGCE_CHAOS_KILLS", "30"))
 SEED = 20261203
 START_TIMEOUT_S = 300.0  # a safety net for a hung start, never an expectation about speed
 SETTLE_TIMEOUT_S = 600.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _fact(n: int) -> str:
@@ -70,7 +64,7 @@ class Round:
     """One life of the server: started, written to, killed."""
 
     def __init__(self, data: Path, seeds: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         env = {**os.environ, "ZHENGCE_DATA": str(data), "ZHENGCE_SEEDS": str(seeds), "HF_HUB_OFFLINE": "1"}
         cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)]
         self.proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

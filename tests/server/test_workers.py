@@ -8,7 +8,6 @@ bounded by polling; nothing asserts timing.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from helpers import cli_env
+from helpers import cli_env, free_port
 
 pytestmark = pytest.mark.model
 
@@ -30,15 +29,9 @@ SETTLE_TIMEOUT_S = 60.0
 IN_A_ROW = 20  # answers in a row on fresh connections that must all agree
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory, repo_seeds: Path) -> Iterator[tuple[str, Any]]:
-    port = _free_port()
+    port = free_port()
     env = cli_env(ZHENGCE_DATA=str(tmp_path_factory.mktemp("workers")), ZHENGCE_SEEDS=str(repo_seeds))
     cmd = [sys.executable, "-m", "server.cli", "serve", "--workers", "2", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
