@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.bench import REPO, ask_until, latency_stats, run_for, seed_questions, served
+from evals.bench import REPO, ask_until, bench_add_library, latency_stats, run_for, seed_questions, served
 
 logger = logging.getLogger("evals.bench_scale")
 
@@ -112,9 +112,8 @@ def _drawn_vectors(store: Any, model: str, rng: np.random.Generator) -> int:
 
 
 def bulk_ingest(workers: int) -> dict[str, Any]:
-    """``zhengce add`` of the real files into a fresh data directory with ``workers`` embedding processes."""
-    import subprocess
-
+    """``zhengce add`` of the real files into a fresh data directory with ``workers`` embedding processes
+    (:func:`evals.bench.bench_add_library`: the add, then the same add again, unchanged)."""
     src = WORK / "real-files"
     if not src.exists():
         src.mkdir(parents=True)
@@ -122,17 +121,11 @@ def bulk_ingest(workers: int) -> dict[str, Any]:
             (src / name).write_bytes(data)
     target = WORK / f"bulk-{workers}"
     shutil.rmtree(target, ignore_errors=True)
-    env = {**os.environ, "ZHENGCE_SEEDS": str(REPO / "seeds"), "ZHENGCE_EMBED_WORKERS": str(workers)}
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "add", "--data", str(target), str(src)],
-        env=env, cwd=REPO, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
-    summary = json.loads(done.stdout[done.stdout.index("{\n") :])
-    shutil.rmtree(target, ignore_errors=True)
-    return {"workers": workers, "chunks": summary["chunks"], "seconds": round(seconds, 1),
-            "chunks_per_s": round(summary["chunks"] / seconds, 1)}  # fmt: skip
+    env = {"ZHENGCE_SEEDS": str(REPO / "seeds"), "ZHENGCE_EMBED_WORKERS": str(workers)}
+    try:
+        return {"workers": workers, **bench_add_library(target, [src], env)}
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
 
 
 def build_library(size: int, smaller: Path | None) -> tuple[Path, dict[str, Any]]:
