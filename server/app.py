@@ -17,6 +17,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from python_multipart.exceptions import FormParserError
+from starlette.formparsers import MultiPartException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingest.errors import DocumentError
@@ -122,13 +124,36 @@ def _status_error(code: int) -> Callable[[Request, Exception], Awaitable[Respons
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's and our HTTPExceptions (404, 401, 405 …) in the one error shape, headers kept."""
     assert isinstance(exc, StarletteHTTPException)
-    reply = _error(exc.status_code, str(exc.detail))
+    reply = _error(exc.status_code, _multipart_reason(exc) or str(exc.detail))
     reply.headers.update(exc.headers or {})
     if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED and (methods := _declared_methods(request)):
         # Starlette names the methods of the first route matching the path; a path served by several
         # routes (GET and POST /api/documents) allows all of theirs, as the OpenAPI document says.
         reply.headers["Allow"] = ", ".join(methods)
     return reply
+
+
+# What python-multipart's refusals mean to the person sending the files (Starlette says only
+# "Invalid multipart data." and keeps the parser's reason as the cause).
+_MULTIPART_REASONS = {
+    "Maximum header size exceeded": (
+        "上传的某个文件名过长（一个分段头超过 4,224 字节，约 1,400 个汉字），请缩短文件名后重新上传 / "
+        "a file name is too long (a part header is over 4,224 bytes, about 1,400 Chinese characters): "
+        "shorten the file name and send the file again"
+    ),
+    "Maximum header count exceeded": (
+        "某个文件分段的头部字段过多（最多 8 个）/ a part of the upload has more than 8 headers"
+    ),
+}
+
+
+def _multipart_reason(exc: BaseException) -> str | None:
+    """The plain-words reason a multipart body was refused, or None when ``exc`` is not such a refusal."""
+    cause = exc.__context__.__cause__ if isinstance(exc.__context__, MultiPartException) else None
+    if not isinstance(cause, FormParserError):
+        return None
+    message = str(cause)
+    return _MULTIPART_REASONS.get(message, f"上传内容不是有效的 multipart 表单 / invalid multipart data: {message}")
 
 
 def _declared_methods(request: Request) -> list[str]:

@@ -93,14 +93,22 @@ async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
     """Add documents. Each file is acknowledged once stored (``received``), then indexed in the background.
 
     Identical bytes already here are reported with their existing ``doc_id`` (``duplicate: true``).
-    A file that cannot be taken gets ``failed`` with the reason; when every file has an
-    unsupported type the reply is 415 listing the supported ones.
+    When some files are taken, each file that cannot be is ``failed`` with its reason. When none is,
+    the reply is the refusal itself, as PUT gives it: 415 listing the supported types when every file
+    has an unsupported type, 422 with each file's reason otherwise (an empty file alone is 422 here too).
     """
     named = await _read(files)
     outcomes = await run_in_threadpool(documents.add, named)  # hashing, fsync and the commit leave the event loop
-    if outcomes and all(isinstance(o, UnsupportedFormatError) for o in outcomes):
-        raise outcomes[0]  # type: ignore[misc]
+    if outcomes and not any(isinstance(o, Received) for o in outcomes):
+        raise _refusal(outcomes)  # type: ignore[arg-type]
     return [_result(o, name) for o, (name, _) in zip(outcomes, named, strict=True)]
+
+
+def _refusal(errors: list[DocumentError]) -> DocumentError:
+    """The one error answering a request none of whose files was taken (each error names its file)."""
+    if len(errors) == 1 or all(isinstance(e, UnsupportedFormatError) for e in errors):
+        return errors[0]
+    return DocumentError(" | ".join(map(str, errors)))
 
 
 @router.put(

@@ -39,6 +39,7 @@ from ingest.config import DataPaths
 from ingest.lock import writer_lock
 from ingest.readers import SUPPORTED
 from ingest.store import Store
+from server.schemas import ERRORS
 from server.settings import Settings
 
 pytestmark = pytest.mark.model
@@ -871,18 +872,56 @@ def test_a_mixed_batch_is_202_with_the_unsupported_file_failed_and_the_other_ind
 
 
 @pytest.mark.parametrize(("name", "data"), [("empty.txt", b""), ("blank.txt", b" \r\n\t \n  ")])
-def test_an_empty_or_blank_file_is_refused_at_once_with_a_bilingual_reason(
+def test_an_empty_or_blank_file_alone_is_422_on_post_as_on_put_with_a_bilingual_reason(
     server: Any, api: httpx.Client, name: str, data: bytes
 ) -> None:
     settle(server)
     files, known = raw_files(server), rows(server)
     response = upload(api, (name, data))
-    assert response.status_code == 202
-    [result] = response.json()
-    assert (result["doc_id"], result["title"], result["status"]) == (None, name, "failed")
-    assert_bilingual(result["error"], "文件为空", "the file is empty")
+    assert response.status_code == 422
+    assert response.json()["code"] == ERRORS[422][0]
+    assert_bilingual(response.json()["detail"], "文件为空", "the file is empty")
     assert is_idle(server)
     assert (raw_files(server), rows(server)) == (files, known)
+
+
+def test_an_empty_file_beside_a_good_one_is_failed_in_a_202_and_the_good_one_is_taken(
+    server: Any, api: httpx.Client
+) -> None:
+    good = text_file("关于做好森林防火巡查工作的通知", "一、各乡镇每日巡查林区不少于2次。")
+    response = upload(api, ("empty.txt", b""), ("fire.txt", good))
+    assert response.status_code == 202
+    empty, taken = response.json()
+    assert (empty["status"], taken["status"]) == ("failed", "received")
+    assert_bilingual(empty["error"], "文件为空", "the file is empty")
+
+
+def test_when_no_file_of_a_batch_is_taken_the_422_gives_each_files_reason(server: Any, api: httpx.Client) -> None:
+    files = raw_files(server)
+    response = upload(api, ("empty.txt", b""), ("tool.exe", b"MZ\x90\x00\x03"))
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "'empty.txt': 文件为空 / the file is empty" in detail
+    assert "'tool.exe': 不支持的文件类型 / unsupported file type '.exe'" in detail
+    assert raw_files(server) == files
+
+
+def test_a_file_name_too_long_for_a_multipart_header_is_400_saying_so_in_plain_words(
+    server: Any, api: httpx.Client
+) -> None:
+    [existing] = upload(api, ("社区.txt", text_file("关于社区治理的通知", "一、社区每年评议一次。"))).json()
+    settle(server)
+    files, known = raw_files(server), rows(server)
+    name = "关于" + "进一步加强城乡社区治理" * 200 + ".txt"  # 2,204 characters, 6.6 KB of UTF-8
+    data = text_file("关于进一步加强城乡社区治理的通知", "一、社区工作者每万人不少于18名。")
+    body, content_type = multipart([(name, data)])
+    for path, method in (("/api/documents", "POST"), (f"/api/documents/{existing['doc_id']}", "PUT")):
+        response = api.request(method, path, content=body, headers={"Content-Type": content_type})
+        assert response.status_code == 400, response.text
+        assert response.json()["code"] == ERRORS[400][0]
+        assert_bilingual(response.json()["detail"], "文件名过长", "shorten the file name and send the file again")
+    assert (raw_files(server), rows(server)) == (files, known)
+    assert upload(api, ("社区治理.txt", data)).json()[0]["status"] == "received"
 
 
 def test_unreadable_files_fail_with_a_bilingual_reason_and_everything_else_still_answers(
