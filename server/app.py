@@ -18,8 +18,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from python_multipart.exceptions import FormParserError
-from starlette.formparsers import MultiPartException
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 
 from ingest.errors import DocumentError
 from ingest.lock import WriterBusyError
