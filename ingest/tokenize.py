@@ -89,6 +89,11 @@ def _words(text: str) -> list[str]:
     return tokens
 
 
+def words(text: str) -> list[str]:
+    """jieba's search-mode words of ``text`` (stop words kept), for reading a question rather than indexing it."""
+    return _jieba().lcut_for_search(text)  # type: ignore[attr-defined,no-any-return]
+
+
 def _words_and_chars(text: str) -> list[str]:
     return _words(text) + _char12(text)
 

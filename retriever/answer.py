@@ -318,6 +318,7 @@ class Evidence:
     number_fit: float = 1.0
     region: float = 0.0
     missing_named: bool = False
+    states_asked: bool = True
 
 
 def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> dict[str, float]:
@@ -332,8 +333,10 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
     ``region`` is how the answering document's region fits the places the question names
     (:func:`retriever.fusion.region_fit`; -1: it is about somewhere else). ``missing_named`` is 1
     when a place of the gazetteer, a year or a quoted name (a programme: “黔货出山2.0”) the question
-    names is not in the document (nor, for a place, in its region): the strict form of
-    ``missing_entity`` that refusal rests on.
+    names, or an office it names (市长, 市委书记), is not in the document (nor, for a place, in its region):
+    the strict form of ``missing_entity`` that refusal rests on. ``states_asked`` is 0 when a quantity
+    question's answer states no number in the unit it asks for, or none beside the noun it counts
+    (:func:`retriever.number_questions.states_asked`).
     """
     answer_tokens, chunk_tokens = evidence.answer_tokens, evidence.chunk_tokens
     both = answer_tokens | chunk_tokens
@@ -349,6 +352,7 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
         "number_fit": evidence.number_fit,
         "region": evidence.region,
         "missing_named": float(evidence.missing_named),
+        "states_asked": float(evidence.states_asked),
         "dense": top.dense,
         "lexical": top.lexical / terms.total if terms.total else 0.0,
     }
@@ -357,16 +361,19 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
 def absence(question: Question, features: Mapping[str, float]) -> str | None:
     """Evidence that the documents do not hold the answer, in words; None when there is none.
 
-    A place (of the gazetteer), a year or a quoted name the question names is not in the answering document; it
-    asks for a quantity in a unit and no number of the evidence fits; the answering document is
-    about another place than the one asked. Measured on the written dev sets and DRCD's dev half:
+    A place (of the gazetteer), a year, a quoted name or an office the question names is not in the
+    answering document; it asks for a quantity in a unit and no number of the evidence fits, or its
+    answer states no number, none in the unit said after 多少/几 or none beside the noun it counts; the
+    answering document is about another place than the one asked. Measured on the written dev sets and DRCD's dev half:
     jieba's looser entities (东西 and 海港 are ``ns``) and the question's other numbers (3×10^23,
     31座) refused answerable questions, so they stay features of the probability, not rules.
     """
     if features["missing_named"]:
-        return "a place, year or quoted name of the question is not in the document"
+        return "a place, year, quoted name or office of the question is not in the document"
     if question.asks_quantity and question.asked_unit and not question.asks_time and features["number_fit"] == 0.0:
         return "the question asks for a quantity and no number in the evidence fits"
+    if not features["states_asked"]:
+        return "the answer states no number in the unit asked, or none beside what the question counts"
     if features["region"] <= -1.0:
         return "the document is about another place than the one asked"
     return None

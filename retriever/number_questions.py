@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 
+from ingest.tokenize import normalize_for_search
 from retriever.numbers import _ARABIC, _NOT_QUANTITY, Quantity, _table, quantities
-from retriever.question import asked_unit, asks_quantity
+from retriever.question import Question, asked_unit, asks_quantity
 
 _CLAUSE_BREAK = "，,；;。！？!?\n"
 _NUMERAL_RUN = re.compile(f"{_ARABIC}|[〇零一二两三四五六七八九十百千万亿]+")
@@ -79,3 +80,52 @@ def number_score(question: str, sentence: str, subject_terms: Collection[str]) -
         foreign = _foreign_qualifiers(question, sentence, (clause_start, q.start), found)
         best = max(best, 0.4 + 0.3 * unit + 0.3 * subject - 0.2 * min(foreign, 2), 0.05)
     return best
+
+
+_DATE = re.compile(r"\d{1,2}月\d{1,2}[日号]")
+
+
+def _clauses(text: str) -> list[str]:
+    return [c for c in re.split(f"[{_CLAUSE_BREAK}]", text) if c]
+
+
+def _counts(q: Quantity) -> bool:
+    """A mention that can say how many: not a year or an ordinal (第十六届)."""
+    return not q.is_year and q.unit != "第"
+
+
+def _counts_noun(text: str, noun: str) -> bool:
+    """Whether a clause of the (folded) ``text`` names ``noun`` (or its last two characters, its head:
+    区县 of 脱贫区县) with a quantity that can count it (脱贫区县38个, 38个脱贫区县)."""
+    head = noun[-2:]
+    return any(head in c and any(_counts(q) for q in quantities(c)) for c in _clauses(text))
+
+
+def _unit_fits(found: str, asked: str) -> bool:
+    """A mention's unit can state the asked one: the same, none said (人口2,790,060 for 多少人), any currency
+    for 元 (5800日元), a classifier for a classifier."""
+    if found in ("", asked):
+        return True
+    return (asked == "元" and (found.endswith("元") or found == "英镑")) or (asked in _COUNTERS and found in _COUNTERS)
+
+
+def states_asked(question: Question, text: str) -> bool:
+    """Whether ``text`` states a quantity of the kind a quantity question asks.
+
+    - 多少 needs a number at all, years, dates and ordinals aside (only 多少: a question read as a
+      quantity from 率 or 数量 may ask 哪里 or 哪所大学);
+    - a unit said after 多少/几 needs a number in it (多少户 is not answered by 90%以上脱贫户, 多少钱 needs 元);
+    - a noun the question ends on needs a number beside it in one clause (多少个脱贫区县 is not
+      answered by 脱贫区县 without a count).
+
+    True for any other question, and for a time asked (its answer may be 今年, 月底).
+    """
+    if not question.asks_quantity or question.asks_time:
+        return True
+    folded = normalize_for_search(text)
+    if "多少" in question.folded and not any(_counts(q) for q in quantities(_DATE.sub("", folded))):
+        return False
+    unit = question.asked_unit if question.measure else None
+    if unit is not None and not any(_unit_fits(q.unit, unit) for q in quantities(folded)):
+        return False
+    return question.counted is None or _counts_noun(folded, question.counted)

@@ -36,6 +36,7 @@ from retriever.dense import DenseSearcher
 from retriever.errors import QuestionError
 from retriever.fusion import fuse, region_fit, year_fit
 from retriever.lexical import LexicalSearcher, top_rows
+from retriever.number_questions import states_asked
 from retriever.numbers import unsupported_numbers
 from retriever.question import Question, parse_question, question_years
 from retriever.spans import without_title
@@ -311,6 +312,7 @@ class Retriever:
             number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in spans),
             region=region_fit(q.places, doc.region),
             missing_named=self._missing_named(q, doc),
+            states_asked=states_asked(q, joiner.join(doc.text[s.start : s.end] for s in spans)),
         )  # fmt: skip
         features = evidence_features(q.terms, hits, evidence)
         absent = absence(q, features) if self.config.abstention.rules else None
@@ -334,9 +336,9 @@ class Retriever:
         return Answer(q.text, text, False, tuple(cited), (), confidence, tuple(hits), features, {}, level)
 
     def _missing_named(self, q: Question, doc: Document) -> bool:
-        """Whether a place, year or quoted name the question names is not in the document (its region
-        holds a place too)."""
-        if not q.places and not q.years and not q.names:
+        """Whether a place, year, quoted name or office the question names is not in the document (its
+        region holds a place too)."""
+        if not q.places and not q.years and not q.names and not q.offices:
             return False
         folded = self._search_form(doc.doc_id)
         if doc.doc_id not in self._places:
@@ -344,7 +346,7 @@ class Retriever:
             self._places[doc.doc_id] = frozenset(p.name for p in find_places(folded))
         places = self._places[doc.doc_id]
         absent = [c for c in q.places if c[-1] not in places and region_fit((c,), doc.region) <= 0]
-        return bool(absent) or any(n not in folded for n in (*q.years, *q.names))
+        return bool(absent) or any(n not in folded for n in (*q.years, *q.names, *q.offices))
 
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Literal
 
 from ingest.regions import find_places, lineage
-from ingest.tokenize import entities, normalize_for_search
+from ingest.tokenize import entities, normalize_for_search, words
 from retriever.numbers import _MULT, _UNIT, _UNITS, _table
 
 Tokenizer = Callable[[str], list[str]]
@@ -52,6 +52,22 @@ _ASK_KEYWORDS = tuple(
 )
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# What a quantity question counts when it ends on it after a classifier: 多少个脱贫区县 -> 脱贫区县,
+# 多少户监测户 -> 监测户. Without a classifier the words after 多少 are as often a verb phrase or a
+# time (多少人参加培训, 西元幾年時所進行) as a noun, so nothing is read as counted then.
+_CLASSIFIERS = "个|户|家|所|项|件|条|座|处|批|种|类|台|套|辆|支|只|间|栋|宗|笔|例|颗|名|位|张|部|艘|架|篇|份"
+_COUNTED = re.compile(
+    f"(?:多少|(?<!哪)几)(?:{_MULT})?(?:{_CLASSIFIERS})(?P<noun>[^\\W\\d的了是在有_]{{2,8}}?)(?:呢|啊)?[？?。！!]*$"
+)
+# An office the question names (市长, 市委书记, 局长, 发言人): a document that never names the office cannot
+# say who holds it or what its holder said. Read from jieba's words, so 城市长效 holds no 市长.
+_OFFICE_SUFFIXES = tuple(
+    _table(
+        "书记 市长 省长 县长 区长 州长 镇长 乡长 局长 厅长 部长 处长 司长 署长 主任 主席 总理 院长 校长 行长 "
+        "董事长 总经理 秘书长 发言人 记者"
+    )
+)
+_SECRETARY = re.compile(r"[省市县区州]委书记")
 # A name the question quotes: a programme, a scheme, a document (“黔货出山2.0”, 《…通知》, 「…」).
 _QUOTED = re.compile(r"[“\"《「『]([^“”\"《》「」『』]{2,30})[”\"》」』]")
 TIME_QUESTION = re.compile(r"何时|什么时候|哪一?年|何年|哪个时期|日期|几月|哪天|截止|期限")
@@ -103,6 +119,11 @@ class Question:
         years: the years it names (``2024``): a document that never names them cannot answer it.
         names: the names it quotes (``黔货出山2.0``), folded: a document that never names them cannot
             answer it either.
+        offices: the offices it names (``市长``, ``市委书记``), folded: a document that never names them
+            cannot say who holds them.
+        counted: for a quantity question ending on what it counts, that noun (``脱贫区县``).
+        measure: whether its unit is said right after 多少/几 (多少户, 几个, 多少钱), not guessed from a
+            keyword (收入 -> 元).
         asks_time: whether it asks when (a time intent, or a date asked as 哪天/哪一年, which
             ranks as a quantity).
     """
@@ -117,6 +138,9 @@ class Question:
     asks_time: bool = False
     years: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
+    offices: tuple[str, ...] = ()
+    counted: str | None = None
+    measure: bool = False
 
     @property
     def asks_quantity(self) -> bool:
@@ -204,6 +228,25 @@ def question_years(folded: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_YEAR.findall(folded)))
 
 
+def counted_noun(folded: str) -> str | None:
+    """What a (folded) quantity question counts when it ends on it (多少个脱贫区县 -> 脱贫区县), else None."""
+    if not asks_quantity(folded) or TIME_QUESTION.search(folded) or (m := _COUNTED.search(folded)) is None:
+        return None
+    noun = m.group("noun")
+    return None if noun in _UNITS else noun  # 多少个小时 asks for hours: 小时 is the unit, not a thing counted
+
+
+def offices(folded: str) -> tuple[str, ...]:
+    """The offices a folded text names (市长, 市委书记, 发言人), each once, in order.
+
+    jieba's search-mode words ending in an office, the shortest kept (局长, not 局局长 of 监管局局长), and
+    a party secretary with the committee (市委书记, which 市委副书记 is not).
+    """
+    found = [w for w in words(folded) if w.endswith(_OFFICE_SUFFIXES)]
+    shortest = [w for w in found if not any(o != w and o in w for o in found)]
+    return tuple(dict.fromkeys([*_SECRETARY.findall(folded), *shortest]))
+
+
 def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) -> Question:
     """The question parsed once: folded text, terms weighted by ``idf``, entities, intent and asked unit."""
     folded = normalize_for_search(text)
@@ -218,4 +261,7 @@ def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) 
         asks_time=bool(TIME_QUESTION.search(folded)),
         years=question_years(folded),
         names=tuple(dict.fromkeys(_QUOTED.findall(folded))),
+        offices=offices(folded),
+        counted=counted_noun(folded),
+        measure=_ASK_MEASURE.search(folded) is not None,
     )

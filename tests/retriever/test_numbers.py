@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retriever.number_questions import number_score
+from ingest.tokenize import tokenize
+from retriever.number_questions import number_score, states_asked
 from retriever.numbers import (
     Quantity,
     canonical,
@@ -16,7 +17,7 @@ from retriever.numbers import (
     quantities,
     unsupported_numbers,
 )
-from retriever.question import asked_unit, asks_quantity
+from retriever.question import Question, asked_unit, asks_quantity, parse_question
 
 Row = tuple[str, float, float | None, str, str]  # raw, value, high, unit, approx
 
@@ -336,3 +337,40 @@ def test_a_list_marker_after_a_sentence_end_is_not_a_number_so_joined_quotes_sta
     quotes = ["坚持稳中求进。", "1、加强基础设施建设。"]
     assert quantities("要求：1.加强领导；2.压实责任。") == []
     assert unsupported_numbers("……".join(quotes), quotes) == []
+
+
+def parsed(question: str) -> Question:
+    return parse_question(question, lambda text: tokenize(text, "char12"), lambda token: 1.0)
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "states"),
+    [
+        ("重庆出台了多少个衔接政策", "目前,重庆出台衔接政策130余个,", True),
+        ("重庆共有多少个脱贫区县", "脱贫区县和脱贫群众发展动力明显增强,重庆出台衔接政策130余个", False),
+        ("重庆共有多少个脱贫区县", "全市33个脱贫区县全部摘帽", True),
+        ("重庆目前有多少户监测户", "脱贫产业覆盖90%以上脱贫户和监测户", False),  # a share is no count of 户
+        ("重庆目前有多少户监测户", "纳入监测户1.2万户", True),
+        ("吉林一次性扩岗补助每人多少钱", "按每人1500元的标准发放一次性扩岗补助", True),
+        ("吉林一次性扩岗补助每人多少钱", "企业每招用1人给予一次性扩岗补助", False),
+        ("宁波发了多少张消费券", "宁波市医疗保障局日前推出五项医保便民举措", False),
+        ("视网膜中共有多少个视杆细胞", "人类视网膜中约有1.25亿个视杆细胞", True),
+        ("初期的OVA价格最高到多少钱", "价格最高到14800日元", True),  # another currency is still money
+        ("加拿大最大城市有多少人", "人口为2,790,060", True),  # a number without its unit may state it
+        ("天文台于西元几年开始这项服务", "于1985年开始", True),  # a year is a quantity in 年
+        ("全市建成的产业帮扶基地有几个", "打造产业帮扶基地5.6万个", True),  # 个 said, nothing counted after it
+        ("脱贫人口收入是多少", "达到16118元", True),  # neither unit said nor noun counted: no demand
+        ("2023年是哪一年", "二〇二三年", True),  # a time asked is not held to a unit
+        ("重庆今年专项债券额度是多少", "建立政府专项债券全生命周期管理机制", False),  # 多少 and no number
+        (
+            "北京市小客车指标配置数量是多少",
+            "2025年1月14日在北京市第十六届人民代表大会第三次会议上",
+            False,
+        ),  # dates, ordinals
+        ("俄罗斯失业率最高的地区是在哪里", "北高加索地区失业率最高", True),  # read as a quantity from 率
+    ],
+)
+def test_an_answer_states_the_quantity_asked_in_its_unit_and_beside_what_is_counted(
+    question: str, answer: str, states: bool
+) -> None:
+    assert states_asked(parsed(question), answer) is states

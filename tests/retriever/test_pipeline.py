@@ -267,3 +267,33 @@ def test_a_retriever_opened_after_an_update_keeps_the_work_done_for_unchanged_do
             [c.quote for c in b.citations],
             b.confidence,
         )
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("重庆市委副书记是谁", "李明清"),  # the office is in the article
+        ("重庆升级了多少个国家乡村振兴重点帮扶县", "4个"),  # a count beside what is counted
+    ],
+)
+def test_a_named_office_or_counted_noun_in_the_article_is_answered(
+    seed_retriever: Retriever, question: str, expected: str
+) -> None:
+    answer = seed_retriever.ask(question)
+    assert not answer.abstained, answer.features
+    assert expected in answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "重庆市副市长在推进会上说了什么",  # the article names a 市委副书记, no 市长
+        "重庆市政府秘书长是谁",
+        "重庆共有多少个和美乡村",  # 和美乡村 is there, never with a number
+        "重庆有多少户脱贫户",  # only a share of 脱贫户 (90%以上), no number of 户
+    ],
+)
+def test_an_office_or_a_count_the_article_does_not_state_is_refused(seed_retriever: Retriever, question: str) -> None:
+    answer = seed_retriever.ask(question)
+    assert answer.abstained, (answer.text, answer.features)
+    assert answer.features["absent"] == 1.0

@@ -74,3 +74,46 @@ def test_quoted_names_are_read_in_every_kind_of_quotes() -> None:
     assert parsed("「天府英才卡」的申領條件是什麼").names == ("天府英才卡",)
     assert parsed("《个人所得税法》规定了什么").names == ("个人所得税法",)
     assert parsed("个人所得税怎么交").names == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "offices"),
+    [
+        ("重庆市市长是谁", ("市长",)),
+        ("重庆市委书记在会上提出了什么要求", ("市委书记", "书记")),
+        ("市场监管局局长是谁", ("局长",)),  # the shortest word: jieba also cuts 局局长
+        ("国家发展改革委新闻发言人说了什么", ("发言人",)),
+        ("城市长效机制是什么", ()),  # 市长 across two words is no office
+        ("脱贫人口收入是多少", ()),
+    ],
+)
+def test_the_offices_a_question_names_are_read_from_its_words(question: str, offices: tuple[str, ...]) -> None:
+    assert parsed(question).offices == offices
+
+
+@pytest.mark.parametrize(
+    ("question", "counted", "measure"),
+    [
+        ("重庆共有多少个脱贫区县", "脱贫区县", True),
+        ("重庆目前有多少户监测户", "监测户", True),
+        ("宁波发了多少张消费券？", "消费券", True),
+        ("宁波发了多少消费券", None, False),  # no classifier: 多少 may as well precede a verb or a time
+        ("臺灣有幾個縣市", "县市", True),
+        ("全市建成的产业帮扶基地有几个", None, True),  # the noun comes first: nothing after 几个
+        ("有多少人参加培训", None, True),  # after 人 comes what they do, not what is counted
+        ("新生儿一天要睡超过多少个小时", None, True),  # 小时 is the unit asked, not a thing counted
+        ("吉林一次性扩岗补助每人多少钱", None, True),
+        ("脱贫人口收入是多少", None, False),  # 元 guessed from 收入, not said
+        ("六项重点任务有哪些", None, False),
+    ],
+)
+def test_a_quantity_question_says_what_it_counts_and_whether_its_unit_is_said(
+    question: str, counted: str | None, measure: bool
+) -> None:
+    q = parsed(question)
+    assert (q.counted, q.measure) == (counted, measure)
+
+
+def test_a_time_asked_with_ji_counts_nothing() -> None:
+    assert parsed("衔接工作推进会议是几月几日召开的").counted is None
+    assert parsed("有几个城市召开的").counted is None  # 城市召开的 is no noun
