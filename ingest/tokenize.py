@@ -131,6 +131,14 @@ _ENTITY_TAGS = frozenset({"ns", "nt"})
 _YEAR = re.compile(r"(?:19|20)\d\d")
 
 
+def tagged(text: str) -> list[tuple[str, str]]:
+    """jieba's words of ``text`` with their part-of-speech tags (``[("区县", "n")]``), without the HMM."""
+    import jieba.posseg
+
+    _jieba()
+    return [(w.word, w.flag) for w in jieba.posseg.cut(text, HMM=False)]
+
+
 def entities(text: str) -> list[str]:
     """The place names, organisations and years a question names (``上海``, ``四川省``, ``2024``).
 

@@ -82,7 +82,10 @@ def number_score(question: str, sentence: str, subject_terms: Collection[str]) -
     return best
 
 
+_SHARES = frozenset({"%", "百分点"})
 _DATE = re.compile(r"\d{1,2}月\d{1,2}[日号]")
+# Words that say how many without a numeral: 一半以上病人 answers 有多少病人.
+_SHARE_WORD = re.compile(r"一半|半数|过半|大半|多数|少数|大部分|小部分|全部")
 
 
 def _clauses(text: str) -> list[str]:
@@ -95,16 +98,19 @@ def _counts(q: Quantity) -> bool:
 
 
 def _counts_noun(text: str, noun: str) -> bool:
-    """Whether a clause of the (folded) ``text`` names ``noun`` (or its last two characters, its head:
-    区县 of 脱贫区县) with a quantity that can count it (脱贫区县38个, 38个脱贫区县)."""
+    """Whether the (folded) ``text``, when it names ``noun`` (or its last two characters, its head: 区县
+    of 脱贫区县), names it with a quantity that can count it in one clause (脱贫区县38个, 38个脱贫区县).
+    A text that never names it may count it under another name (3名子女 for 几个孩子)."""
     head = noun[-2:]
-    return any(head in c and any(_counts(q) for q in quantities(c)) for c in _clauses(text))
+    named = [c for c in _clauses(text) if head in c]
+    return not named or any(_counts(q) for c in named for q in quantities(c))
 
 
 def _unit_fits(found: str, asked: str) -> bool:
     """A mention's unit can state the asked one: the same, none said (人口2,790,060 for 多少人), any currency
-    for 元 (5800日元), a classifier for a classifier."""
-    if found in ("", asked):
+    for 元 (5800日元), a classifier for a classifier, any count but a share for the generic 个 (3名子女 for
+    几个孩子), 百分点 for a share."""
+    if found in ("", asked) or (asked == "%" and found == "百分点") or (asked == "个" and found not in _SHARES):
         return True
     return (asked == "元" and (found.endswith("元") or found == "英镑")) or (asked in _COUNTERS and found in _COUNTERS)
 
@@ -114,18 +120,20 @@ def states_asked(question: Question, text: str) -> bool:
 
     - 多少 needs a number at all, years, dates and ordinals aside (only 多少: a question read as a
       quantity from 率 or 数量 may ask 哪里 or 哪所大学);
-    - a unit said after 多少/几 needs a number in it (多少户 is not answered by 90%以上脱贫户, 多少钱 needs 元);
-    - a noun the question ends on needs a number beside it in one clause (多少个脱贫区县 is not
-      answered by 脱贫区县 without a count).
+    - a unit said after 多少/几 needs a number in it (多少户 is not answered by 90%以上脱贫户, 多少钱 needs 元),
+      and so does a share (比例, 占比, 增速 … need a %, 百分点 or a fraction);
+    - a noun the question ends on, where the text names it, needs a number beside it in one clause
+      (多少个脱贫区县 is not answered by 脱贫区县 without a count).
 
     True for any other question, and for a time asked (its answer may be 今年, 月底).
     """
     if not question.asks_quantity or question.asks_time:
         return True
     folded = normalize_for_search(text)
-    if "多少" in question.folded and not any(_counts(q) for q in quantities(_DATE.sub("", folded))):
+    numbers = _SHARE_WORD.search(folded) or any(_counts(q) for q in quantities(_DATE.sub("", folded)))
+    if "多少" in question.folded and not numbers:
         return False
-    unit = question.asked_unit if question.measure else None
+    unit = question.asked_unit if question.measure or question.asked_unit == "%" else None
     if unit is not None and not any(_unit_fits(q.unit, unit) for q in quantities(folded)):
         return False
     return question.counted is None or _counts_noun(folded, question.counted)

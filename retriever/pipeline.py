@@ -305,6 +305,7 @@ class Retriever:
         answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in [*joined, *spans]))
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
         fit = NumberFit.of(q)
+        quoted = joiner.join(doc.text[s.start : s.end] for s in spans)
         # A place the document's region holds is there even when its text says only 全市 (a 宁波 notice for 浙江).
         named = [e for e in q.entities if not (chain := lineage(e)) or region_fit((chain,), doc.region) <= 0]
         evidence = Evidence(
@@ -312,7 +313,7 @@ class Retriever:
             number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in spans),
             region=region_fit(q.places, doc.region),
             missing_named=self._missing_named(q, doc),
-            states_asked=states_asked(q, joiner.join(doc.text[s.start : s.end] for s in spans)),
+            states_asked=states_asked(q, quoted),
         )  # fmt: skip
         features = evidence_features(q.terms, hits, evidence)
         absent = absence(q, features) if self.config.abstention.rules else None

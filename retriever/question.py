@@ -15,7 +15,7 @@ from functools import cache
 from typing import Literal
 
 from ingest.regions import find_places, lineage
-from ingest.tokenize import entities, normalize_for_search, words
+from ingest.tokenize import entities, normalize_for_search, tagged, words
 from retriever.numbers import _MULT, _UNIT, _UNITS, _table
 
 Tokenizer = Callable[[str], list[str]]
@@ -30,15 +30,16 @@ QUESTION_WORDS = re.compile(
     r"请问|是多少|多少|是什么|什么|有哪些|哪些|哪几|哪个|哪里|怎么样|怎么|怎样|如何|为什么|是否|吗|呢|吧|[？?。！!，,]"
 )
 
-_RATE = "(?<![效频坦草直])率"  # 增长率, 失业率, 税率; not 效率
+_RATE = "(?<![效频坦草直机概几])率(?!先|领)"  # 增长率, 失业率, 税率; not 效率, 概率 or 率先
 _ASK_STRONG = re.compile(
     f"多少|(?<!哪)几(?![乎何])|多[大高长久远重快宽深]|比例|比重|占比|百分|第几|哪一?[年天]|何年|何时|量级|{_RATE}"
 )
 _ASK_WEAK = re.compile(r"增长|增速|增幅|规模|金额|数量|总量|产量")
 _ASK_HOW = re.compile(r"如何|怎样|怎么|哪些|什么|为什么|措施|举措|意义|要求|原则")
-# "哪一种米的比例最多" asks which, not how much, though it says 比例; 什么量级 still asks a figure
+# "哪一种米的比例最多" asks which, not how much, though it says 比例, and 失业率最高的地区在哪里 asks
+# where; 什么量级 still asks a figure
 # (什么时候 asks a time: TIME_QUESTION).
-_ASK_WHICH = re.compile(r"哪一?[种个类位家些]|谁|何[种人处]|什么(?!量级)")
+_ASK_WHICH = re.compile(r"哪一?[种个类位家些所座国]|哪里|哪儿|在哪|谁|何[种人处]|什么(?!量级)")
 _ASK_MEASURE = re.compile(f"(?:多少|(?<!哪)几)(?:{_MULT})?(?P<unit>{_UNIT}|钱)")
 # unit:pattern, checked in order after 第几, 百分之几 and a measure word after 多少/几; the first match wins.
 _ASK_KEYWORDS = tuple(
@@ -55,6 +56,7 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # What a quantity question counts when it ends on it after a classifier: 多少个脱贫区县 -> 脱贫区县,
 # 多少户监测户 -> 监测户. Without a classifier the words after 多少 are as often a verb phrase or a
 # time (多少人参加培训, 西元幾年時所進行) as a noun, so nothing is read as counted then.
+_NOT_NOUN = frozenset("vdapucr")  # jieba's verbs, adverbs, adjectives, prepositions, particles, conjunctions, pronouns
 _CLASSIFIERS = "个|户|家|所|项|件|条|座|处|批|种|类|台|套|辆|支|只|间|栋|宗|笔|例|颗|名|位|张|部|艘|架|篇|份"
 _COUNTED = re.compile(
     f"(?:多少|(?<!哪)几)(?:{_MULT})?(?:{_CLASSIFIERS})(?P<noun>[^\\W\\d的了是在有_]{{2,8}}?)(?:呢|啊)?[？?。！!]*$"
@@ -233,7 +235,10 @@ def counted_noun(folded: str) -> str | None:
     if not asks_quantity(folded) or TIME_QUESTION.search(folded) or (m := _COUNTED.search(folded)) is None:
         return None
     noun = m.group("noun")
-    return None if noun in _UNITS else noun  # 多少个小时 asks for hours: 小时 is the unit, not a thing counted
+    # 多少个小时 asks for hours (小时 is the unit); 第几位皇后 an ordinal; 几项指标分别构成 ends on a verb.
+    if noun in _UNITS or "第几" in folded or tagged(noun)[-1][1][:1] in _NOT_NOUN:
+        return None
+    return noun
 
 
 def offices(folded: str) -> tuple[str, ...]:

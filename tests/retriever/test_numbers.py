@@ -367,7 +367,12 @@ def parsed(question: str) -> Question:
             "2025年1月14日在北京市第十六届人民代表大会第三次会议上",
             False,
         ),  # dates, ordinals
-        ("俄罗斯失业率最高的地区是在哪里", "北高加索地区失业率最高", True),  # read as a quantity from 率
+        ("俄罗斯失业率最高的地区是在哪里", "北高加索地区失业率最高", True),  # asks where, not how much
+        ("有多少病人在征状出现的首个小时内死亡", "一半以上病人在征状出现的首个小时内死亡", True),
+        ("林永康有几个孩子", "已婚，育有3名子女", True),  # counted under another name
+        ("失业保险稳岗返还比例是多少", "在餐饮、零售、旅游等5个特困行业实施", False),  # a share needs a share
+        ("失业保险稳岗返还比例是多少", "返还比例提高至企业上年度缴纳失业保险费的90%", True),
+        ("粮食作物播种面积约占全省的多大比例", "约占全省总播种面积约四分之三", True),  # a fraction is a share
     ],
 )
 def test_an_answer_states_the_quantity_asked_in_its_unit_and_beside_what_is_counted(

@@ -25,6 +25,9 @@ def parsed(question: str) -> Question:
         ("过渡期什么时候结束", "time"),
         ("谁主持召开了推进会议", "person"),
         ("产业帮扶基地建在哪里", "place"),
+        ("俄罗斯失业率最高的地区是在哪里", "place"),  # 率 read as asking a share before: it asks where
+        ("南北战争爆发前率先宣布脱离联邦的是哪一州", "factoid"),  # 率先 is no rate
+        ("多伦多白天气温超过30度的概率大吗", "yesno"),  # a probability is no share asked
         ("六项重点任务有哪些", "list"),
         ("贵阳市要求哪些行业企业暂不复工复产", "list"),
         ("什么是纳税信用", "definition"),
@@ -102,6 +105,8 @@ def test_the_offices_a_question_names_are_read_from_its_words(question: str, off
         ("全市建成的产业帮扶基地有几个", None, True),  # the noun comes first: nothing after 几个
         ("有多少人参加培训", None, True),  # after 人 comes what they do, not what is counted
         ("新生儿一天要睡超过多少个小时", None, True),  # 小时 is the unit asked, not a thing counted
+        ("高英是北魏皇家的第几位皇后", None, True),  # an ordinal counts nothing
+        ("爱普格评分由几项指标分别构成", None, True),  # ends on a verb, not on what is counted
         ("吉林一次性扩岗补助每人多少钱", None, True),
         ("脱贫人口收入是多少", None, False),  # 元 guessed from 收入, not said
         ("六项重点任务有哪些", None, False),
