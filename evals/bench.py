@@ -106,7 +106,8 @@ def bench_ask(ask: Callable[[str], Any], questions: Sequence[str], rounds: int) 
     return latency_stats([_timed(partial(ask, q)) for _ in range(rounds) for q in questions])
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -117,7 +118,7 @@ def served(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], str, 
     """``zhengce serve`` with ``env`` on a free port: its process, URL and start-up time, stopped after."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     cmd = [sys.executable, "-m", "server.cli", "serve", "--port", str(port)]
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=REPO, stderr=subprocess.DEVNULL)

@@ -132,7 +132,10 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 
 
 def tagged(text: str) -> list[tuple[str, str]]:
-    """jieba's words of ``text`` with their part-of-speech tags (``[("区县", "n")]``), without the HMM."""
+    """jieba's words of ``text`` with their part-of-speech tags (``[("区县", "n")]``).
+
+    Without the HMM: its Viterbi pass over unknown words took 50 ms a question; dictionary words suffice.
+    """
     import jieba.posseg
 
     _jieba()
@@ -145,11 +148,7 @@ def entities(text: str) -> list[str]:
     A question about 上海 must not be answered from a text about 重庆: the retriever checks
     that these occur in the evidence.
     """
-    import jieba.posseg
-
-    _jieba()
     normalized = normalize_for_search(text)
-    # Without the HMM: its Viterbi pass over unknown words took 50 ms a question; dictionary places suffice.
-    found = [w.word for w in jieba.posseg.cut(normalized, HMM=False) if w.flag in _ENTITY_TAGS and len(w.word) >= 2]
+    found = [word for word, flag in tagged(normalized) if flag in _ENTITY_TAGS and len(word) >= 2]
     found += _YEAR.findall(normalized)
     return list(dict.fromkeys(found))

@@ -12,14 +12,12 @@ import re
 from collections.abc import Collection, Sequence
 
 from ingest.tokenize import normalize_for_search
-from retriever.numbers import _ARABIC, _NOT_QUANTITY, Quantity, _table, quantities
+from retriever.numbers import _ARABIC, _COUNTERS, _NOT_QUANTITY, Quantity, quantities
 from retriever.question import Question, asked_unit, asks_quantity
 
 _CLAUSE_BREAK = "，,；;。！？!?\n"
 _NUMERAL_RUN = re.compile(f"{_ARABIC}|[〇零一二两三四五六七八九十百千万亿]+")
 _QUALIFIER_UNITS = frozenset({"", "级", "类", "第", "大"})
-# Generic classifiers: a 多少处 question is fairly answered by 5.6万个 (half credit, like no unit).
-_COUNTERS = frozenset(_table("个 处 座 家 所 项 件 条 批 种 类 部 台 套 辆 支 只 间 栋 宗 笔 例"))
 _MEASURES = _COUNTERS | {"大"}  # they precede their noun: 4个国家乡村振兴重点帮扶县, 7大重点产业集群
 
 
@@ -106,6 +104,11 @@ def _counts_noun(text: str, noun: str) -> bool:
     return not named or any(_counts(q) for c in named for q in quantities(c))
 
 
+def _states_a_number(text: str) -> bool:
+    """Whether the (folded) ``text`` says how many at all: a number that is no year, date or ordinal, or 一半."""
+    return bool(_SHARE_WORD.search(text)) or any(_counts(q) for q in quantities(_DATE.sub("", text)))
+
+
 def _unit_fits(found: str, asked: str) -> bool:
     """A mention's unit can state the asked one: the same, none said (人口2,790,060 for 多少人), any currency
     for 元 (5800日元), a classifier for a classifier, any count but a share for the generic 个 (3名子女 for
@@ -130,8 +133,7 @@ def states_asked(question: Question, text: str) -> bool:
     if not question.asks_quantity or question.asks_time:
         return True
     folded = normalize_for_search(text)
-    numbers = _SHARE_WORD.search(folded) or any(_counts(q) for q in quantities(_DATE.sub("", folded)))
-    if "多少" in question.folded and not numbers:
+    if "多少" in question.folded and not _states_a_number(folded):
         return False
     unit = question.asked_unit if question.measure or question.asked_unit == "%" else None
     if unit is not None and not any(_unit_fits(q.unit, unit) for q in quantities(folded)):

@@ -52,6 +52,8 @@ _UNITS = _table(
     "例 岁 周岁:岁 倍 大 周年:年 年 月 日 天 周 小时 分钟 秒 亩 公顷 平方公里 平方千米:平方公里 平方米 立方米 "
     "公里 千米:公里 米 厘米 毫米 吨 公斤 千克:公斤 斤 克 千瓦时 千瓦 兆瓦 度 升"
 )
+# Generic classifiers: a 多少处 question is fairly answered by 5.6万个 (half credit, like no unit).
+_COUNTERS = frozenset(_table("个 处 座 家 所 项 件 条 批 种 类 部 台 套 辆 支 只 间 栋 宗 笔 例"))
 # Characters after which a measure word starts another word instead (成为, 大学, 位数, 名单, 次性).
 _GUARD = _table(
     "成:为了员本果就功效绩立都熟型长交品不 大:学会力幅众型量家多约体致于小楼厅道数 位:数 名:单称义额牌列 度:过假 次:性"

@@ -305,7 +305,7 @@ class Retriever:
         answer_tokens = set().union(*(self.lexical.tokens(doc.text[s.start : s.end]) for s in [*joined, *spans]))
         chunk_tokens = set(self.lexical.tokens(best.hit.chunk.context))
         fit = NumberFit.of(q)
-        quoted = joiner.join(doc.text[s.start : s.end] for s in spans)
+        text = joiner.join(doc.text[s.start : s.end] for s in spans)  # the answer: its quotes, joined
         # A place the document's region holds is there even when its text says only 全市 (a 宁波 notice for 浙江).
         named = [e for e in q.entities if not (chain := lineage(e)) or region_fit((chain,), doc.region) <= 0]
         evidence = Evidence(
@@ -313,7 +313,7 @@ class Retriever:
             number_fit=1.0 if fit is None else max(fit.score(doc.text[s.start : s.end]) for s in spans),
             region=region_fit(q.places, doc.region),
             missing_named=self._missing_named(q, doc),
-            states_asked=states_asked(q, quoted),
+            states_asked=states_asked(q, text),
         )  # fmt: skip
         features = evidence_features(q.terms, hits, evidence)
         absent = absence(q, features) if self.config.abstention.rules else None
@@ -324,7 +324,6 @@ class Retriever:
         shown = {h.chunk.chunk_id for h in hits[:top_k]}
         others = [s for s in scored if s.hit.chunk.chunk_id in shown]
         cited += [self._cite(s) for s in supporting(others, [(doc.doc_id, s) for s in spans], top_k - len(cited))]
-        text = joiner.join(c.quote for c in cited[: len(spans)])
         unsupported = unsupported_numbers(text, [c.quote for c in cited[: len(spans)]])
         if unsupported:  # the number fidelity check: never state a number the cited quotes do not
             logger.error("abstaining: %r states numbers its quotes do not: %s", text, [n.raw for n in unsupported])

@@ -16,7 +16,7 @@ from typing import Literal
 
 from ingest.regions import find_places, lineage
 from ingest.tokenize import entities, normalize_for_search, tagged, words
-from retriever.numbers import _MULT, _UNIT, _UNITS, _table
+from retriever.numbers import _COUNTERS, _MULT, _UNIT, _UNITS, _table
 
 Tokenizer = Callable[[str], list[str]]
 Intent = Literal[
@@ -57,7 +57,7 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # 多少户监测户 -> 监测户. Without a classifier the words after 多少 are as often a verb phrase or a
 # time (多少人参加培训, 西元幾年時所進行) as a noun, so nothing is read as counted then.
 _NOT_NOUN = frozenset("vdapucr")  # jieba's verbs, adverbs, adjectives, prepositions, particles, conjunctions, pronouns
-_CLASSIFIERS = "个|户|家|所|项|件|条|座|处|批|种|类|台|套|辆|支|只|间|栋|宗|笔|例|颗|名|位|张|部|艘|架|篇|份"
+_CLASSIFIERS = "|".join(sorted(_COUNTERS | set("户颗名位张艘架篇份")))  # the generic ones and those of 户, 人, 张 …
 _COUNTED = re.compile(
     f"(?:多少|(?<!哪)几)(?:{_MULT})?(?:{_CLASSIFIERS})(?P<noun>[^\\W\\d的了是在有_]{{2,8}}?)(?:呢|啊)?[？?。！!]*$"
 )
@@ -247,6 +247,8 @@ def offices(folded: str) -> tuple[str, ...]:
     jieba's search-mode words ending in an office, the shortest kept (局长, not 局局长 of 监管局局长), and
     a party secretary with the committee (市委书记, which 市委副书记 is not).
     """
+    if not any(office in folded for office in _OFFICE_SUFFIXES):
+        return ()  # most questions name no office: no need to cut them into words
     found = [w for w in words(folded) if w.endswith(_OFFICE_SUFFIXES)]
     shortest = [w for w in found if not any(o != w and o in w for o in found)]
     return tuple(dict.fromkeys([*_SECRETARY.findall(folded), *shortest]))

@@ -18,12 +18,3 @@ def cli_env(**settings: str) -> dict[str, str]:
     """The environment of a ``zhengce`` subprocess: offline, no ZHENGCE_* or PORT of the caller, plus ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZHENGCE_") and k != "PORT"}
     return {**env, "HF_HUB_OFFLINE": "1", **settings}
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import free_port
+
+from evals.bench import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 logger = logging.getLogger(__name__)

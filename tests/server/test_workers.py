@@ -19,7 +19,9 @@ from typing import Any
 import httpx
 import psutil
 import pytest
-from helpers import cli_env, free_port
+from helpers import cli_env
+
+from evals.bench import free_port
 
 pytestmark = pytest.mark.model
 
