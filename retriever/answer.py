@@ -335,7 +335,8 @@ def evidence_features(terms: Terms, hits: Sequence[Hit], evidence: Evidence) -> 
     when a place of the gazetteer, a year or a quoted name (a programme: “黔货出山2.0”) the question
     names, or an office it names (市长, 市委书记), is not in the document (nor, for a place, in its region):
     the strict form of ``missing_entity`` that refusal rests on. ``states_asked`` is 0 when a quantity
-    question's answer states no number in the unit it asks for, or none beside the noun it counts
+    question's answer states no number in the unit it asks for, or none beside the noun it counts, or a
+    which-year question's answer no year
     (:func:`retriever.number_questions.states_asked`).
     """
     answer_tokens, chunk_tokens = evidence.answer_tokens, evidence.chunk_tokens
@@ -363,7 +364,8 @@ def absence(question: Question, features: Mapping[str, float]) -> str | None:
 
     A place (of the gazetteer), a year, a quoted name or an office the question names is not in the
     answering document; it asks for a quantity in a unit and no number of the evidence fits, or its
-    answer states no number, none in the unit said after 多少/几 or none beside the noun it counts; the
+    answer states no number, none in the unit said after 多少/几 or none beside the noun it counts, or no
+    year when it asks which year; the
     answering document is about another place than the one asked. Measured on the written dev sets and DRCD's dev half:
     jieba's looser entities (东西 and 海港 are ``ns``) and the question's other numbers (3×10^23,
     31座) refused answerable questions, so they stay features of the probability, not rules.
@@ -373,7 +375,7 @@ def absence(question: Question, features: Mapping[str, float]) -> str | None:
     if question.asks_quantity and question.asked_unit and not question.asks_time and features["number_fit"] == 0.0:
         return "the question asks for a quantity and no number in the evidence fits"
     if not features["states_asked"]:
-        return "the answer states no number in the unit asked, or none beside what the question counts"
+        return "the answer states no year asked for, no number in the unit asked, or none beside what it counts"
     if features["region"] <= -1.0:
         return "the document is about another place than the one asked"
     return None

@@ -81,6 +81,10 @@ def number_score(question: str, sentence: str, subject_terms: Collection[str]) -
 
 
 _SHARES = frozenset({"%", "百分点"})
+# A year said in any calendar: 1949年, 一九四九年, 民国9年, 嘉靖九年, 庚申年, 今年; a duration (3年) passes too.
+_YEAR_SAID = re.compile(
+    r"[\d〇零一二三四五六七八九十百千]\s*年|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]年|[今去明前后本]年|元年"
+)
 _DATE = re.compile(r"\d{1,2}月\d{1,2}[日号]")
 # Words that say how many without a numeral: 一半以上病人 answers 有多少病人.
 _SHARE_WORD = re.compile(r"一半|半数|过半|大半|多数|少数|大部分|小部分|全部")
@@ -128,11 +132,14 @@ def states_asked(question: Question, text: str) -> bool:
     - a noun the question ends on, where the text names it, needs a number beside it in one clause
       (多少个脱贫区县 is not answered by 脱贫区县 without a count).
 
-    True for any other question, and for a time asked (its answer may be 今年, 月底).
+    A question asking which year needs a year said (in any calendar: 民国9年, 庚申年, 今年); any
+    other time asked is not judged (its answer may be 月底, 近日). True for any other question.
     """
+    folded = normalize_for_search(text)
+    if question.asks_year:
+        return _YEAR_SAID.search(folded) is not None
     if not question.asks_quantity or question.asks_time:
         return True
-    folded = normalize_for_search(text)
     if "多少" in question.folded and not _states_a_number(folded):
         return False
     unit = question.asked_unit if question.measure or question.asked_unit == "%" else None

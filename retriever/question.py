@@ -72,6 +72,8 @@ _OFFICE_SUFFIXES = tuple(
 _SECRETARY = re.compile(r"[省市县区州]委书记")
 # A name the question quotes: a programme, a scheme, a document (“黔货出山2.0”, 《…通知》, 「…」).
 _QUOTED = re.compile(r"[“\"《「『]([^“”\"《》「」『』]{2,30})[”\"》」』]")
+# A question asking which year (哪一年, 何年, 哪一年代): its answer names one (retriever.number_questions).
+_ASK_YEAR = re.compile(r"哪一?年(?![级龄纪])|何年|(?:什么|哪个)年份")
 TIME_QUESTION = re.compile(r"何时|什么时候|哪一?年|何年|哪个时期|日期|几月|哪天|截止|期限")
 _LIST = re.compile(r"哪些|哪几|包括|包含|有什么|分别|主要内容|几个方面|具体内容|具体")
 # Questions answered by an enumeration when their best sentence is its lead-in (六项重点任务具体为:).
@@ -148,6 +150,11 @@ class Question:
     def asks_quantity(self) -> bool:
         """Whether it asks for a number (its intent is quantity)."""
         return self.intent == "quantity"
+
+    @property
+    def asks_year(self) -> bool:
+        """Whether it asks which year (哪一年, 何年, 哪个年份)."""
+        return _ASK_YEAR.search(self.folded) is not None
 
     @property
     def wants_passage(self) -> bool:

@@ -361,6 +361,11 @@ def parsed(question: str) -> Question:
         ("全市建成的产业帮扶基地有几个", "打造产业帮扶基地5.6万个", True),  # 个 said, nothing counted after it
         ("脱贫人口收入是多少", "达到16118元", True),  # neither unit said nor noun counted: no demand
         ("2023年是哪一年", "二〇二三年", True),  # a time asked is not held to a unit
+        ("新能源汽车车辆购置税减免政策延续到哪一年", "全省新能源汽车产量超过10万辆", False),  # which year: none said
+        ("九三砲戰於何年爆發", "9月3日，解放軍對金門發動大規模的九三砲戰", False),  # a date is no year
+        ("興義系軍閥在哪一年被王文華推翻", "於民國9年10月推翻", True),  # a year in any calendar
+        ("《皇帝登寶位詔》在哪一年頒布", "庚申年四月四日，忽必烈發布稱帝的即位詔書", True),
+        ("政策延续到哪一年", "今年继续实施", True),
         ("重庆今年专项债券额度是多少", "建立政府专项债券全生命周期管理机制", False),  # 多少 and no number
         (
             "北京市小客车指标配置数量是多少",
