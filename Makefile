@@ -9,7 +9,7 @@ export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
 
-.PHONY: serve test lint bench bench-compare bench-writes bench-scale chaos clean
+.PHONY: serve test lint bench bench-compare bench-writes bench-scale bench-ocr chaos clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 # 8 readers idle, then 8 readers while one writer uploads and deletes (report in evals/reports/).
 bench-writes: $(STAMP)
 	$(BIN)/python -m evals.bench_writes
+
+# OCR character error rate on the shared documents rendered as scans (150/300 dpi, clean/noisy+skewed) and
+# the library questions on the PDF answered from its scanned copy (report in evals/reports/).
+bench-ocr: $(STAMP)
+	$(BIN)/python -m evals.bench_ocr
 
 # Libraries of 20k and 100k chunks (SIZES="20000 100000 1000000" for a million): latency, QPS at 1 and 4
 # clients, add-one and delete through the server, memory, disk, cold start, HNSW recall, bulk ingest

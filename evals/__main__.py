@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             calibrate.Corpus("notices_dev", notices[0], notices[1][0]),
         ]
         if lib is not None:
-            corpora.append(calibrate.Corpus("policy_dev", lib[0], lib[2][0]))
+            corpora.append(calibrate.Corpus("policy_dev", lib.retriever, lib.policy[0]))
         reading = []
         if drcd is not None:
             corpora.append(calibrate.Corpus("drcd_dev", drcd[0], drcd[1], benchmark=True))
@@ -177,17 +177,33 @@ def _cmrc_suite(
     return retriever, dataset.drcd_cases(questions, docs)
 
 
+@dataclass(frozen=True, slots=True)
+class Library:
+    """The library corpus's retriever with its suites: the library set, and the policy set's and the
+    dialogue set's dev and held-out halves."""
+
+    retriever: Any
+    cases: list[Any]
+    policy: tuple[list[Any], list[Any]]
+    dialogues: tuple[list[Any], list[Any]]
+
+
 def _library(
     args: argparse.Namespace, files: list[Path] | None, cfg: Any, embedder: Any, config: Any, tag: str
-) -> tuple[Any, list[Any], tuple[list[Any], list[Any]]] | None:
-    """The library suite's retriever, its cases, and the policy set's dev and test halves; None when skipped."""
+) -> Library | None:
+    """The library corpus and its suites; None when skipped."""
     from evals import dataset, library
 
     if files is None:
         return None
     lib = library.library_retriever(args.data / f"library-{tag}", files, cfg, embedder, config)
     policy = library.load_library_set(library.POLICY_SET, lib.docs, files)
-    return lib, library.load_library_set(library.LIBRARY_SET, lib.docs, files), dataset.split_seed(policy)
+    return Library(
+        lib,
+        library.load_library_set(library.LIBRARY_SET, lib.docs, files),
+        dataset.split_seed(policy),
+        library.load_dialogue_set(library.DIALOGUE_SET, lib.docs, files),
+    )
 
 
 def _notices(
@@ -209,7 +225,7 @@ def _subset(results: list[Any], cases: list[Any]) -> list[Any]:
 def _evaluate(
     suites: Suites,
     config: Any,
-    lib: tuple[Any, list[Any], tuple[list[Any], list[Any]]] | None,
+    lib: Library | None,
     notices: tuple[Any, tuple[list[Any], list[Any]]],
     cmrc: tuple[Any, list[Any]] | None,
 ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
@@ -224,9 +240,9 @@ def _evaluate(
     dev_pool = {"seed": _subset(results["seed"], suites.seed_dev)}
     written = [("notices", notices[0], notices[1])]
     if lib is not None:
-        lib[0].config = config
-        results["library"] = runner.evaluate(lib[0], lib[1])
-        written.append(("policy", lib[0], lib[2]))
+        lib.retriever.config = config
+        results["library"] = runner.evaluate(lib.retriever, lib.cases)
+        written += [("policy", lib.retriever, lib.policy), ("dialogue", lib.retriever, lib.dialogues)]
     for name, retriever, (dev, test) in written:
         retriever.config = config
         results[name] = runner.evaluate(retriever, [*dev, *test])

@@ -38,6 +38,7 @@ class EvalCase:
     gold: tuple[Gold, ...]
     must_contain: tuple[str, ...]
     exclude_doc: str | None = None
+    history: tuple[str, ...] = ()  # a dialogue turn's previous questions, oldest first
 
     @property
     def excluded(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from evals.dataset import EvalCase, EvalSetError, cases_from_rows
@@ -30,6 +31,9 @@ logger = logging.getLogger(__name__)
 LIBRARY_SET = Path(__file__).with_name("library_set.jsonl")
 # Long-answer questions of the kinds staff ask (措施, 要求, 哪些, 如何 …) over the same corpus: POLICY_SET.md.
 POLICY_SET = Path(__file__).with_name("policy_set.jsonl")
+# Two- and three-turn dialogues over the same corpus, follow-ups read against the turns before: DIALOGUE_SET.md.
+DIALOGUE_SET = Path(__file__).with_name("dialogue_set.jsonl")
+_DIALOGUE_SALT = "dialogue-split-881:"  # balances the follow-up kinds between the halves (DIALOGUE_SET.md)
 # Run-on single-line notices (title + dateline + body on one line, hash file names): notices/README.md.
 NOTICES_DIR = Path(__file__).with_name("notices")
 NOTICES_SET = Path(__file__).with_name("notices_set.jsonl")
@@ -160,3 +164,31 @@ def load_library_set(path: Path, docs: dict[str, Document], files: list[Path]) -
         EvalSetError: a gold entry names the wrong document, or a quote is not in its document.
     """
     return cases_from_rows(_rows_with_doc_ids(path, file_doc_ids(files, docs)), docs)
+
+
+def load_dialogue_set(
+    path: Path, docs: dict[str, Document], files: list[Path]
+) -> tuple[list[EvalCase], list[EvalCase]]:
+    """The dialogues' turns as cases (``dlg-001/2``, with the questions before them as ``history``), split
+    into dev and held-out halves by dialogue.
+
+    Raises:
+        EvalSetError: a gold entry names the wrong document, or a quote is not in its document.
+    """
+    ids = file_doc_ids(files, docs)
+    dev: list[EvalCase] = []
+    test: list[EvalCase] = []
+    for dialogue in (json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()):
+        turns = dialogue["turns"]
+        rows = [{**t, "id": f"{dialogue['id']}/{n}"} for n, t in enumerate(turns, start=1)]
+        for row in rows:
+            for g in row["gold"]:
+                if g["file"] not in ids:
+                    raise EvalSetError(f"{path.name} {row['id']}: {g['file']!r} is not in the library corpus")
+                g.setdefault("doc_id", ids[g["file"]])
+        cases = cases_from_rows(rows, docs)
+        held_out = int(hashlib.sha256((_DIALOGUE_SALT + dialogue["id"]).encode()).hexdigest(), 16) % 2 == 1
+        (test if held_out else dev).extend(
+            replace(c, history=tuple(t["question"] for t in turns[:n])) for n, c in enumerate(cases)
+        )
+    return dev, test

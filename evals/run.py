@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from evals.dataset import EvalCase
 from evals.metrics import char_f1, contains_gold, first_relevant_rank, rouge_l
 from ingest.types import Span
+from retriever.followup import resolve
 from retriever.numbers import unsupported_numbers
 from retriever.pipeline import Mode, Retriever
 from retriever.types import Answer, Citation, Hit
@@ -176,11 +177,17 @@ def unsupported(answer: Answer) -> tuple[str, ...]:
     return tuple(q.raw for q in unsupported_numbers(answer.text, [c.quote for c in answer.citations]))
 
 
+def asked(case: EvalCase) -> str:
+    """The question the system answers for a case: a dialogue turn made whole from the turns before it,
+    as the server does (``retriever.followup``)."""
+    return resolve(case.question, case.history)
+
+
 def mode_outcomes(retriever: Retriever, case: EvalCase, top_k: int, modes: Sequence[Mode]) -> dict[str, Outcome]:
     """Each retrieval mode's hits, answered by the same extraction; the signals are computed once."""
     if not modes:
         return {}
-    question = retriever.parse(case.question)
+    question = retriever.parse(asked(case))
     signals = retriever.signals(question, case.excluded)
     k = max(top_k, retriever.config.answer_hits)
     out: dict[str, Outcome] = {}
@@ -193,7 +200,7 @@ def mode_outcomes(retriever: Retriever, case: EvalCase, top_k: int, modes: Seque
 def evaluate_case(retriever: Retriever, case: EvalCase, top_k: int = 5, modes: Sequence[Mode] = MODES) -> CaseResult:
     """Ask one case through the full system, then through each retrieval mode, and judge them all."""
     started = time.perf_counter()
-    answer = retriever.ask(case.question, top_k=top_k, exclude=case.excluded)
+    answer = retriever.ask(asked(case), top_k=top_k, exclude=case.excluded)
     latency = (time.perf_counter() - started) * 1000
     outcomes = {FULL: outcome(case, answer, answer.hits), **mode_outcomes(retriever, case, top_k, modes)}
     shown = [*answer.citations, *answer.related]

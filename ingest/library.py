@@ -22,7 +22,7 @@ from ingest.errors import DocumentError
 from ingest.lead import first_clause, looks_like_file_id
 from ingest.metadata import extract_metadata, guess_title
 from ingest.readers import ReadLimits, check_upload, read_document
-from ingest.store import INDEXABLE, Store
+from ingest.store import INDEXABLE, Actor, Store
 from ingest.types import DocStatus, Document
 
 logger = logging.getLogger(__name__)
@@ -70,18 +70,21 @@ class Library:
             os.fsync(f.fileno())
         os.replace(tmp, path)
 
-    def receive_each(self, files: Iterable[tuple[str, bytes]]) -> Iterator[Received | DocumentError]:
+    def receive_each(
+        self, files: Iterable[tuple[str, bytes]], by: Actor | None = None
+    ) -> Iterator[Received | DocumentError]:
         """Receive each ``(filename, bytes)`` in turn: its acknowledgment, or the reason it was refused.
 
-        One refused file never stops the others; each result is committed before it is yielded.
+        One refused file never stops the others; each result is committed (with its audit record when
+        ``by`` is given) before it is yielded.
         """
         for name, data in files:
             try:
-                yield self.receive(name, data)
+                yield self.receive(name, data, by=by)
             except DocumentError as e:
                 yield e
 
-    def receive(self, filename: str, data: bytes, doc_id: str | None = None) -> Received:
+    def receive(self, filename: str, data: bytes, doc_id: str | None = None, by: Actor | None = None) -> Received:
         """Store an upload and record it as ``received``; identical bytes already here are a no-op.
 
         A new version of an existing document is kept apart until it parses: if it cannot be read,
@@ -91,6 +94,8 @@ class Library:
             filename: the client's file name (only its last component is kept).
             data: the file's bytes.
             doc_id: the document to replace; None for a new document.
+            by: who sends it, for the audit trail (None: not audited). Identical bytes already here change
+                nothing and are not audited, unless they cancel a pending new version.
 
         Raises:
             DocumentError: the upload is refused (UnsupportedFormatError for its type); nothing was stored.
@@ -100,22 +105,22 @@ class Library:
         existing = self.store.find_by_sha256(sha, UPLOAD_ORIGIN)
         if existing is not None and doc_id in (None, existing):
             if doc_id is not None and self._status(doc_id).sha256 == sha:
-                self._cancel_replacement(doc_id)  # back to the bytes it has: a pending new version is void
+                self._cancel_replacement(doc_id, by)  # back to the bytes it has: a pending new version is void
             return Received(self._status(existing), duplicate=True)
         self._save_raw(sha, data)
         if doc_id is not None and self.store.status(doc_id) is not None:
-            self.store.add_replacement(doc_id, name, sha)
+            self.store.add_replacement(doc_id, name, sha, by)
             logger.info("received a new version of %s: %s (%d bytes)", doc_id, name, len(data))
             return Received(replace(self._status(doc_id), status="received", filename=name), duplicate=False)
         new_id = doc_id or self._free_id(f"doc-{sha[:16]}", sha)
-        self.store.add_received(new_id, name, sha, UPLOAD_ORIGIN)
+        self.store.add_received(new_id, name, sha, UPLOAD_ORIGIN, by)
         logger.info("received %s as %s (%d bytes)", name, new_id, len(data))
         return Received(self._status(new_id), duplicate=False)
 
-    def _cancel_replacement(self, doc_id: str) -> None:
+    def _cancel_replacement(self, doc_id: str, by: Actor | None) -> None:
         for pending_id, _, sha in self.store.replacements():
             if pending_id == doc_id:
-                self.store.drop_replacement(doc_id, sha, None)
+                self.store.drop_replacement(doc_id, sha, None, by)
                 self._remove_raw_if_unused(sha)
 
     def _status(self, doc_id: str) -> DocStatus:
@@ -162,6 +167,7 @@ class Library:
             issuer=meta.issuer,
             sha256=sha256,
             pages=tuple((p.start, p.end, p.page) for p in parsed.pages),
+            ocr_pages=parsed.ocr_pages,
         )
         return with_region(doc), parsed.fmt
 
@@ -236,11 +242,12 @@ class Library:
         done += [self._apply_replacement(*r) for r in self.store.replacements()]
         return [s for s in done if s is not None]
 
-    def delete(self, doc_id: str) -> bool:
-        """Delete a document, its chunks and (when nothing else uses them) its raw bytes."""
+    def delete(self, doc_id: str, by: Actor | None = None) -> bool:
+        """Delete a document, its chunks and (when nothing else uses them) its raw bytes; audited when ``by``
+        is given."""
         status = self.store.status(doc_id)
         pending = [sha for d, _, sha in self.store.replacements() if d == doc_id]
-        if status is None or not self.store.delete_document(doc_id):
+        if status is None or not self.store.delete_document(doc_id, by):
             return False
         for sha in [status.sha256, *pending]:
             self._remove_raw_if_unused(sha)

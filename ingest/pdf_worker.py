@@ -1,28 +1,35 @@
-"""Read a PDF's text layer in a subprocess, and lay the page texts out as clean lines.
+"""Read a PDF (its text layer, OCR for pages without one) or an image (OCR) in a subprocess.
 
-pypdf runs in a child process (``python -m ingest.pdf_worker MAX_PAGES``, PDF bytes on stdin, JSON
-``{"pages": [...], "title": ...}`` on stdout) so that a malformed or looping PDF can neither hang
-nor crash the server: the parent kills it after a timeout, and a crash is only a non-zero exit.
+pypdf, pypdfium2, Pillow and Tesseract (``ingest.ocr``) run in a child process (``python -m
+ingest.pdf_worker pdf|image …``, the file on stdin) so that a malformed, looping or huge file can
+neither hang nor crash the server: the parent kills it at its deadline, a crash is only a non-zero
+exit, and an address-space cap (inherited by Tesseract) turns a memory bomb into an error. The
+child writes JSON lines: first ``{"ocr": [pages]}``, the pages it will OCR, which extends the
+deadline by ``page_timeout_s`` each; then ``{"done": k}`` after each; last ``{"pages": [...],
+"title": ..., "ocr_pages": [...]}``.
 
-The layout functions are pure and run in the parent. They work on whole lines only, except that
-they join a sentence the layout broke across lines, and remove the spaces a typesetter puts
-between Chinese and digits or Latin letters (``860 号`` → ``860号``, ``2019 年`` → ``2019年``):
-those are glue, not text, and a reader's quote never has them.
+The page texts are laid out in the parent by ``ingest.page_layout``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import selectors
 import subprocess
 import sys
-import unicodedata
-from collections import Counter
-from collections.abc import Iterable, Sequence
+import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.errors import DocumentError
+from ingest.ocr import OcrConfig, OcrError, needs_ocr, ocr_image, ocr_pdf_pages
+from ingest.page_layout import Spans, layout_pages
+
+__all__ = ["WorkerLimits", "layout_pages", "read_image", "read_pdf", "run_worker"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,185 +37,172 @@ logger = logging.getLogger(__name__)
 # in the worker instead of eating the server's memory.
 _WORKER_MEMORY_BYTES = 2 * 2**30
 _PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
-# Page furniture is looked for only in the first and last lines of a page.
-_EDGE_LINES = 2
-# A line seen at a page edge on this share of pages (and on at least 3) is a running header/footer.
-_REPEATED_SHARE = 0.6
-_REPEATED_MIN_PAGES = 3
-# "- 3 -", "— 3 —", "3", "第3页", "第 3 页 共 10 页", "3/10", "Page 3 of 10".
-_PAGE_NUMBER = re.compile(
-    r"^[-—–－~\s]*(?:第\s*)?\d{1,4}(?:\s*页)?(?:\s*[/／]\s*\d{1,4}|\s*共\s*\d{1,4}\s*页)?[-—–－~\s]*$"
-    r"|^page\s*\d{1,4}(?:\s*of\s*\d{1,4})?$",
-    re.IGNORECASE,
-)
-# A line that starts a heading or an enumeration item is never joined to the line before it.
-_HEADING_START = re.compile(
-    r"^(?:第[一二三四五六七八九十百零〇\d]+[编章节条款部分]|[一二三四五六七八九十百]+、"
-    r"|[（(][一二三四五六七八九十百\d]+[）)]|\d+[.、．](?!\d)|[①-⑳]|附件|附[:：])"
-)
-_SENTENCE_END = tuple("。！？；：:!?;")
-_CLOSERS = "”’」』）)》】"
-# A line at least this share of the document's typical (90th percentile) width is a full line;
-# measured on 397.pdf: full lines 56-58, indented first lines 52, a "（一）…" heading 46.
-_FULL_LINE_SHARE = 0.85
-_MIN_LINES_FOR_PERCENTILE = 10
-# A line that starts a heading must be nearly full to count as broken ("（一）…" headings are long).
-_FULL_HEADING_SHARE = 0.95
 # Metadata titles that name a file or a tool rather than the document.
 _JUNK_TITLE = re.compile(r"^(?:microsoft (?:word|excel|powerpoint) - |untitled$)|\.(?:docx?|wps|pdf)$", re.IGNORECASE)
-_Spans = tuple[tuple[int, int, int], ...]
-_CJK = r"\u2e80-\u2fff\u3001-\u303f\u3040-\u9fff\uf900-\ufaff\uff01-\uff60"
-_CJK_ASCII_GAP = re.compile(rf"(?<=[{_CJK}])[ \t]+(?=[0-9A-Za-z%])|(?<=[0-9A-Za-z%])[ \t]+(?=[{_CJK}])")
 
 
-def run_worker(name: str, data: bytes, timeout_s: float, max_pages: int) -> tuple[list[str], str]:
-    """Extract the page texts and metadata title of a PDF in a subprocess.
+@dataclass(frozen=True, slots=True)
+class WorkerLimits:
+    """What the worker may spend: ``timeout_s`` to read the file, plus ``ocr.page_timeout_s`` for each
+    page it must OCR (the worker names them first; a PDF has at most ``max_pages`` pages)."""
+
+    timeout_s: float
+    max_pages: int
+    ocr: OcrConfig = field(default_factory=OcrConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerResult:
+    """The raw text of each page, the metadata title (``""`` if none) and the 1-based pages read by OCR."""
+
+    pages: list[str]
+    title: str
+    ocr_pages: list[int]
+
+
+_FAILED = {"pdf": "PDF 无法解析 / the PDF could not be parsed", "image": "图片无法识别 / the image could not be read"}
+
+
+def run_worker(name: str, data: bytes, kind: str, limits: WorkerLimits) -> WorkerResult:
+    """Extract the page texts of a PDF (OCR where a page has no text layer) or OCR an image, in a subprocess.
 
     Args:
         name: The file name, for error messages.
-        data: The PDF bytes.
-        timeout_s: Seconds to wait before the worker is killed.
-        max_pages: The most pages a PDF may have.
-
-    Returns:
-        The raw text of each page, in order, and the metadata title (``""`` if none).
+        data: The file's bytes.
+        kind: ``"pdf"`` or ``"image"``.
+        limits: Time, page and OCR settings.
 
     Raises:
-        DocumentError: On a timeout, a crash, or any pypdf error.
+        DocumentError: On a timeout, a crash, or any pypdf, pdfium, Pillow or Tesseract error.
     """
-    failed = f"{name!r}: PDF 无法解析 / the PDF could not be parsed"
-    command = [sys.executable, "-m", "ingest.pdf_worker", str(max_pages)]
-    try:
-        proc = subprocess.run(  # fixed argv; the PDF only goes to stdin
-            command, input=data, capture_output=True, timeout=timeout_s, cwd=_PACKAGE_ROOT, check=False
-        )
-    except subprocess.TimeoutExpired as e:
-        raise DocumentError(f"{failed}: no result after {timeout_s:g}s; check the file or raise pdf_timeout_s") from e
+    failed = f"{name!r}: {_FAILED[kind]}"
+    ocr = limits.ocr
+    command = [sys.executable, "-m", "ingest.pdf_worker", kind, str(limits.max_pages), ocr.languages, str(ocr.psm)]
+    command += [str(ocr.dpi), f"{ocr.page_timeout_s:g}"]
+    with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as stderr:
+        stdin.write(data)
+        stdin.seek(0)
+        # Fixed argv; the file only goes to stdin. stderr to a file: a chatty worker never blocks on a pipe.
+        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, cwd=_PACKAGE_ROOT)
+        try:
+            last = _last_message(proc, name, limits, failed)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            assert proc.stdout is not None
+            proc.stdout.close()
+        stderr.seek(0)
+        lines = stderr.read().decode("utf-8", "replace").strip().splitlines()
     if proc.returncode != 0:
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         reason = lines[-1] if lines else f"worker exited with code {proc.returncode}"
-        raise DocumentError(f"{failed}: {reason}; re-save or re-export the PDF and upload it again")
+        raise DocumentError(f"{failed}: {reason}; re-save or re-export the file and upload it again")
+    return _result(last, failed)
+
+
+def _last_message(proc: subprocess.Popen[bytes], name: str, limits: WorkerLimits, failed: str) -> str:
+    """Read the worker's JSON lines until it closes stdout; the last line. The deadline grows by
+    ``page_timeout_s`` for each page the worker says it will OCR.
+
+    Raises:
+        DocumentError: no result by the deadline (the caller kills the worker).
+    """
+    assert proc.stdout is not None
+    deadline, budget = time.monotonic() + limits.timeout_s, f"{limits.timeout_s:g}s"
+    pending, last = list[bytes](), b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            if not selector.select(max(0.0, deadline - time.monotonic())):
+                raise DocumentError(f"{failed}: no result after {budget}; check the file or raise pdf_timeout_s")
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                return (b"".join(pending) or last).decode("utf-8", "replace")
+            pending.append(chunk)
+            if b"\n" not in chunk:  # the final result may be megabytes: join only at line ends
+                continue
+            *complete, rest = b"".join(pending).split(b"\n")
+            pending, last = [rest], complete[-1]
+            for line in complete:
+                planned = _planned_ocr(line)
+                if planned:
+                    deadline += planned * limits.ocr.page_timeout_s
+                    budget += f" + {planned} OCR pages × {limits.ocr.page_timeout_s:g}s"
+                    logger.info("%s: OCR of %d pages", name, planned)
+                elif line.startswith(b'{"done"'):
+                    logger.debug("%s: OCR progress %s", name, line.decode())
+
+
+def _planned_ocr(line: bytes) -> int | None:
+    """The number of pages a ``{"ocr": [...]}`` plan line names, else None."""
+    if not line.startswith(b'{"ocr"'):
+        return None
     try:
-        payload = json.loads(proc.stdout)
-        pages, title = payload["pages"], payload["title"] or ""
+        return len(json.loads(line)["ocr"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _result(line: str, failed: str) -> WorkerResult:
+    """The worker's final JSON line as a ``WorkerResult``.
+
+    Raises:
+        DocumentError: it is not JSON of the right shape.
+    """
+    try:
+        payload = json.loads(line)
+        pages, title, ocr_pages = payload["pages"], payload["title"] or "", payload["ocr_pages"]
     except (ValueError, KeyError, TypeError) as e:
         raise DocumentError(f"{failed}: the worker's output is not valid JSON ({e})") from e
-    if not isinstance(pages, list) or not all(isinstance(p, str) for p in pages) or not isinstance(title, str):
+    if (
+        not isinstance(pages, list)
+        or not all(isinstance(p, str) for p in pages)
+        or not isinstance(title, str)
+        or not isinstance(ocr_pages, list)
+        or not all(isinstance(n, int) for n in ocr_pages)
+    ):
         raise DocumentError(f"{failed}: the worker's output has the wrong shape")
-    return pages, title
+    return WorkerResult(pages, title, ocr_pages)
 
 
-def read_pdf(name: str, data: bytes, timeout_s: float, max_pages: int) -> tuple[str, _Spans, str]:
-    """Read a PDF's text layer into clean text (see ``layout_pages``) and its metadata title.
-
-    Raises:
-        DocumentError: If the PDF cannot be parsed (see ``run_worker``) or has no text layer.
-    """
-    pages, title = run_worker(name, data, timeout_s, max_pages)
-    text, spans = layout_pages(pages)
-    if not text:
-        raise DocumentError(
-            f"{name!r}: PDF 没有文字层（可能是扫描件），无法检索 / the PDF has no text layer (probably scanned); "
-            "it cannot be searched; run OCR on it (e.g. ocrmypdf) and upload the result"
-        )
-    title = " ".join(title.split())
-    return text, spans, "" if _JUNK_TITLE.search(title) else title
-
-
-def layout_pages(pages: Sequence[str]) -> tuple[str, _Spans]:
-    r"""Lay out page texts as clean text, with the span of each page.
-
-    Lines are stripped and blank lines dropped; page numbers and running headers/footers at page
-    edges are dropped; a full-width line that does not end a sentence is joined to the next line
-    unless that one starts a heading or enumeration item (also across a page break).
-
-    Args:
-        pages: The raw text of each page, in order.
+def read_pdf(name: str, data: bytes, limits: WorkerLimits) -> tuple[str, Spans, str, tuple[int, ...]]:
+    """Read a PDF into clean text (see ``layout_pages``): its text layer, and OCR for pages without one.
 
     Returns:
-        The text, lines joined by ``"\n"``, and ``(start, end, page)`` per page with text
-        (1-based page numbers; ``text[start:end]`` is that page's share of the text).
+        The text, the span of each page, the metadata title and the 1-based pages read by OCR.
+
+    Raises:
+        DocumentError: If the PDF cannot be parsed (see ``run_worker``) or no page has any text.
     """
-    kept = _drop_furniture([_page_lines(page) for page in pages])
-    flat = [(number, line) for number, lines in enumerate(kept, 1) for line in lines]
-    typical = _typical_width(line for _, line in flat)
-    parts: list[str] = []
-    spans: list[tuple[int, int, int]] = []
-    pos, page_start = 0, 0
-    for i, (number, line) in enumerate(flat):
-        if i:
-            sep = _separator(flat[i - 1][1], line, typical)
-            if number != flat[i - 1][0]:
-                spans.append((page_start, pos, flat[i - 1][0]))
-                page_start = pos + len(sep)
-            parts.append(sep)
-            pos += len(sep)
-        parts.append(line)
-        pos += len(line)
-    if flat:
-        spans.append((page_start, pos, flat[-1][0]))
-    return "".join(parts), tuple(spans)
+    result = run_worker(name, data, "pdf", limits)
+    text, spans = layout_pages(result.pages)
+    if not text:
+        raise DocumentError(
+            f"{name!r}: PDF 没有文字层（可能是扫描件），无法检索；OCR 也没有识别出文字 / the PDF has no text layer "
+            "(probably scanned) and OCR read no text on its pages; upload a clearer scan (300 dpi) or the text itself"
+        )
+    title = " ".join(result.title.split())
+    return text, spans, "" if _JUNK_TITLE.search(title) else title, _with_text(spans, result.ocr_pages)
 
 
-def _page_lines(page: str) -> list[str]:
-    """Split a page into stripped, non-empty lines without control characters or typesetting gaps."""
-    lines = (_CONTROL.sub("", line.replace("\xad", "-")).strip() for line in page.splitlines())
-    return [_CJK_ASCII_GAP.sub("", line) for line in lines if line]
+def read_image(name: str, data: bytes, limits: WorkerLimits) -> tuple[str, Spans]:
+    """Read an image of one page with OCR into clean text and its one page span.
+
+    Raises:
+        DocumentError: If the image cannot be opened, is too large, or OCR reads no text on it.
+    """
+    text, spans = layout_pages(run_worker(name, data, "image", limits).pages)
+    if not text:
+        raise DocumentError(
+            f"{name!r}: 图片中没有识别出文字 / OCR read no text in the image; upload a clearer scan (300 dpi)"
+        )
+    return text, spans
 
 
-def _drop_furniture(pages: list[list[str]]) -> list[list[str]]:
-    """Drop page numbers and running headers/footers from the edges of each page."""
-    pages = [
-        [line for i, line in enumerate(lines) if not (_at_edge(i, lines) and _PAGE_NUMBER.match(line))]
-        for lines in pages
-    ]
-    seen = Counter(
-        key for lines in pages for key in {_edge_key(line) for i, line in enumerate(lines) if _at_edge(i, lines)}
-    )
-    threshold = max(_REPEATED_MIN_PAGES, _REPEATED_SHARE * len(pages))
-    # A sentence is never a running header, however often it repeats.
-    repeated = {key for key, count in seen.items() if count >= threshold and not key.endswith(_SENTENCE_END)}
-    if repeated:
-        logger.debug("dropping running headers/footers %s", sorted(repeated))
-    return [
-        [line for i, line in enumerate(lines) if not (_at_edge(i, lines) and _edge_key(line) in repeated)]
-        for lines in pages
-    ]
-
-
-def _at_edge(i: int, lines: list[str]) -> bool:
-    """Whether line ``i`` is among the first or last lines of its page."""
-    return i < _EDGE_LINES or i >= len(lines) - _EDGE_LINES
-
-
-def _edge_key(line: str) -> str:
-    """A header/footer line with its digits masked, so "第3页" and "第4页" compare equal."""
-    return re.sub(r"\d+", "#", line)
-
-
-def _width(line: str) -> int:
-    """Display width: 2 for wide (CJK) characters, 1 otherwise."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
-
-
-def _typical_width(lines: Iterable[str]) -> int:
-    """The width of a full line of body text: the 90th percentile of line widths (the widest of a few)."""
-    widths = sorted(_width(line) for line in lines)
-    if len(widths) < _MIN_LINES_FOR_PERCENTILE:
-        return widths[-1] if widths else 0
-    return widths[int(0.9 * (len(widths) - 1))]
-
-
-def _separator(line: str, following: str, typical: int) -> str:
-    """What goes between two consecutive lines: ``"\\n"``, ``""`` (a broken sentence) or ``" "``."""
-    ends_sentence = line.rstrip(_CLOSERS).endswith(_SENTENCE_END)  # "。”" ends a sentence, "》" does not
-    share = _FULL_HEADING_SHARE if _HEADING_START.match(line) else _FULL_LINE_SHARE
-    if ends_sentence or _width(line) < share * typical or _HEADING_START.match(following):
-        return "\n"
-    last, first = line[-1], following[0]
-    latin = last.isascii() and first.isascii() and last.isalnum() and first.isalnum()
-    return " " if latin and not (last.isdigit() and first.isdigit()) else ""
+def _with_text(spans: Spans, pages: list[int]) -> tuple[int, ...]:
+    """The pages of ``pages`` that have text (a span)."""
+    have = {page for _, _, page in spans}
+    return tuple(sorted(n for n in set(pages) if n in have))
 
 
 def _limit_memory() -> None:
@@ -223,28 +217,53 @@ def _limit_memory() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Worker entry: PDF bytes on stdin, ``{"pages": [...], "title": ...}`` on stdout.
+    """Worker entry: the file on stdin; JSON lines on stdout (see the module docstring).
 
+    Arguments: ``KIND MAX_PAGES LANGUAGES PSM DPI PAGE_TIMEOUT_S`` (``pdf 2000 chi_sim 3 300 60``).
     A pypdf error is left uncaught on purpose: its traceback's last line goes to stderr and the
-    exit code is non-zero, which the parent turns into a ``DocumentError``.
+    exit code is non-zero, which the parent turns into a ``DocumentError``; so does an ``OcrError``.
     """
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     args = sys.argv[1:] if argv is None else argv
-    max_pages = int(args[0]) if args else 2000
+    kind, max_pages = (args[0], int(args[1])) if len(args) > 1 else ("pdf", 2000)
+    ocr = OcrConfig(args[2], int(args[3]), int(args[4]), float(args[5])) if len(args) > 5 else OcrConfig()
     _limit_memory()
+    data = sys.stdin.buffer.read()
+    result: dict[str, object]
+    try:
+        if kind == "image":
+            _emit({"ocr": [1]})
+            result = {"pages": [ocr_image(data, ocr)], "title": "", "ocr_pages": [1]}
+        else:
+            result = _read_pdf_pages(data, max_pages, ocr)
+    except OcrError as e:
+        raise SystemExit(str(e)) from e
+    _emit(result)
+    return 0
+
+
+def _read_pdf_pages(data: bytes, max_pages: int, ocr: OcrConfig) -> dict[str, object]:
+    """The worker's reading of a PDF: the text layer of each page, then OCR where it is missing."""
     from io import BytesIO
 
     from pypdf import PdfReader
 
-    reader = PdfReader(BytesIO(sys.stdin.buffer.read()))
+    reader = PdfReader(BytesIO(data))
     if reader.is_encrypted and not reader.decrypt(""):
         raise SystemExit("the PDF is password-protected; upload an unprotected copy")
     if len(reader.pages) > max_pages:
         raise SystemExit(f"the PDF has {len(reader.pages)} pages, more than max_pages={max_pages}")
     pages = [page.extract_text() or "" for page in reader.pages]
     title = reader.metadata.title if reader.metadata else None
-    json.dump({"pages": pages, "title": title if isinstance(title, str) else ""}, sys.stdout)
-    return 0
+    _emit({"ocr": [n for n, text in enumerate(pages, 1) if needs_ocr(text)]})
+    replaced = ocr_pdf_pages(data, pages, ocr, lambda k: _emit({"done": k}))
+    return {"pages": pages, "title": title if isinstance(title, str) else "", "ocr_pages": replaced}
+
+
+def _emit(message: dict[str, object]) -> None:
+    """Write one JSON line to stdout at once (the parent reads the plan and progress as they come)."""
+    sys.stdout.write(json.dumps(message, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Read the files staff receive (.txt .md .html .htm .pdf .docx) into clean, offset-stable text.
+"""Read the files staff receive (.txt .md .html .htm .pdf .docx, scans) into clean, offset-stable text.
 
 ``read_document(filename, data)`` never touches the file system; only the extension of the name's
 last component picks a reader. Every failure is a ``DocumentError`` in Chinese and English naming
@@ -9,7 +9,8 @@ it is not NFC-normalised (it is shown as the source has it).
   GB18030 and Big5), broken lines joined (``_tidy``), then ``clean_text``. Markdown loses only line
   syntax: ``#`` marks, ``>`` marks, ``- * +`` bullets, fences, rules, table separator rows.
 * .html/.htm: trafilatura's main content (else the ``<body>`` text), then the same as .txt.
-* .pdf: ``ingest.pdf_worker``. .docx: ``ingest.docx_reader``; neither goes through ``clean_text``.
+* .pdf: ``ingest.pdf_worker`` (OCR for pages without a text layer). .png/.jpg/.jpeg/.tif/.tiff: one
+  page read by OCR in the same worker. .docx: ``ingest.docx_reader``. None goes through ``clean_text``.
 """
 
 from __future__ import annotations
@@ -32,12 +33,17 @@ from ingest.clean import clean_text
 from ingest.docx_reader import read_docx
 from ingest.errors import DocumentError
 from ingest.metadata import guess_title
-from ingest.pdf_worker import read_pdf
+from ingest.ocr import OcrConfig
+from ingest.pdf_worker import WorkerLimits, read_image, read_pdf
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED = frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"})
-_FORMATS = {".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx"}
+_IMAGES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+_FORMATS = {
+    ".txt": "txt", ".md": "md", ".html": "html", ".htm": "html", ".pdf": "pdf", ".docx": "docx",
+    **dict.fromkeys(_IMAGES, "image"),
+}  # fmt: skip
+SUPPORTED = frozenset(_FORMATS)
 _NAME_MAX_CHARS = 120  # of a file name shown in an error message
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # Before decoding, C0 controls but \t\n\v\f\r; after, also C1, U+FFFD, private use: rare in real text.
@@ -91,11 +97,12 @@ class ParsedDocument:
     Attributes:
         text: Stripped, non-empty lines joined by ``"\n"``.
         title: The best guess at the title, ``""`` if none.
-        pages: For a PDF, the span of each page with text, in order; empty otherwise.
+        pages: For a PDF or an image, the span of each page with text, in order; empty otherwise.
         author: The author named by the text's byline, ``""`` if none.
         published: The date on the byline (or in HTML metadata), ``None`` if none.
-        fmt: ``"txt"``, ``"md"``, ``"html"``, ``"pdf"`` or ``"docx"``.
+        fmt: ``"txt"``, ``"md"``, ``"html"``, ``"pdf"``, ``"docx"`` or ``"image"``.
         source: The ``来源`` the byline names, ``""`` if none.
+        ocr_pages: The 1-based pages whose text was read by OCR.
     """
 
     text: str
@@ -105,6 +112,7 @@ class ParsedDocument:
     published: date | None
     fmt: str
     source: str = ""
+    ocr_pages: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +124,8 @@ class ReadLimits:
     max_zip_entries: int = 2000
     pdf_timeout_s: float = 30.0
     max_pages: int = 2000
+    # Added to pdf_timeout_s for each page without a text layer (OCR of a page takes 3-10 s here).
+    ocr_page_timeout_s: float = 60.0
 
 
 _DEFAULT_LIMITS = ReadLimits()
@@ -137,7 +147,8 @@ def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMI
         DocumentError: If the file is empty, too large, unreadable, or has no text.
     """
     name, fmt = check_upload(filename, data, limits)
-    document = _read_binary(name, data, fmt, limits) if fmt in ("pdf", "docx") else _read_text(name, data, fmt)
+    binary = fmt in ("pdf", "docx", "image")
+    document = _read_binary(name, data, fmt, limits) if binary else _read_text(name, data, fmt)
     if not document.text:
         raise DocumentError(f"{name!r}: 没有可检索的正文 / no text left to search in the file; check its content")
     logger.debug("read %s as %s: %d chars, title %r", name, fmt, len(document.text), document.title)
@@ -188,10 +199,16 @@ def _name_and_suffix(filename: str) -> tuple[str, str]:
 
 
 def _read_binary(name: str, data: bytes, fmt: str, limits: ReadLimits) -> ParsedDocument:
-    """Read .pdf (page spans, metadata title) or .docx (Heading/Title-styled title)."""
+    """Read .pdf (page spans, metadata title, OCR'd pages), an image (OCR) or .docx (Heading/Title-styled title)."""
+    worker = WorkerLimits(limits.pdf_timeout_s, limits.max_pages, OcrConfig(page_timeout_s=limits.ocr_page_timeout_s))
     if fmt == "pdf":
-        text, spans, title = read_pdf(name, data, limits.pdf_timeout_s, limits.max_pages)
-        return ParsedDocument(text, guess_title(text, title), tuple(PageSpan(*s) for s in spans), "", None, fmt)
+        text, spans, title, ocr = read_pdf(name, data, worker)
+        pages = tuple(PageSpan(*s) for s in spans)
+        return ParsedDocument(text, guess_title(text, title), pages, "", None, fmt, ocr_pages=ocr)
+    if fmt == "image":
+        text, spans = read_image(name, data, worker)
+        pages = tuple(PageSpan(*s) for s in spans)
+        return ParsedDocument(text, guess_title(text), pages, "", None, fmt, ocr_pages=(1,))
     lines, title = read_docx(name, data, limits.max_zip_entries, limits.max_inflated_bytes)
     text = _tidy("\n".join(lines))
     return ParsedDocument(text, guess_title(text, title), (), "", None, fmt)

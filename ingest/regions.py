@@ -99,13 +99,15 @@ def find_places(text: str) -> tuple[Place, ...]:
     Returns:
         The places, by full name or by a short form (``九江`` gives 九江市).
     """
+    return tuple({p.name: p for _, _, p in place_mentions(text)}.values())
+
+
+def place_mentions(text: str) -> list[tuple[int, int, Place]]:
+    """Every mention of a place in ``text``, as ``(start, end, place)`` in order (a follow-up question's
+    那贵州呢 replaces the place its previous question names: ``retriever.followup``)."""
     gazetteer = _gazetteer()
-    found: dict[str, Place] = {}
-    for m in gazetteer.pattern.finditer(text):
-        name = gazetteer.forms[m.group()]
-        if name is not None and name not in found:
-            found[name] = gazetteer.places[name]
-    return tuple(found.values())
+    found = ((m.start(), m.end(), gazetteer.forms[m.group()]) for m in gazetteer.pattern.finditer(text))
+    return [(start, end, gazetteer.places[name]) for start, end, name in found if name is not None]
 
 
 def place(name: str) -> Place | None:

@@ -49,10 +49,21 @@ CREATE TABLE IF NOT EXISTS embeddings (
     text_sha256 TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (text_sha256, model)
 );
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    action TEXT NOT NULL CHECK (action IN ('upload', 'replace', 'update', 'delete')),
+    doc_id TEXT NOT NULL, filename TEXT NOT NULL, sha256 TEXT, key_name TEXT, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_doc ON audit(doc_id, id);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: a record is never changed'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: a record is never deleted'); END;
 """
 _DOC_FIELDS = (
     "doc_id", "title", "text", "source", "author", "published",
-    "doc_number", "issuer", "source_url", "sha256", "pages", "region",
+    "doc_number", "issuer", "source_url", "sha256", "pages", "region", "ocr_pages",
 )  # fmt: skip
 # A document is searchable once parsed; "indexed" means a published generation holds it.
 INDEXABLE = ("parsed", "indexed")
@@ -71,9 +82,12 @@ _ADDED_COLUMNS = {
     # The ``version`` at which the document's text, chunks or metadata last changed: what an index
     # update since version V must re-index is every searchable document with a revision above V.
     "revision": "INTEGER NOT NULL DEFAULT 0",
+    "ocr_pages": "TEXT NOT NULL DEFAULT '[]'",  # JSON list of the 1-based pages read by OCR
 }
 _BATCH = 500
 _METADATA_FIELDS = ("title", "doc_number", "issuer", "published", "region")
+AUDIT_ACTIONS = ("upload", "replace", "update", "delete")
+_AUDIT_FIELDS = ("id", "time", "action", "doc_id", "filename", "sha256", "key_name", "detail")
 
 
 def text_sha256(text: str) -> str:
@@ -92,6 +106,45 @@ class StatusQuery:
     doc_ids: tuple[str, ...] = ()
     text: str = ""
     region: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a change, as the audit trail records it: the name of the API key the write was sent with
+    (None when the server has no key configured). A change made with no ``Actor`` is not audited (parsing,
+    indexing, the seeds)."""
+
+    key_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """One change to the library, as the append-only ``audit`` table holds it.
+
+    ``sha256`` is the file's: the one uploaded, the new version of a replacement, the one deleted (None for a
+    metadata correction, whose ``detail`` holds each changed field as ``{"old": …, "new": …}``).
+    """
+
+    id: int
+    time: str  # UTC, ISO 8601 with milliseconds
+    action: str  # one of AUDIT_ACTIONS
+    doc_id: str
+    filename: str
+    sha256: str | None
+    key_name: str | None
+    detail: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Audit records of one document and/or action (None: any), with an id below ``before``; newest first,
+    at most ``limit`` (None: all), or oldest first."""
+
+    doc_id: str | None = None
+    action: str | None = None
+    before: int | None = None
+    limit: int | None = 100
+    oldest_first: bool = False
 
 
 class Store:
@@ -176,6 +229,7 @@ class Store:
         row = doc.to_row()
         row["pages"] = json.dumps(row["pages"])
         row["region"] = json.dumps(row["region"], ensure_ascii=False)
+        row["ocr_pages"] = json.dumps(row["ocr_pages"])
         values = [row[f] for f in _DOC_FIELDS]
         columns = [*_DOC_FIELDS, "origin", "filename", "fmt"]
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
@@ -201,13 +255,16 @@ class Store:
             self._bump((doc.doc_id,))
         return True
 
-    def delete_document(self, doc_id: str) -> bool:
-        """Delete a document and its chunks; False when there was none."""
+    def delete_document(self, doc_id: str, by: Actor | None = None) -> bool:
+        """Delete a document and its chunks (audited as ``delete`` when ``by`` is given); False when there was none."""
         with self._transaction():
-            deleted = self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,)).rowcount
-            if deleted:
-                self._bump()
-        return bool(deleted)
+            title = self.db.execute("SELECT title FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            if title is None:
+                return False
+            self._audit(by, "delete", doc_id, {"title": title[0]})
+            self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+            self._bump()
+        return True
 
     def set_meta(self, key: str, value: str) -> None:
         """Record a value of the meta table (facts about the library such as which upgrades were done)."""
@@ -232,7 +289,8 @@ class Store:
         for row in rows:
             fields = dict(zip(_DOC_FIELDS, row, strict=True))
             pages, region = json.loads(fields["pages"]), json.loads(fields["region"] or "[]")
-            documents.append(Document.from_row({**fields, "pages": pages, "region": region}))
+            ocr_pages = json.loads(fields["ocr_pages"])
+            documents.append(Document.from_row({**fields, "pages": pages, "region": region, "ocr_pages": ocr_pages}))
         return documents
 
     def _select(self, query: str, column: str, order: str, doc_ids: Collection[str] | None) -> list[tuple[Any, ...]]:
@@ -268,8 +326,9 @@ class Store:
         )
         return [(i, Chunk(f"{d}:{s}-{e}", d, o, t, s, e, tuple(json.loads(h)))) for i, d, o, s, e, t, h in rows]
 
-    def add_received(self, doc_id: str, filename: str, sha256: str, origin: str) -> None:
-        """Record an upload whose raw bytes are stored: acknowledged, not yet parsed."""
+    def add_received(self, doc_id: str, filename: str, sha256: str, origin: str, by: Actor | None = None) -> None:
+        """Record an upload whose raw bytes are stored: acknowledged, not yet parsed (audited as ``upload`` when
+        ``by`` is given)."""
         with self._transaction():
             self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
             self.db.execute(
@@ -277,15 +336,19 @@ class Store:
                 "VALUES (?, ?, '', ?, ?, ?, 'received')",
                 (doc_id, filename, sha256, origin, filename),
             )
+            self._audit(by, "upload", doc_id)
             self._bump()
 
-    def add_replacement(self, doc_id: str, filename: str, sha256: str) -> None:
-        """Record a new version of a document, stored but not yet parsed; the current version stays served."""
+    def add_replacement(self, doc_id: str, filename: str, sha256: str, by: Actor | None = None) -> None:
+        """Record a new version of a document, stored but not yet parsed; the current version stays served.
+        Audited as ``replace`` when ``by`` is given."""
         with self._transaction():
             self.db.execute(
                 "INSERT OR REPLACE INTO replacements(doc_id, filename, sha256) VALUES (?, ?, ?)",
                 (doc_id, filename, sha256),
             )
+            (previous,) = self.db.execute("SELECT sha256 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            self._audit(by, "replace", doc_id, {"previous_sha256": previous})
 
     def replacements(self) -> list[tuple[str, str, str]]:
         """Pending new versions: ``(doc_id, filename, sha256)``."""
@@ -293,15 +356,17 @@ class Store:
             (str(d), str(f), str(h)) for d, f, h in self.db.execute("SELECT doc_id, filename, sha256 FROM replacements")
         ]
 
-    def drop_replacement(self, doc_id: str, sha256: str, error: str | None) -> None:
+    def drop_replacement(self, doc_id: str, sha256: str, error: str | None, by: Actor | None = None) -> None:
         """Forget the pending new version ``sha256`` of a document; a failure reason is kept on the
-        document, which stays as it was. A newer version received meanwhile stays pending."""
+        document, which stays as it was. A newer version received meanwhile stays pending. With ``by``,
+        someone sent the document's current bytes again: audited as a ``replace`` by them."""
         with self._transaction():
             dropped = self.db.execute(
                 "DELETE FROM replacements WHERE doc_id = ? AND sha256 = ?", (doc_id, sha256)
             ).rowcount
             if dropped:
                 self.db.execute("UPDATE documents SET error = ? WHERE doc_id = ?", (error, doc_id))
+                self._audit(by, "replace", doc_id, {"cancelled_sha256": sha256})
 
     def set_status(self, doc_id: str, status: str, error: str | None = None) -> None:
         """Move a document to ``status`` (``failed`` with its reason)."""
@@ -325,8 +390,11 @@ class Store:
                 [(d,) for d in doc_ids],
             )
 
-    def update_metadata(self, doc_id: str, fields: dict[str, str | list[str] | None]) -> bool:
-        """Correct title, doc_number, issuer, published or region of a document; False when there is none."""
+    def update_metadata(self, doc_id: str, fields: dict[str, str | list[str] | None], by: Actor | None = None) -> bool:
+        """Correct title, doc_number, issuer, published or region of a document; False when there is none.
+
+        Audited as ``update`` when ``by`` is given, with each field whose value changed, old and new.
+        """
         allowed = {k: v for k, v in fields.items() if k in _METADATA_FIELDS}
         if "region" in allowed:
             allowed["region"] = json.dumps(list(allowed["region"] or []), ensure_ascii=False)
@@ -334,10 +402,50 @@ class Store:
             return self.status(doc_id) is not None
         sets = ", ".join(f"{k} = ?" for k in allowed)
         with self._transaction():
+            old = self.db.execute(f"SELECT {', '.join(allowed)} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
             n = self.db.execute(f"UPDATE documents SET {sets} WHERE doc_id = ?", (*allowed.values(), doc_id)).rowcount
             if n:
+                self._audit(by, "update", doc_id, _changes(dict(zip(allowed, old, strict=True)), allowed))
                 self._bump((doc_id,))
         return bool(n)
+
+    def _audit(self, by: Actor | None, action: str, doc_id: str, detail: dict[str, Any] | None = None) -> None:
+        """Append the record of a change by ``by`` (none without one) inside the caller's transaction, so that
+        the change and its record are committed together or not at all. The file is the document's, or
+        its pending new version's for a replacement."""
+        if by is None:
+            return
+        row = None
+        if action == "replace":
+            row = self.db.execute("SELECT filename, sha256 FROM replacements WHERE doc_id = ?", (doc_id,)).fetchone()
+        row = row or self.db.execute("SELECT filename, sha256 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        assert row is not None, f"no row of {doc_id} to audit its {action}"
+        self.db.execute(
+            "INSERT INTO audit(action, doc_id, filename, sha256, key_name, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (action, doc_id, row[0], None if action == "update" else row[1], by.key_name,
+             None if detail is None else json.dumps(detail, ensure_ascii=False)),
+        )  # fmt: skip
+
+    def audit_records(self, query: AuditQuery) -> list[AuditRecord]:
+        """The audit records a query selects (newest first unless it says oldest first)."""
+        where = ["id < ?"]
+        args: list[Any] = [query.before if query.before is not None else 2**63 - 1]  # SQLite's largest integer
+        for column, value in (("doc_id", query.doc_id), ("action", query.action)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        order = "ASC" if query.oldest_first else "DESC"
+        limit = f" LIMIT {int(query.limit)}" if query.limit is not None else ""
+        rows = self.db.execute(
+            f"SELECT {', '.join(_AUDIT_FIELDS)} FROM audit WHERE {' AND '.join(where)} ORDER BY id {order}{limit}",
+            args,
+        )
+        records = []
+        for row in rows:
+            fields = dict(zip(_AUDIT_FIELDS, row, strict=True))
+            detail = fields.pop("detail")
+            records.append(AuditRecord(**fields, detail=None if detail is None else json.loads(detail)))
+        return records
 
     def find_by_sha256(self, sha256: str, origin: str) -> str | None:
         """The doc_id of a document of ``origin`` whose current or pending bytes are these, if it did not fail."""
@@ -438,3 +546,12 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``field -> {"old", "new"}`` of the metadata fields whose stored value changes (a region as its list)."""
+
+    def shown(field: str, value: Any) -> Any:
+        return json.loads(value or "[]") if field == "region" else value
+
+    return {k: {"old": shown(k, old[k]), "new": shown(k, new[k])} for k in new if old[k] != new[k]}

@@ -12,7 +12,8 @@ class Document:
     """One source document after cleaning; every offset in the system refers to ``text``.
 
     ``sha256`` is the digest of the raw bytes as obtained, not of ``text``. ``pages`` holds
-    ``(start, end, page)`` spans of ``text`` for a PDF, so a citation can name its page.
+    ``(start, end, page)`` spans of ``text`` for a PDF or an image, so a citation can name its page;
+    ``ocr_pages`` are the pages whose text was read by OCR (a scan), so a citation can say so.
     ``region`` is the place the document is about, full names from the province down
     (``("江西省", "九江市")``, ``("重庆市",)``); ``()`` for a national document or when unknown.
     """
@@ -29,6 +30,7 @@ class Document:
     sha256: str = ""
     pages: tuple[tuple[int, int, int], ...] = ()
     region: tuple[str, ...] = ()
+    ocr_pages: tuple[int, ...] = ()
 
     def to_row(self) -> dict[str, Any]:
         """The document as plain JSON values: ``published`` as ISO text, ``pages`` and ``region`` as lists."""
@@ -36,11 +38,12 @@ class Document:
         row["published"] = self.published.isoformat() if self.published else None
         row["pages"] = [list(p) for p in self.pages]
         row["region"] = list(self.region)
+        row["ocr_pages"] = list(self.ocr_pages)
         return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Document:
-        """The document of a row written by :meth:`to_row` (``pages`` and ``region`` may be absent)."""
+        """The document of a row written by :meth:`to_row` (``pages``, ``region``, ``ocr_pages`` may be absent)."""
         published = row.get("published")
         return cls(
             **{
@@ -48,6 +51,7 @@ class Document:
                 "published": date.fromisoformat(published) if published else None,
                 "pages": tuple((int(a), int(b), int(c)) for a, b, c in row.get("pages", ())),
                 "region": tuple(str(name) for name in row.get("region") or ()),
+                "ocr_pages": tuple(int(page) for page in row.get("ocr_pages") or ()),
             }
         )
 

@@ -283,10 +283,11 @@ def cite(
         score=round(score, 4),
         doc_number=doc.doc_number,
         published=doc.published,
-        page=doc.page_at(span.start),
+        page=(page := doc.page_at(span.start)),
         context=source[context.start : context.end],
         context_start=context.start,
         answer_part=answer_part,
+        ocr=page is not None and page in doc.ocr_pages,
     )
 
 

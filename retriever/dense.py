@@ -22,6 +22,9 @@ Scores = npt.NDArray[np.float32]
 # of ../shared/data, real questions: 0.972 for the seed questions (0.948 with 128), 0.998 for 200 DRCD
 # ones, 0.6-0.7 ms a question; `make bench-scale` reports it per size.
 EF_SEARCH = 256
+# A filtered search (``retriever.filters``) over at most this many rows of a segment is exact (a few ms);
+# over more, the HNSW graph is searched with the other rows excluded.
+EXACT_FILTERED = 50_000
 
 
 def _hnsw_params(live: npt.NDArray[np.bool_]) -> tuple[Any, ...]:
@@ -51,12 +54,18 @@ class DenseSearcher:
             _hnsw_params(m) if s.dense is not None else () for s, m in zip(self.segments, self._live, strict=True)
         )
 
-    def search(self, query: npt.NDArray[np.float32], k: int) -> tuple[Rows, Scores]:
-        """The rows and cosine scores of the ``k`` nearest live chunks, best first (ties by row)."""
+    def search(
+        self, query: npt.NDArray[np.float32], k: int, allowed: Sequence[npt.NDArray[np.bool_]] | None = None
+    ) -> tuple[Rows, Scores]:
+        """The rows and cosine scores of the ``k`` nearest live chunks, best first (ties by row); with
+        ``allowed`` (per segment, which rows may be found: live ones of admitted documents), among those only."""
         rows: list[Rows] = []
         scores: list[Scores] = []
         for s, segment in enumerate(self.segments):
-            local, found = self._search_segment(s, segment, query, k)
+            if allowed is None:
+                local, found = self._search_segment(s, segment, query, k)
+            else:
+                local, found = _search_allowed(segment, query, k, allowed[s])
             rows.append(local + self._offsets[s])
             scores.append(found)
         all_rows = np.concatenate([np.zeros(0, dtype=np.int64), *rows])
@@ -87,3 +96,31 @@ class DenseSearcher:
             local = rows[mine] - self._offsets[s]
             out[mine] = self.segments[s].vectors[local] @ query
         return out
+
+
+def _search_allowed(
+    segment: Segment,
+    query: npt.NDArray[np.float32],
+    k: int,
+    allowed: npt.NDArray[np.bool_],
+    exact_max: int = EXACT_FILTERED,
+) -> tuple[Rows, Scores]:
+    """The ``k`` nearest of a segment's ``allowed`` rows: exact over at most ``exact_max``, else the graph
+    with the other rows masked out by a bitmap."""
+    n_allowed = int(allowed.sum())
+    if not n_allowed:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if segment.dense is None or n_allowed <= exact_max:
+        rows = np.flatnonzero(allowed)
+        scores = np.asarray(segment.vectors[rows] @ query, dtype=np.float32)
+        best = top_rows(scores, min(k, len(rows)))
+        return rows[best].astype(np.int64), scores[best]
+    import faiss
+
+    bitmap = np.packbits(allowed, bitorder="little")
+    params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+    params.efSearch = max(EF_SEARCH, k)
+    params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+    found, ids = segment.dense.search(query.reshape(1, -1), min(k, n_allowed), params=params)
+    keep = ids[0] >= 0
+    return ids[0][keep].astype(np.int64), found[0][keep]

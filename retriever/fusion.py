@@ -74,9 +74,13 @@ def region_fit(asked: Sequence[Sequence[str]], region: Sequence[str]) -> float:
 def year_fit(asked: Collection[str], years: Collection[str]) -> float:
     """How well a document's years (those its title names) fit the years a question names: 1, 0 or -1.
 
-    1 when the title names an asked year, -1 when it names only others (a 2024 report for a 2025
-    question), 0 when either names none.
+    1 when the title names an asked year; 0 when either names none, or when the title names the year
+    after an asked one (a 2025 work report reviews 2024: 湖北2024年技术合同成交额 is in the 2025 湖北
+    report); -1 when it names only others (a 2024 report for a 2025 question).
     """
     if not asked or not years:
         return 0.0
-    return 1.0 if set(asked) & set(years) else -1.0
+    if set(asked) & set(years):
+        return 1.0
+    following = {str(int(y) + 1) for y in asked}
+    return 0.0 if following & set(years) else -1.0

@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["lexical", "dense", "fused"]
 ABSTAIN_TEXT = "未在已收录的文档中找到相关内容。"
+NO_DOCUMENTS_TEXT = "没有文档符合所选的筛选条件（地区、发文机关、类型、日期或文档），请放宽筛选后再问。"
 
 
 def check_question(question: str) -> str:
@@ -189,17 +190,32 @@ class Retriever:
         """
         return parse_question(check_question(question), self.lexical.tokens, self.lexical.idf)
 
-    def signals(self, question: Question, exclude: Collection[str] = ()) -> Signals:
+    def signals(
+        self, question: Question, exclude: Collection[str] = (), only: Collection[str] | None = None
+    ) -> Signals:
         """The candidate rows of both lists with both raw scores for each.
 
         Args:
             question: the parsed question.
             exclude: leave these documents' chunks out (deleted ones still in the served generation;
                 in evals, a question's own paragraph, to make it unanswerable).
+            only: search these documents' chunks only (a question's filters, ``retriever.filters``);
+                both lists are drawn from them, so a narrow filter still gets its full candidate lists.
         """
         lexical = self._lexical_scores(question)
         query = self.embedder.embed_query(question.text)
-        return self._signals(question, lexical, query, exclude)
+        return self._signals(question, lexical, query, exclude, self._allowed(only))
+
+    def _allowed(self, only: Collection[str] | None) -> list[npt.NDArray[np.bool_]] | None:
+        """Per segment, which rows are live chunks of the ``only`` documents; None when all may be found."""
+        if only is None:
+            return None
+        wanted = set(only)
+        masks = []
+        for segment, live in zip(self.data.segments, self.data.live, strict=True):
+            ix = np.array([i for i, d in enumerate(segment.docs) if d.doc_id in wanted], dtype=np.int64)
+            masks.append(live & np.isin(segment.table[:, 0], ix) if len(ix) else np.zeros_like(live))
+        return masks
 
     def _lexical_scores(self, question: Question) -> npt.NDArray[np.float32]:
         """BM25 of the question's tokens, plus ``synonym_weight`` times BM25 of its synonyms' new tokens."""
@@ -211,9 +227,18 @@ class Retriever:
                 scores = scores + np.float32(self.config.synonym_weight) * self.lexical.scores(new)
         return scores
 
-    def _signals(self, question: Question, lexical: np.ndarray, query: np.ndarray, exclude: Collection[str]) -> Signals:
+    def _signals(
+        self,
+        question: Question,
+        lexical: np.ndarray,
+        query: np.ndarray,
+        exclude: Collection[str],
+        allowed: list[npt.NDArray[np.bool_]] | None = None,
+    ) -> Signals:
         n = self.config.candidates
-        dense_rows, _ = self.dense.search(query, n)
+        if allowed is not None:
+            lexical = np.where(np.concatenate([np.zeros(0, dtype=bool), *allowed]), lexical, np.float32(0))
+        dense_rows, _ = self.dense.search(query, n, allowed)
         lex_rows = top_rows(lexical, n)
         lex_rows = lex_rows[lexical[lex_rows] > 0]
         candidates = list(dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()]))
@@ -222,8 +247,7 @@ class Retriever:
         rows = np.array(list(kept), dtype=np.int64)
         cover = {d: question.terms.coverage(self._title(d)[0], min_len=2) for d in set(kept.values())}
         fits = {
-            d: region_fit(question.places, self.docs[d].region) + year_fit(question.years, self._title(d)[1])
-            for d in set(kept.values())
+            d: self._region_fit(question, d) + year_fit(question.years, self._title(d)[1]) for d in set(kept.values())
         }
         title = np.array([cover[d] for d in kept.values()], dtype=np.float64)
         scope = np.array([fits[d] for d in kept.values()], dtype=np.float64)
@@ -263,12 +287,24 @@ class Retriever:
             for rank, i in enumerate(order)
         ]
 
-    def search(self, question: str, k: int, mode: Mode = "fused", exclude: Collection[str] = ()) -> list[Hit]:
-        """The ``k`` best chunks for a question by one signal or both."""
-        return self.rank(self.signals(self.parse(question), exclude), k, mode)
+    def search(
+        self,
+        question: str,
+        k: int,
+        mode: Mode = "fused",
+        exclude: Collection[str] = (),
+        only: Collection[str] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` best chunks for a question by one signal or both (among the ``only`` documents, if given)."""
+        return self.rank(self.signals(self.parse(question), exclude, only), k, mode)
 
-    def ask(self, question: str, top_k: int = 5, exclude: Collection[str] = ()) -> Answer:
+    def ask(
+        self, question: str, top_k: int = 5, exclude: Collection[str] = (), only: Collection[str] | None = None
+    ) -> Answer:
         """Answer a question with verbatim citations, or abstain and offer related passages.
+
+        ``only`` restricts the answer and every citation to those documents (a question's filters); when
+        it is empty, the answer says that no document fits them.
 
         Raises:
             QuestionError: the question is empty or too long.
@@ -276,11 +312,14 @@ class Retriever:
         timer = _Timer({}, time.perf_counter())
         q = self.parse(question)
         timer.lap("parse")
+        if only is not None and not only:
+            return Answer(q.text, NO_DOCUMENTS_TEXT, True, (), (), 0.0, confidence_level="none")
+        allowed = self._allowed(only)
         lexical = self._lexical_scores(q)
         timer.lap("lexical")
         query = self.embedder.embed_query(q.text)
         timer.lap("embed")
-        hits = self.rank(self._signals(q, lexical, query, exclude), max(top_k, self.config.answer_hits))
+        hits = self.rank(self._signals(q, lexical, query, exclude, allowed), max(top_k, self.config.answer_hits))
         timer.lap("fuse")
         answer = self.answer_from(q, hits, top_k)
         timer.lap("answer")
@@ -341,12 +380,27 @@ class Retriever:
         if not q.places and not q.years and not q.names and not q.offices:
             return False
         folded = self._search_form(doc.doc_id)
-        if doc.doc_id not in self._places:
-            _bound(self._places)
-            self._places[doc.doc_id] = frozenset(p.name for p in find_places(folded))
-        places = self._places[doc.doc_id]
+        places = self._places_named(doc.doc_id)
         absent = [c for c in q.places if c[-1] not in places and region_fit((c,), doc.region) <= 0]
         return bool(absent) or any(n not in folded for n in (*q.years, *q.names, *q.offices))
+
+    def _places_named(self, doc_id: str) -> frozenset[str]:
+        """The full names of the places a document's title and text name."""
+        if doc_id not in self._places:
+            _bound(self._places)
+            self._places[doc_id] = frozenset(p.name for p in find_places(self._search_form(doc_id)))
+        return self._places[doc_id]
+
+    def _region_fit(self, q: Question, doc_id: str) -> float:
+        """:func:`retriever.fusion.region_fit`, and -0.5 for a document without a region that never names a
+        place the question asks about: it cannot answer (refusal rests on the place being there), so a
+        document about the place, or one naming it, comes first (湖北2024年… from the 湖北 report, not from
+        the national one)."""
+        fit = region_fit(q.places, self.docs[doc_id].region)
+        if fit == 0.0 and q.places and not self.docs[doc_id].region:
+            named = self._places_named(doc_id)
+            return 0.0 if any(chain[-1] in named for chain in q.places) else -0.5
+        return fit
 
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""

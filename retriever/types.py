@@ -34,7 +34,8 @@ class Citation:
 
     ``context`` is the text around the quote (its whole sentence or sentences), also verbatim:
     ``document.text[context_start:context_start + len(context)] == context``, and it contains the
-    quote. ``answer_part`` marks the citations whose quotes make up the answer's text.
+    quote. ``answer_part`` marks the citations whose quotes make up the answer's text. ``ocr`` is
+    True when the cited page's text was read by OCR (a scan: the quote may have misread characters).
     """
 
     doc_id: str
@@ -50,6 +51,7 @@ class Citation:
     context: str = ""
     context_start: int = 0
     answer_part: bool = False
+    ocr: bool = False
 
 
 @dataclass(frozen=True, slots=True)

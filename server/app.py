@@ -26,6 +26,7 @@ from ingest.lock import WriterBusyError
 from ingest.readers import UnsupportedFormatError
 from ingest.unicode import encodable
 from retriever.errors import CitationError, QuestionError
+from server.audit_routes import router as audit_router
 from server.body_limit import BodyLimit
 from server.document_routes import router as document_router
 from server.documents import Documents, Indexer, SeedDocumentError
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.include_router(router)
     app.include_router(document_router)
+    app.include_router(audit_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for error, code in _ERROR_CODES.items():
         app.add_exception_handler(error, _status_error(code))

@@ -1,4 +1,4 @@
-"""The ``zhengce`` command: ingest, add, compact, ask, serve, feedback, eval.
+"""The ``zhengce`` command: ingest, add, compact, ask, serve, feedback, audit, eval.
 
 Results go to stdout as one JSON object (``ensure_ascii=False``); logs go to stderr. Settings come
 from the environment (``ZHENGCE_DATA``, ``ZHENGCE_SEEDS``, ...) and options override them.
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     feedback = sub.add_parser("feedback", parents=[data], help="staff feedback on answers")
     feedback.add_argument("action", choices=["export"], help="export: print the stored feedback as eval-set lines")
     feedback.add_argument("--out", type=Path, help="write the lines to this file instead of stdout")
+    audit = sub.add_parser("audit", parents=[data], help="who changed which document, and when")
+    audit.add_argument("action", choices=["export"], help="export: print every record, oldest first")
+    audit.add_argument("--doc-id", help="only this document's records")
+    audit.add_argument("--format", choices=["jsonl", "csv"], default="jsonl", help="default: jsonl")
     sub.add_parser("eval", add_help=False, help="run the evals; every further argument goes to `python -m evals`")
     return parser
 
@@ -76,12 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
     from pydantic import ValidationError
 
-    from server.settings import Settings
+    from server.settings import Settings, SettingsError
 
     given = {k: v for k, v in {"data": args.data, **overrides}.items() if v is not None}
     try:
         return Settings(**given)  # options win over the environment, and are validated the same way
-    except ValidationError as e:
+    except (ValidationError, SettingsError) as e:
         raise UsageError(f"bad settings (options or ZHENGCE_* environment): {e}") from e
 
 
@@ -216,10 +220,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from server.runtime import configure_logging
 
     settings = _settings(args, host=args.host, port=args.port, workers=args.workers)
-    if settings.open_to_network and settings.api_key is None:
+    if settings.open_to_network and not settings.write_keys:
         raise UsageError(
             f"refusing to listen on {settings.host} without an API key: anyone on the network could upload "
-            "or delete documents. Set ZHENGCE_API_KEY, or listen on 127.0.0.1 (the default)"
+            "or delete documents. Set ZHENGCE_API_KEY or ZHENGCE_API_KEYS, or listen on 127.0.0.1 (the default)"
         )
     configure_logging(settings.log_level)
     # log_config=None: uvicorn's own loggers propagate to the root handler, in the one format.
@@ -253,6 +257,32 @@ def cmd_feedback(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Print the audit trail (or one document's), oldest first, as JSON lines or CSV."""
+    import csv
+    from dataclasses import astuple, fields
+
+    from ingest.config import DataPaths
+    from ingest.store import AuditQuery, AuditRecord, Store
+
+    db = DataPaths(_settings(args).data).db
+    if not db.is_file():
+        raise UsageError(f"no database at {db}; give the data directory with --data or ZHENGCE_DATA")
+    store = Store(db)
+    try:
+        records = store.audit_records(AuditQuery(doc_id=args.doc_id, limit=None, oldest_first=True))
+    finally:
+        store.close()
+    if args.format == "jsonl":
+        sys.stdout.writelines(json.dumps(asdict(r), ensure_ascii=False) + "\n" for r in records)
+        return EXIT_OK
+    writer = csv.writer(sys.stdout)
+    writer.writerow(f.name for f in fields(AuditRecord))
+    for r in records:  # detail as its JSON text
+        writer.writerow([*astuple(r)[:-1], "" if r.detail is None else json.dumps(r.detail, ensure_ascii=False)])
+    return EXIT_OK
+
+
 def cmd_eval(argv: list[str]) -> int:
     """Hand ``argv`` to the evals' command line and return its exit code."""
     import importlib.util
@@ -277,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     handlers = {
         "ingest": cmd_ingest, "add": cmd_add, "ask": cmd_ask, "serve": cmd_serve, "feedback": cmd_feedback,
-        "compact": cmd_compact,
+        "compact": cmd_compact, "audit": cmd_audit,
     }  # fmt: skip
     return _run(handlers[args.command], args, parser.prog)
 

@@ -10,8 +10,8 @@ from starlette.concurrency import run_in_threadpool
 from ingest.errors import DocumentError
 from ingest.library import Received
 from ingest.readers import UnsupportedFormatError
-from ingest.store import StatusQuery
-from server.auth import WriteKey
+from ingest.store import Actor, StatusQuery
+from server.auth import KeyName
 from server.deps import DocumentsDep, ServiceDep
 from server.schemas import DocumentOut, DocumentSummary, MetadataPatch, Status, UploadResult, error_responses
 
@@ -86,10 +86,9 @@ def _result(outcome: Received | DocumentError, name: str) -> UploadResult:
     "",
     response_model=list[UploadResult],
     status_code=status.HTTP_202_ACCEPTED,
-    dependencies=[WriteKey],
     responses=error_responses(400, 401, 413, 415, 422, 500, 503),
 )
-async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
+async def upload(files: Files, documents: DocumentsDep, key: KeyName) -> list[UploadResult]:
     """Add documents. Each file is acknowledged once stored (``received``), then indexed in the background.
 
     Identical bytes already here are reported with their existing ``doc_id`` (``duplicate: true``).
@@ -98,7 +97,8 @@ async def upload(files: Files, documents: DocumentsDep) -> list[UploadResult]:
     has an unsupported type, 422 with each file's reason otherwise (an empty file alone is 422 here too).
     """
     named = await _read(files)
-    outcomes = await run_in_threadpool(documents.add, named)  # hashing, fsync and the commit leave the event loop
+    # Hashing, fsync and the commit leave the event loop.
+    outcomes = await run_in_threadpool(documents.add, named, Actor(key))
     if outcomes and not any(isinstance(o, Received) for o in outcomes):
         raise _refusal(outcomes)  # type: ignore[arg-type]
     return [_result(o, name) for o, (name, _) in zip(outcomes, named, strict=True)]
@@ -116,14 +116,13 @@ def _refusal(errors: list[DocumentError]) -> DocumentError:
     response_model=UploadResult,
     status_code=status.HTTP_202_ACCEPTED,
     responses=error_responses(400, 401, 404, 409, 413, 415, 422, 500, 503),
-    dependencies=[WriteKey],
 )
-async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadResult:
+async def replace(doc_id: str, files: Files, documents: DocumentsDep, key: KeyName) -> UploadResult:
     """Replace a document with a new version (one file); all its chunks are replaced once it is indexed."""
     if len(files) != 1:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"send exactly one file, not {len(files)}")
     ((name, data),) = await _read(files)
-    received = await run_in_threadpool(documents.replace, doc_id, name, data)
+    received = await run_in_threadpool(documents.replace, doc_id, name, data, Actor(key))
     if received is None:
         raise _missing(doc_id)
     return UploadResult.from_received(received)
@@ -133,24 +132,25 @@ async def replace(doc_id: str, files: Files, documents: DocumentsDep) -> UploadR
     "/{doc_id}",
     response_model=DocumentSummary,
     responses=error_responses(400, 401, 404, 409, 413, 422, 500, 503),
-    dependencies=[WriteKey],
 )
-def patch(doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: ServiceDep) -> DocumentSummary:
+def patch(
+    doc_id: str, body: MetadataPatch, documents: DocumentsDep, service: ServiceDep, key: KeyName
+) -> DocumentSummary:
     """Correct title, 文号 (``doc_number``), issuer, date or region; citations show the correction once re-indexed.
 
     Seed documents are changed in ``seeds/`` only: PATCH, PUT and DELETE on them are 409 alike.
 
     A region is full names from the province down (``["江西省", "九江市"]``), checked against the gazetteer.
     """
-    row = documents.patch(doc_id, body.changes())
+    row = documents.patch(doc_id, body.changes(), Actor(key))
     if row is None:
         raise _missing(doc_id)
     return DocumentSummary.from_domain(service.retriever.docs.get(doc_id), row)
 
 
-@router.delete("/{doc_id}", responses=error_responses(401, 404, 409, 500, 503), dependencies=[WriteKey])
-def delete(doc_id: str, documents: DocumentsDep) -> dict[str, object]:
+@router.delete("/{doc_id}", responses=error_responses(401, 404, 409, 500, 503))
+def delete(doc_id: str, documents: DocumentsDep, key: KeyName) -> dict[str, object]:
     """Delete a document; once the next generation is served, nothing of it is ever cited again."""
-    if not documents.delete(doc_id):
+    if not documents.delete(doc_id, Actor(key)):
         raise _missing(doc_id)
     return {"doc_id": doc_id, "deleted": True}

@@ -18,7 +18,7 @@ from ingest.errors import DocumentError
 from ingest.index_store import current_generation
 from ingest.library import Library, Received
 from ingest.readers import ReadLimits
-from ingest.store import StatusQuery
+from ingest.store import Actor, AuditQuery, AuditRecord, StatusQuery
 from ingest.types import DocStatus
 from retriever.pipeline import Retriever
 from server.runtime import LOCK_WAIT_S, Service
@@ -128,16 +128,17 @@ class Documents:
         with self._lock:
             self._library.close()
 
-    def add(self, files: list[tuple[str, bytes]]) -> list[Received | DocumentError]:
-        """Store each file and acknowledge it, or say why it was refused; then ask for an update."""
+    def add(self, files: list[tuple[str, bytes]], by: Actor) -> list[Received | DocumentError]:
+        """Store each file and acknowledge it (audited as sent ``by``), or say why it was refused; then ask for
+        an update."""
         with self._lock:
-            results = list(self._library.receive_each(files))
+            results = list(self._library.receive_each(files, by))
         if any(isinstance(r, Received) and not r.duplicate for r in results):
             self.indexer.request()
         return results
 
-    def replace(self, doc_id: str, name: str, data: bytes) -> Received | None:
-        """Replace a document with a new version; None when there is no such document.
+    def replace(self, doc_id: str, name: str, data: bytes, by: Actor) -> Received | None:
+        """Replace a document with a new version (audited as sent ``by``); None when there is no such document.
 
         Raises:
             SeedDocumentError: it is a seed document.
@@ -146,30 +147,30 @@ class Documents:
         with self._lock:
             if self._guard(self._library, doc_id) is None:
                 return None
-            received = self._library.receive(name, data, doc_id=doc_id)
+            received = self._library.receive(name, data, doc_id=doc_id, by=by)
         self.indexer.request()
         return received
 
-    def delete(self, doc_id: str) -> bool:
-        """Delete a document; it is never cited again once the next generation is served."""
+    def delete(self, doc_id: str, by: Actor) -> bool:
+        """Delete a document (audited as done ``by``); it is never cited again once the next generation is served."""
         with self._lock:
             if self._guard(self._library, doc_id) is None:
                 return False
-            deleted = self._library.delete(doc_id)
+            deleted = self._library.delete(doc_id, by)
         if deleted:
             self.service.hide(doc_id)
         self.indexer.request()
         return deleted
 
-    def patch(self, doc_id: str, fields: dict[str, str | list[str] | None]) -> DocStatus | None:
-        """Correct a document's metadata; None when there is no such document.
+    def patch(self, doc_id: str, fields: dict[str, str | list[str] | None], by: Actor) -> DocStatus | None:
+        """Correct a document's metadata (audited as done ``by``); None when there is no such document.
 
         Raises:
             SeedDocumentError: it is a seed document (its metadata lives in ``seeds/manifest.jsonl``).
         """
         with self._lock:
             self._guard(self._library, doc_id)
-            if not self._library.store.update_metadata(doc_id, fields):
+            if not self._library.store.update_metadata(doc_id, fields, by):
                 return None
             status = self._library.store.status(doc_id)
         self.indexer.request()
@@ -184,6 +185,11 @@ class Documents:
         """One page of the status rows a query selects, and how many it selects in all."""
         with self._lock:
             return self._library.store.statuses(page=query), self._library.store.count_statuses(query)
+
+    def audit(self, query: AuditQuery) -> list[AuditRecord]:
+        """The audit records a query selects."""
+        with self._lock:
+            return self._library.store.audit_records(query)
 
     @staticmethod
     def _guard(library: Library, doc_id: str) -> DocStatus | None:

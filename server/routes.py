@@ -9,7 +9,16 @@ from fastapi.responses import FileResponse
 
 from server.auth import WriteKey
 from server.deps import FeedbackDep, ServiceDep, SettingsDep
-from server.schemas import AnswerOut, AskRequest, FeedbackIn, FeedbackStored, Health, PageConfig, error_responses
+from server.schemas import (
+    AnswerOut,
+    AskRequest,
+    Facets,
+    FeedbackIn,
+    FeedbackStored,
+    Health,
+    PageConfig,
+    error_responses,
+)
 
 STATIC_DIR = Path(__file__).with_name("static")
 # The page loads its script and style from this origin only; document text is never markup.
@@ -22,10 +31,20 @@ router = APIRouter()
 def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
     """Answer a question with verbatim citations, or abstain and offer related passages.
 
-    An empty, blank or over-long question gets 422 with a ``detail`` that says why.
+    ``history`` (the previous questions) makes a follow-up whole: ``resolved_question`` says how it was
+    read. ``filters`` restrict the answer to the documents they admit; when none is admitted the answer
+    says so. An empty, blank or over-long question, an unknown region or an empty date range gets 422
+    with a ``detail`` that says why.
     """
-    answer = service.ask(body.question, body.top_k)
-    return AnswerOut.from_domain(answer, service.generation)
+    filters = body.filters.to_domain() if body.filters is not None else None
+    answer = service.ask(body.question, body.top_k, filters, body.history)
+    return AnswerOut.from_domain(answer, service.generation, asked=body.question)
+
+
+@router.get("/api/facets", response_model=Facets, responses=error_responses(500), tags=["questions"])
+def facets(service: ServiceDep) -> Facets:
+    """The values each filter of ``POST /api/ask`` can take, with how many documents hold each."""
+    return Facets.of(service.facets())
 
 
 @router.post(
@@ -47,7 +66,7 @@ def feedback(body: FeedbackIn, store: FeedbackDep) -> FeedbackStored:
 @router.get("/api/config", response_model=PageConfig, tags=["service"])
 def page_config(settings: SettingsDep) -> PageConfig:
     """What the page needs to know: whether writes need the API key."""
-    return PageConfig(auth_required=settings.api_key is not None)
+    return PageConfig(auth_required=bool(settings.write_keys))
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])

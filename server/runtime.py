@@ -6,7 +6,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TextIO
 
@@ -16,7 +16,9 @@ from ingest.embed import SentenceEmbedder
 from ingest.errors import IndexFormatError
 from ingest.types import Document
 from retriever.errors import CitationError
-from retriever.pipeline import Retriever
+from retriever.filters import Filters, admitted, facets
+from retriever.followup import resolve
+from retriever.pipeline import Retriever, check_question
 from retriever.types import Answer, Citation
 from server.settings import Settings
 
@@ -168,14 +170,26 @@ class Service:
         """The number of the index generation being served."""
         return self.retriever.manifest.generation
 
-    def ask(self, question: str, top_k: int) -> Answer:
+    def ask(self, question: str, top_k: int, filters: Filters | None = None, history: Sequence[str] = ()) -> Answer:
         """Answer a question from the current snapshot, with every citation checked against its document.
+
+        A follow-up is first made whole from ``history`` (``retriever.followup``); the answer's
+        ``question`` is the question answered. With ``filters``, only the documents they admit answer.
 
         Raises:
             QuestionError: the question is empty, blank or too long.
             CitationError: a quote does not match its document (a bug; never returned).
         """
         snapshot = self._snapshot
-        answer = snapshot.retriever.ask(question, top_k, exclude=snapshot.hidden)
+        only = None
+        if filters is not None and filters.active:
+            only = admitted(snapshot.retriever.docs.values(), filters) - snapshot.hidden
+        resolved = resolve(check_question(question), history)
+        answer = snapshot.retriever.ask(resolved, top_k, exclude=snapshot.hidden, only=only)
         verify_citations(answer.citations + answer.related, snapshot.retriever.docs)
         return answer
+
+    def facets(self) -> Mapping[str, list[tuple[str, int]]]:
+        """The values each filter can take among the documents served, with their counts."""
+        snapshot = self._snapshot
+        return facets(d for d in snapshot.retriever.docs.values() if d.doc_id not in snapshot.hidden)

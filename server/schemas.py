@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ingest.doc_type import doc_type
 from ingest.library import Received
 from ingest.regions import check_lineage
 from ingest.types import DocStatus, Document, IndexManifest
 from ingest.unicode import invalid_at
 from retriever.config import MAX_QUESTION_CHARS
+from retriever.filters import Filters
+from retriever.followup import MAX_HISTORY
 from retriever.types import Answer, Citation
 from server.feedback import REASONS, Feedback, Rating, Reason
 
@@ -50,6 +54,35 @@ class Incoming(BaseModel):
         return data
 
 
+class AskFilters(BaseModel):
+    """Which documents may answer: all filters given must hold (``retriever.filters``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    region: str | None = Field(
+        default=None, min_length=1, max_length=30, description="A province, city or district (重庆, 九江市)."
+    )
+    issuer: str | None = Field(default=None, min_length=1, max_length=200, description="Part of the issuer's name.")
+    doc_type: str | None = Field(
+        default=None, min_length=1, max_length=10, description="通知, 报告, 意见, 办法 … or 其他 (see GET /api/facets)."
+    )
+    published_from: date | None = Field(default=None, description="Published on or after this day.")
+    published_to: date | None = Field(default=None, description="Published on or before this day.")
+    doc_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=1000, description="Only these documents (在本文中提问: one)."
+    )
+
+    def to_domain(self) -> Filters:
+        """The retriever's form of these filters."""
+        values = self.model_dump(exclude={"doc_ids"})
+        return Filters(**values, doc_ids=None if self.doc_ids is None else frozenset(self.doc_ids))
+
+    @model_validator(mode="after")
+    def _possible(self) -> AskFilters:
+        self.to_domain()  # FilterError is a ValueError: an unknown region or an empty date range is a 422
+        return self
+
+
 class AskRequest(Incoming):
     """A question to answer from the indexed documents."""
 
@@ -65,6 +98,23 @@ class AskRequest(Incoming):
     top_k: int = Field(
         default=TOP_K_DEFAULT, ge=1, le=TOP_K_MAX, strict=True, description="At most this many citations."
     )
+    filters: AskFilters | None = Field(
+        default=None, description="Answer from the documents that pass every filter given, and cite only them."
+    )
+    history: list[str] = Field(
+        default=[],
+        max_length=50,
+        description="The conversation's previous questions, oldest first: a follow-up (那贵州呢？) is read "
+        f"against them (the last {MAX_HISTORY} count) and answered as ``resolved_question``.",
+    )
+
+    @field_validator("history")
+    @classmethod
+    def _turns_fit(cls, history: list[str]) -> list[str]:
+        for i, turn in enumerate(history):
+            if len(turn.strip()) > MAX_QUESTION_CHARS:
+                raise ValueError(f"history[{i}] has more than {MAX_QUESTION_CHARS} characters")
+        return history
 
 
 class CitationOut(BaseModel):
@@ -85,6 +135,9 @@ class CitationOut(BaseModel):
     context: str = Field(description="The quote's whole sentence(s), verbatim; it contains the quote.")
     context_start: int = Field(description="Where ``context`` starts in the document text.")
     answer_part: bool = Field(description="Whether the quote is part of the answer's text.")
+    ocr: bool = Field(
+        default=False, description="Whether the cited page was read by OCR (a scan: check the quote against the page)."
+    )
 
     @classmethod
     def from_domain(cls, citation: Citation) -> CitationOut:
@@ -96,6 +149,10 @@ class AnswerOut(BaseModel):
     """The answer to a question, or an abstention with related passages instead of citations."""
 
     question: str
+    resolved_question: str = Field(
+        description="The question as answered: a follow-up made whole from ``history`` (那贵州呢 → "
+        "贵州脱贫人口收入是多少); the question itself otherwise."
+    )
     answer: str
     abstained: bool
     confidence: float
@@ -112,10 +169,12 @@ class AnswerOut(BaseModel):
     )
 
     @classmethod
-    def from_domain(cls, answer: Answer, generation: int) -> AnswerOut:
-        """The API form of a retriever answer from index generation ``generation``."""
+    def from_domain(cls, answer: Answer, generation: int, asked: str | None = None) -> AnswerOut:
+        """The API form of a retriever answer from index generation ``generation`` to the question ``asked``
+        (by default the one answered)."""
         return cls(
-            question=answer.question,
+            question=answer.question if asked is None else asked.strip(),
+            resolved_question=answer.question,
             answer=answer.text,
             abstained=answer.abstained,
             confidence=answer.confidence,
@@ -150,6 +209,9 @@ class DocumentSummary(BaseModel):
         description='The place the document is about, full names from the province down (["江西省", "九江市"]); '
         "[] for a national document or when unknown.",
     )
+    doc_type: str = Field(
+        default="", description="通知, 报告, 意见, 办法 … read from the title; 其他 when it names none."
+    )
     n_chunks: int = 0
     status: Status = "indexed"
     error: str | None = None
@@ -165,7 +227,7 @@ class DocumentSummary(BaseModel):
         base.update(
             n_chunks=row.n_chunks, status=status, error=row.error, filename=row.filename, issuer=row.issuer,
             title=row.title, doc_number=row.doc_number, published=row.published or base.get("published"),
-            region=list(row.region),
+            region=list(row.region), doc_type=doc_type(row.title or str(base.get("title", ""))),
         )  # fmt: skip
         return cls.model_validate(base)
 
@@ -180,6 +242,7 @@ class DocumentOut(DocumentSummary):
     source_url: str | None = None
     text: str = ""
     pages: list[list[int]] = Field(default=[], description="[start, end, page] spans of text, for a PDF.")
+    ocr_pages: list[int] = Field(default=[], description="The 1-based pages whose text was read by OCR (scans).")
 
     @classmethod
     def from_domain(cls, doc: Document | None, row: DocStatus) -> DocumentOut:
@@ -187,7 +250,9 @@ class DocumentOut(DocumentSummary):
         summary = DocumentSummary.from_domain(doc, row).model_dump()
         if doc is None:
             return cls.model_validate(summary)
-        return cls.model_validate({**summary, "source_url": doc.source_url, "text": doc.text, "pages": doc.pages})
+        return cls.model_validate(
+            {**summary, "source_url": doc.source_url, "text": doc.text, "pages": doc.pages, "ocr_pages": doc.ocr_pages}
+        )
 
 
 class UploadResult(BaseModel):
@@ -270,6 +335,28 @@ class FeedbackStored(BaseModel):
     """The id under which a judgement was stored."""
 
     id: int
+
+
+class FacetValue(BaseModel):
+    """One value of a filter and how many indexed documents hold it."""
+
+    value: str
+    count: int = Field(ge=0)
+
+
+class Facets(BaseModel):
+    """The values each filter of ``POST /api/ask`` can take in this library, with their document counts,
+    most first (region counts every level: 江西省 holds its cities' documents)."""
+
+    region: list[FacetValue]
+    issuer: list[FacetValue]
+    doc_type: list[FacetValue]
+    year: list[FacetValue]
+
+    @classmethod
+    def of(cls, counts: Mapping[str, list[tuple[str, int]]]) -> Facets:
+        """The API form of ``retriever.filters.facets``."""
+        return cls.model_validate({k: [{"value": v, "count": n} for v, n in pairs] for k, pairs in counts.items()})
 
 
 class PageConfig(BaseModel):

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ingest.config import BuildConfig, ChunkConfig
 
 _DEFAULT = BuildConfig()
+# The name ``ZHENGCE_API_KEY``'s one key is recorded under in the audit trail.
+DEFAULT_KEY_NAME = "default"
+_KEY_NAME = re.compile(r"[\w.@-]{1,64}")
+
+
+class SettingsError(Exception):
+    """A setting is malformed. Not a ValueError on purpose: pydantic would echo the input, a secret key, in its
+    message; this one names the problem and never the key."""
 
 
 class Settings(BaseSettings):
@@ -35,6 +44,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=50 * 2**20, gt=0)
     # When set, write routes (upload, replace, correct, delete, feedback) need it in ``X-API-Key``.
     api_key: SecretStr | None = None
+    # Several named keys, ``name:key`` pairs separated by commas (``zhang:k1,li:k2``); the audit trail
+    # records the name of the key each write used. ``api_key``, when set too, is named ``default``.
+    api_keys: SecretStr | None = None
     # Server processes answering questions; each maps the index files (shared pages), one writes at a time.
     workers: int = Field(default=1, ge=1, le=64)
     # Processes embedding a large batch of new chunks (``zhengce add``, the server's indexer); 0: one per core.
@@ -48,6 +60,44 @@ class Settings(BaseSettings):
         if value.get_secret_value().strip() != value.get_secret_value():
             raise ValueError("the API key must not start or end with blanks (check for a stray newline)")
         return value
+
+    @field_validator("api_keys")
+    @classmethod
+    def _usable_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or value.get_secret_value().strip() == "":
+            return None
+        parse_named_keys(value.get_secret_value())
+        return value
+
+    @model_validator(mode="after")
+    def _distinct_keys(self) -> Settings:
+        self.write_keys  # noqa: B018 (raises SettingsError when ZHENGCE_API_KEY clashes with ZHENGCE_API_KEYS)
+        return self
+
+    @property
+    def write_keys(self) -> dict[str, SecretStr]:
+        """``name -> key`` of every key that may write: ``ZHENGCE_API_KEYS``'s and ``ZHENGCE_API_KEY``'s (named
+        ``default``); empty when no key is configured and writes are open.
+
+        Raises:
+            SettingsError: ``default`` is also a name of ``ZHENGCE_API_KEYS``, or two names share one key.
+        """
+        keys = parse_named_keys(self.api_keys.get_secret_value()) if self.api_keys is not None else {}
+        if self.api_key is not None:
+            if DEFAULT_KEY_NAME in keys:
+                raise SettingsError(
+                    f"ZHENGCE_API_KEYS names a key {DEFAULT_KEY_NAME!r}, the name ZHENGCE_API_KEY's key is recorded "
+                    "under: rename it, or move ZHENGCE_API_KEY into ZHENGCE_API_KEYS"
+                )
+            keys[DEFAULT_KEY_NAME] = self.api_key
+        by_key: dict[str, str] = {}
+        for name, key in keys.items():
+            if (other := by_key.setdefault(key.get_secret_value(), name)) != name:
+                raise SettingsError(
+                    f"the API keys named {other!r} and {name!r} are the same key, so the audit trail could not "
+                    "tell them apart: give each its own key"
+                )
+        return keys
 
     @property
     def open_to_network(self) -> bool:
@@ -84,3 +134,35 @@ class Settings(BaseSettings):
             embedder=self.embedder,
             tokenizer=self.tokenizer,
         )
+
+
+def parse_named_keys(text: str) -> dict[str, SecretStr]:
+    """``name -> key`` of a ``ZHENGCE_API_KEYS`` value: ``name:key`` pairs separated by commas.
+
+    Raises:
+        SettingsError: a pair is empty, has no colon, an empty or unusable name, a name used twice, or a blank
+            key (or one starting or ending with blanks). The message names the pair by position and name,
+            never its key.
+    """
+    keys: dict[str, SecretStr] = {}
+    usage = "write name:key pairs separated by commas, e.g. ZHENGCE_API_KEYS=zhang:k1,li:k2"
+    for n, pair in enumerate(text.strip().split(","), start=1):
+        name, colon, key = pair.strip().partition(":")
+        where = f"ZHENGCE_API_KEYS, pair {n}"
+        if not pair.strip():
+            raise SettingsError(f"{where} is empty (two commas in a row, or one at an end); {usage}")
+        if not colon:
+            raise SettingsError(f"{where} has no colon between a name and its key; {usage}")
+        if not _KEY_NAME.fullmatch(name):
+            shown = f" {name!r}" if name else ""
+            raise SettingsError(
+                f"{where}: the name{shown} is empty or unusable; a name is 1 to 64 letters, digits or _ . @ -"
+            )
+        if name in keys:
+            raise SettingsError(f"{where}: the name {name!r} is given twice; each key needs its own name")
+        if not key.strip() or key.strip() != key:
+            raise SettingsError(
+                f"{where} ({name!r}): the key is blank or starts or ends with blanks (check for a stray space)"
+            )
+        keys[name] = SecretStr(key)
+    return keys

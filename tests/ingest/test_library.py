@@ -136,7 +136,7 @@ def test_identical_bytes_of_a_document_not_yet_parsed_are_a_duplicate_too(librar
         ("blank.txt", b" \r\n\t \n", DocumentError, "文件为空 / the file is empty"),
         ("setup.exe", b"MZ\x90\x00\x03\x00\x00\x00", UnsupportedFormatError, "unsupported file type '.exe'"),
         ("README", "通知".encode(), UnsupportedFormatError, "unsupported file type '(none)'"),
-        ("scan.jpg", b"\xff\xd8\xff\xe0", UnsupportedFormatError, "upload one of .docx, .htm, .html, .md, .pdf, .txt"),
+        ("scan.bmp", b"BM\x00\x00", UnsupportedFormatError, "upload one of .docx, .htm, .html, .jpeg, .jpg"),
     ],
 )
 def test_a_refused_upload_stores_nothing(

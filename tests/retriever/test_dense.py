@@ -120,3 +120,40 @@ def test_the_real_seed_index_search_equals_brute_force_over_the_real_chunk_embed
         exact = vectors @ query
         np.testing.assert_array_equal(rows, np.argsort(-exact, kind="stable")[:5])
         np.testing.assert_allclose(scores, exact[rows], atol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_filtered_search_finds_the_nearest_allowed_rows_of_every_segment_exactly(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    vectors = _unit(rng, 300)
+    live = rng.random(300) > 0.2
+    allowed = live & (rng.random(300) > 0.9)  # a narrow filter: about 24 rows
+    searcher = _searcher(vectors, (40, 200), live)
+    masks = [allowed[:40], allowed[40:200], allowed[200:]]
+    for query in _unit(rng, 5):
+        rows, scores = searcher.search(query, 10, masks)
+        exact = np.where(allowed, vectors @ query, -np.inf)
+        expected = np.argsort(-exact, kind="stable")[:10]
+        np.testing.assert_array_equal(rows, expected)  # the full k, though unfiltered they are far down
+        np.testing.assert_allclose(scores, exact[expected], atol=1e-5)
+
+
+def test_a_filtered_search_of_a_graph_segment_never_leaves_the_allowed_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest import segments
+    from retriever.dense import _search_allowed
+
+    monkeypatch.setattr(segments, "HNSW_MIN_CHUNKS", 100)
+    rng = np.random.default_rng(3)
+    vectors = _unit(rng, 3000)
+    segment = _segment(vectors, dense_graph(vectors))
+    allowed = rng.random(3000) > 0.5
+    found = 0
+    for query in _unit(rng, 30):
+        rows, scores = _search_allowed(segment, query, 10, allowed, exact_max=100)  # through the bitmap
+        assert len(rows) == 10 and allowed[rows].all()
+        np.testing.assert_allclose(scores, vectors[rows] @ query, atol=1e-5)
+        exact = np.argsort(-np.where(allowed, vectors @ query, -np.inf), kind="stable")[:10]
+        found += len(set(rows.tolist()) & set(exact.tolist()))
+    assert found / 300 >= 0.9
+    empty = _search_allowed(segment, vectors[0], 10, np.zeros(3000, dtype=bool))
+    assert len(empty[0]) == 0

@@ -129,6 +129,8 @@ def test_region_fit_prefers_the_asked_place_and_what_lies_inside_it(
 def test_year_fit_prefers_the_document_whose_title_names_the_asked_year() -> None:
     assert year_fit(("2025",), ("2025",)) == 1.0
     assert year_fit(("2025",), ("2024",)) == -1.0
+    assert year_fit(("2024",), ("2025",)) == 0.0  # a 2025 report reviews 2024: neither preferred nor pushed down
+    assert year_fit(("2023",), ("2025",)) == -1.0
     assert year_fit(("2025",), ()) == 0.0
     assert year_fit((), ("2024",)) == 0.0
     assert year_fit(("2023", "2024"), ("2024",)) == 1.0

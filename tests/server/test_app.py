@@ -16,6 +16,7 @@ from ingest.index_store import segment_dirs
 from ingest.tokenize import tokenizer_id
 from retriever.config import MAX_QUESTION_CHARS
 from server.app import INTERNAL_ERROR
+from server.routes import STATIC_DIR
 from server.settings import Settings
 
 SEED_DOC = "cq-2023-08-25-xianjie"
@@ -107,7 +108,7 @@ def test_documents_lists_the_seed_with_its_metadata(client: httpx.Client) -> Non
     doc = docs[0]
     assert set(doc) == {
         "doc_id", "title", "source", "author", "published", "doc_number", "issuer", "n_chunks", "status", "error",
-        "filename", "region",
+        "filename", "region", "doc_type",
     }  # fmt: skip
     assert (doc["status"], doc["error"]) == ("indexed", None)
     assert doc["region"] == ["重庆市"]
@@ -199,9 +200,11 @@ def test_the_page_is_served_with_a_content_security_policy(client: httpx.Client)
     assert "<script>" not in page.text  # no inline script: the policy would block it
     head = client.head("/")
     assert (head.status_code, head.headers["content-security-policy"]) == (200, "default-src 'self'")
-    script = client.get("/static/app.js")
-    assert script.status_code == 200
-    assert "innerHTML" not in script.text
+    for module in sorted(STATIC_DIR.glob("*.js")):  # every module is served as JavaScript, none writes markup
+        script = client.get(f"/static/{module.name}")
+        assert script.status_code == 200
+        assert "javascript" in script.headers["content-type"]
+        assert "innerHTML" not in script.text, module.name
     assert client.get("/static/app.css").status_code == 200
 
 
