@@ -1,10 +1,12 @@
-"""The page in a real browser: asking, citations and the source viewer, the library, feedback, the API key.
+"""The page in a real browser: asking, citations and the source viewer, the library (upload, delete, metadata
+corrections, a document's history), feedback, the API key, filters, 在本文中提问 and follow-up questions.
 
 Real servers (``create_app`` over uvicorn, the real model and index built from ``seeds/``) and the
 system Chromium driven by Playwright; nothing is mocked and no answer is hard-coded: every check
 compares what the page shows with what the API returned or with the source text. One read-only
-server serves the asking tests; each test that writes (upload, delete, feedback, API key) starts its
-own over a fresh data directory and stops it afterwards.
+server serves the asking tests, another (the seeds and the run-on notices of ``evals/notices``, from
+several provinces) the filter and follow-up tests; each test that writes (upload, delete, feedback,
+API key) starts its own over a fresh data directory and stops it afterwards.
 
 Each main state is saved to ``tests/screenshots/`` (git-ignored) on every run;
 ``docs/screenshots/desktop-citation.png`` and ``phone.png`` are committed copies of two of them.
@@ -25,7 +27,11 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from evals.library import notice_files
+from retriever.pipeline import NO_DOCUMENTS_TEXT
 from server.settings import Settings
+from tests.server.test_documents import poll, settle
+from tests.server.test_documents import upload as post_files
 
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "seeds"
@@ -137,17 +143,29 @@ def shot(page: Page, name: str, full_page: bool = False) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
-def ask(page: Page, question: str) -> dict[str, Any]:
-    """Ask through the page's text box; return the JSON that ``/api/ask`` sent the page."""
+def asked(page: Page, action: Callable[[], None]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Do ``action`` (which asks a question) and wait for the answer shown as a new turn; return the body the
+    page sent to ``/api/ask`` and the JSON it got back."""
     turns = page.locator(".turn")
     before = turns.count()
-    page.fill("#question", question)
     with page.expect_response(lambda r: r.url.endswith("/api/ask") and r.request.method == "POST") as reply:
-        page.press("#question", "Enter")
+        action()
     expect(turns).to_have_count(before + 1)
     expect(turns.nth(before).locator(".answer:not(.pending)")).to_be_visible()
-    body: dict[str, Any] = reply.value.json()
-    return body
+    sent = reply.value.request.post_data_json
+    assert isinstance(sent, dict)
+    return sent, reply.value.json()
+
+
+def ask_sent(page: Page, question: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Ask through the page's text box; return the body sent to ``/api/ask`` and the JSON it sent back."""
+    page.fill("#question", question)
+    return asked(page, lambda: page.press("#question", "Enter"))
+
+
+def ask(page: Page, question: str) -> dict[str, Any]:
+    """Ask through the page's text box; return the JSON that ``/api/ask`` sent the page."""
+    return ask_sent(page, question)[1]
 
 
 def last_turn(page: Page) -> Locator:
@@ -565,3 +583,334 @@ def test_writes_ask_once_for_the_api_key_and_again_after_a_wrong_one(
     delete_on_page(page, doc_id)
     expect(dialog).to_be_hidden()
     assert all(d["doc_id"] != doc_id for d in httpx.get(f"{url}/api/documents").json())
+
+
+# --- correcting a document's metadata and reading its history
+
+
+def post_notice(url: str, name: str, text: str, key: str | None = None) -> str:
+    """Upload a text notice over HTTP (with ``key`` when the server needs one); return its doc_id."""
+    headers = {"X-API-Key": key} if key else {}
+    reply = httpx.post(f"{url}/api/documents", files={"files": (name, text.encode(), "text/plain")}, headers=headers)
+    assert reply.status_code == 202, reply.text
+    doc_id: str = reply.json()[0]["doc_id"]
+    return doc_id
+
+
+def listed_doc(page: Page, doc_id: str) -> Locator:
+    """A document's item in the library, once it is indexed."""
+    page.click("#tab-library")
+    item = page.locator(f'li.doc[data-doc-id="{doc_id}"]')
+    expect(item.locator(".badge")).to_have_text("已索引", timeout=INDEX_WAIT_MS)
+    return item
+
+
+def summary(url: str, doc_id: str) -> dict[str, Any]:
+    """The document as ``GET /api/documents`` lists it."""
+    listed: list[dict[str, Any]] = httpx.get(f"{url}/api/documents", params={"doc_id": doc_id}).json()
+    return listed[0]
+
+
+def test_the_metadata_form_corrects_a_title_and_the_list_shows_it(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]]
+) -> None:
+    url, _ = fresh_server()
+    text = "关于元数据测试的通知\n各有关单位：\n测试事项请按期办理。\n特此通知。\n"
+    doc_id = post_notice(url, "metadata-notice.txt", text)
+    page.goto(url)
+    item = listed_doc(page, doc_id)
+    before = summary(url, doc_id)
+    expect(item.locator(".doc-title")).to_have_text(before["title"])
+
+    item.get_by_role("button", name=re.compile("^编辑")).click()
+    dialog = page.locator("#edit-dialog")
+    expect(dialog).to_be_visible()
+    expect(page.locator("#edit-title")).to_be_focused()
+    expect(page.locator("#edit-title")).to_have_value(before["title"])  # the form opens on the current values
+    expect(page.locator("#edit-issuer")).to_have_value(before["issuer"])
+    title, number = "关于元数据更正测试的通知", "测试〔2025〕7号"
+    page.fill("#edit-title", title)
+    page.fill("#edit-doc-number", number)
+    shot(page, "metadata-form")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as reply:
+        page.click("#edit-save")
+    assert reply.value.status == 200
+    assert reply.value.request.post_data_json == {"title": title, "doc_number": number}  # only what changed
+    expect(dialog).to_be_hidden()
+    expect(item.locator(".doc-title")).to_have_text(title)
+    expect(item.locator(".meta")).to_contain_text(number)
+    expect(page.locator("#library-status")).to_contain_text(f"已保存《{title}》")
+    assert (summary(url, doc_id)["title"], summary(url, doc_id)["doc_number"]) == (title, number)
+    shot(page, "metadata-corrected")
+
+    # Opened again, the form shows the correction; nothing changed is nothing sent.
+    item.get_by_role("button", name=re.compile("^编辑")).click()
+    expect(page.locator("#edit-title")).to_have_value(title)
+    page.click("#edit-save")
+    expect(page.locator("#edit-message")).to_have_text("没有改动，无需保存。")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+
+
+def test_a_bad_date_in_the_metadata_form_shows_the_servers_message_and_a_good_one_is_saved(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]]
+) -> None:
+    url, _ = fresh_server(api_key="k-edit")
+    text = "关于日期更正测试的通知\n各有关单位：\n测试事项请按期办理。\n特此通知。\n"
+    doc_id = post_notice(url, "date-notice.txt", text, key="k-edit")
+    page.goto(url)
+    item = listed_doc(page, doc_id)
+    item.get_by_role("button", name=re.compile("^编辑")).click()
+    page.fill("#edit-published", "2025-02-30")
+    page.click("#edit-save")
+    expect(page.locator("#key-dialog")).to_be_visible()  # a correction is a write: it needs the key
+    page.fill("#key-input", "k-edit")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as reply:
+        page.click("#key-dialog button[value=ok]")
+    assert reply.value.status == 422
+    refused = reply.value.json()
+    message = page.locator("#edit-message")
+    expect(message).to_contain_text("发布日期")
+    expect(message).to_contain_text(refused["errors"][0]["msg"])  # the server's own reason
+    expect(message).to_have_class(re.compile(r"\berror\b"))
+    expect(page.locator("#edit-published")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#edit-published")).to_be_focused()
+    expect(page.locator("#edit-dialog")).to_be_visible()
+    assert summary(url, doc_id)["published"] is None
+    shot(page, "metadata-bad-date")
+
+    page.fill("#edit-published", "2025-02-28")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as reply:
+        page.click("#edit-save")
+    assert reply.value.status == 200 and reply.value.request.post_data_json == {"published": "2025-02-28"}
+    expect(page.locator("#edit-dialog")).to_be_hidden()
+    expect(item.locator(".meta")).to_contain_text("2025-02-28")
+    expect(page.locator("#key-dialog")).to_be_hidden()  # the key was kept
+
+
+def test_a_documents_history_lists_its_upload_and_correction_in_chinese(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]]
+) -> None:
+    url, _ = fresh_server(api_key="k-audit")
+    text = "关于历史记录测试的通知\n各有关单位：\n测试事项请按期办理。\n特此通知。\n"
+    doc_id = post_notice(url, "history-notice.txt", text, key="k-audit")
+    page.goto(url)
+    page.evaluate("() => localStorage.setItem('zhengce.apiKey', 'k-audit')")
+    item = listed_doc(page, doc_id)
+    item.get_by_role("button", name=re.compile("^编辑")).click()
+    page.fill("#edit-title", "关于历史记录测试的通知（更正）")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as reply:
+        page.click("#edit-save")
+    assert reply.value.status == 200
+    expect(item.locator(".doc-title")).to_have_text("关于历史记录测试的通知（更正）")
+
+    with page.expect_response(lambda r: "/api/audit" in r.url) as reply:
+        item.get_by_role("button", name=re.compile("^查看《.*》的历史$")).click()
+    records = reply.value.json()["records"]
+    assert {"upload", "update"} <= {r["action"] for r in records}
+    shown = page.locator("#history-records li.record")
+    expect(shown).to_have_count(len(records))
+    for i, record in enumerate(records):
+        row = shown.nth(i)
+        action = {"upload": "上传", "replace": "替换", "update": "修改", "delete": "删除"}[record["action"]]
+        expect(row.locator(".record-action")).to_have_text(action)
+        if record["sha256"]:
+            expect(row).to_contain_text(record["sha256"][:12])
+        if record["key_name"]:
+            expect(row).to_contain_text(record["key_name"])
+        if record["action"] == "update":
+            expect(row.locator(".record-detail")).to_contain_text("标题")
+    shot(page, "document-history")
+    page.click("#history-close")
+    expect(page.locator("#history-dialog")).to_be_hidden()
+
+
+# --- filters, 在本文中提问 and follow-up questions, over a library of several provinces
+
+NOTICES = REPO / "evals" / "notices"
+JILIN_TAX = "国家税务总局吉林省税务局关于延长2022年4月纳税申报期限的通告"
+JIANGXI_TAX = "江西3月份纳税申报期限延长至3月18日"
+CHONGQING_TAX = '2月申报纳税期限延长至2月24日 重庆倡导"非接触式"办理税费业务'
+MIANYANG_FUND = "绵阳出台住房公积金阶段性支持政策 受疫情影响企业可缓缴至6月底"
+
+
+@pytest.fixture(scope="module")
+def notices(tmp_path_factory: pytest.TempPathFactory, servers: Any) -> Iterator[str]:
+    """The URL of a read-only server over the seeds and the run-on notices of ``evals/notices`` (several
+    provinces), uploaded over HTTP as a user would, every one indexed and served."""
+    live = servers.start(Settings(data=tmp_path_factory.mktemp("browser-notices"), seeds=SEEDS))
+    with live.client() as api:
+        for result in post_files(api, *((f.name, f.read_bytes()) for f in notice_files())).json():
+            doc, _ = poll(api, result["doc_id"])
+            assert doc["status"] == "indexed", doc["error"]
+    settle(live)
+    yield str(live.url)
+    live.stop()
+
+
+def titled(url: str) -> dict[str, dict[str, Any]]:
+    """Every document the server lists, by title."""
+    return {d["title"]: d for d in httpx.get(f"{url}/api/documents", params={"limit": 100}).json()}
+
+
+def cited_titles(turn: Locator) -> list[str]:
+    """The titles of the sources an answer shows (citations, or related passages of an abstention)."""
+    return [t.strip("《》") for t in turn.locator(".citation-title").all_text_contents()]
+
+
+def test_a_follow_up_is_read_against_the_previous_questions_and_can_be_asked_again_on_its_own(
+    page: Page, notices: str
+) -> None:
+    page.goto(notices)
+    first = "吉林4月份纳税申报期限延长到哪天"
+    sent, answer = ask_sent(page, first)
+    assert "history" not in sent and answer["resolved_question"] == first
+    expect(last_turn(page).locator(".reading")).to_have_count(0)  # read as asked: nothing to show
+
+    sent, answer = ask_sent(page, "那江西呢？")
+    assert sent["history"] == [first]
+    assert answer["resolved_question"] == "江西4月份纳税申报期限延长到哪天"
+    second = page.locator(".turn").nth(1)
+    expect(second.locator(".reading")).to_contain_text("理解为：江西4月份纳税申报期限延长到哪天")
+    assert not answer["abstained"] and answer["citations"][0]["title"] == JIANGXI_TAX
+    expect(second.locator(".citation-title").first).to_have_text(f"《{JIANGXI_TAX}》")
+
+    sent, answer = ask_sent(page, "那重庆呢？")
+    assert sent["history"] == [first, "那江西呢？"]  # the questions as asked, oldest first
+    assert answer["resolved_question"] == "重庆4月份纳税申报期限延长到哪天"
+    expect(last_turn(page).locator(".reading")).to_contain_text("理解为：重庆4月份纳税申报期限延长到哪天")
+    assert answer["citations"] and answer["citations"][0]["title"] == CHONGQING_TAX
+    last_turn(page).locator(".reading").scroll_into_view_if_needed()
+    shot(page, "follow-up")
+
+    # 理解为's text goes into the question box, to be corrected there.
+    second.locator(".reading-text").click()
+    expect(page.locator("#question")).to_have_value("江西4月份纳税申报期限延长到哪天")
+    expect(page.locator("#question")).to_be_focused()
+    page.fill("#question", "")
+
+    # 不对，单独提问 asks the same question again without the previous ones.
+    sent, answer = asked(page, second.get_by_role("button", name="不对，单独提问").click)
+    assert sent == {"question": "那江西呢？"} and answer["resolved_question"] == "那江西呢？"
+    alone = last_turn(page)
+    expect(alone.locator(".question-bubble")).to_contain_text("那江西呢？")
+    expect(alone.locator(".reading")).to_have_count(0)
+    # A question asked on its own starts the conversation over: what came before it is not sent.
+    sent, _ = ask_sent(page, "那吉林呢？")
+    assert sent["history"] == ["那江西呢？"]
+
+    # 清空对话 starts a new conversation: the next question goes without history.
+    page.click("#clear-chat")
+    expect(page.locator(".turn")).to_have_count(0)
+    sent, answer = ask_sent(page, "那江西呢？")
+    assert "history" not in sent and answer["resolved_question"] == "那江西呢？"
+
+
+def test_a_region_chosen_in_the_filters_limits_every_citation_to_that_province(page: Page, notices: str) -> None:
+    facets = httpx.get(f"{notices}/api/facets").json()
+    count = next(f["count"] for f in facets["region"] if f["value"] == "吉林省")
+    jilin = {title for title, d in titled(notices).items() if "吉林省" in d["region"]}
+    page.goto(notices)
+    expect(page.locator("#filter-panel")).to_be_hidden()  # collapsed until asked for
+    page.click("#filter-toggle")
+    expect(page.locator("#filter-panel")).to_be_visible()
+    expect(page.locator("#filter-region option[value='吉林省']")).to_have_text(f"吉林省 ({count})")
+    expect(page.locator("#filter-region option")).to_have_count(len(facets["region"]) + 1)  # and 全部地区
+    page.select_option("#filter-region", "吉林省")
+    expect(page.locator("#filter-toggle")).to_have_text("筛选（1）")
+
+    sent, answer = ask_sent(page, "纳税申报期限延长到哪天")
+    assert sent["filters"] == {"region": "吉林省"}
+    assert not answer["abstained"] and {c["title"] for c in answer["citations"]} <= jilin
+    turn = last_turn(page)
+    expect(turn.locator(".filter-line")).to_have_text("筛选：吉林省")
+    shown = cited_titles(turn)
+    assert shown and set(shown) <= jilin, shown
+    turn.locator(".marker").first.click()
+    expect(page.locator("#viewer-title")).to_have_text(f"《{answer['citations'][0]['title']}》")
+    shot(page, "filter-region")
+
+    # 清除筛选: the next question is asked of the whole library again.
+    page.click("#filter-clear")
+    expect(page.locator("#filter-toggle")).to_have_text("筛选")
+    sent, _ = ask_sent(page, "纳税申报期限延长到哪天")
+    assert "filters" not in sent
+    expect(last_turn(page).locator(".filter-line")).to_have_count(0)
+
+
+def test_asking_in_a_document_scopes_the_next_questions_to_it_until_the_chip_is_removed(
+    page: Page, notices: str
+) -> None:
+    doc_id = titled(notices)[MIANYANG_FUND]["doc_id"]
+    page.goto(notices)
+    page.locator(f'li.doc[data-doc-id="{doc_id}"] .doc-title').click()
+    expect(page.locator("#viewer-title")).to_have_text(f"《{MIANYANG_FUND}》")
+    page.click("#viewer-ask")
+    chip = page.locator("#scope-chip")
+    expect(chip).to_be_visible()
+    expect(chip).to_contain_text(f"仅限：《{MIANYANG_FUND}》")
+    expect(page.locator("#question")).to_be_focused()
+
+    question = "租房提取额度是多少"
+    sent, answer = ask_sent(page, question)
+    assert sent["filters"] == {"doc_ids": [doc_id]}
+    assert answer["citations"] or answer["related"]
+    assert cited_doc_ids(answer) == {doc_id}
+    turn = last_turn(page)
+    assert set(cited_titles(turn)) == {MIANYANG_FUND}
+    expect(turn.locator(".filter-line")).to_have_text(f"筛选：仅限《{MIANYANG_FUND}》")
+    shot(page, "ask-in-document")
+
+    page.click("#scope-remove")
+    expect(chip).to_be_hidden()
+    sent, answer = ask_sent(page, question)
+    assert "filters" not in sent
+    assert cited_doc_ids(answer) - {doc_id}, "the whole library answers again"
+    assert set(cited_titles(last_turn(page))) - {MIANYANG_FUND}
+
+
+def test_a_filter_no_document_passes_shows_the_servers_message_and_a_reversed_range_its_reason(
+    page: Page, notices: str
+) -> None:
+    page.goto(notices)
+    page.click("#filter-toggle")
+    page.select_option("#filter-region", "吉林省")
+    page.fill("#filter-to", "2000-01-01")
+    expect(page.locator("#filter-toggle")).to_have_text("筛选（2）")
+    sent, answer = ask_sent(page, "纳税申报期限延长到哪天")
+    assert sent["filters"] == {"region": "吉林省", "published_to": "2000-01-01"}
+    assert answer["abstained"] and answer["answer"] == NO_DOCUMENTS_TEXT
+    turn = last_turn(page)
+    expect(turn.locator(".abstain-note")).to_have_text(NO_DOCUMENTS_TEXT)
+    expect(turn).to_contain_text("没有文档符合所选的筛选条件")
+    expect(turn.locator(".citation")).to_have_count(0)
+    expect(turn.locator(".filter-line")).to_have_text("筛选：吉林省 · 截至 2000-01-01")
+    shot(page, "filter-matches-nothing")
+
+    # From after to: the server refuses (422) and the page says why in its words.
+    page.click("#filter-clear")
+    page.fill("#filter-from", "2024-01-01")
+    page.fill("#filter-to", "2020-01-01")
+    _, refused = ask_sent(page, "纳税申报期限延长到哪天")
+    assert refused["detail"] and "is after" in refused["detail"]
+    expect(last_turn(page).locator(".answer.failed")).to_contain_text(refused["detail"])
+
+
+def test_the_filter_choices_follow_the_library_as_documents_are_added_and_deleted(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]]
+) -> None:
+    url, _ = fresh_server()
+    page.goto(url)
+    page.click("#filter-toggle")
+    expect(page.locator("#filter-region option[value='吉林省']")).to_have_count(0)
+    expected = next(
+        line for line in map(json.loads, (NOTICES / "expected.jsonl").read_text(encoding="utf-8").splitlines())
+        if line["title"] == JILIN_TAX
+    )  # fmt: skip
+    doc_id = wait_indexed(upload(page, NOTICES / expected["file"]))
+    expect(page.locator("#filter-region option[value='吉林省']")).to_have_text("吉林省 (1)")
+    expect(page.locator("#filter-issuer option[value='国家税务总局吉林省税务局']")).to_have_text(
+        "国家税务总局吉林省税务局 (1)"
+    )
+    delete_on_page(page, doc_id)
+    expect(page.locator("#filter-region option[value='吉林省']")).to_have_count(0)
