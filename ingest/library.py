@@ -11,7 +11,8 @@ import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -151,7 +152,8 @@ class Library:
             data = self._raw_path(sha256).read_bytes()
         except OSError as e:
             raise DocumentError(f"{filename!r}: 原始文件丢失 / the stored file is missing ({e.strerror})") from e
-        parsed = read_document(filename, data, self.limits)
+        with self._ocr_progress(doc_id) as progress:
+            parsed = read_document(filename, data, self.limits, progress)
         # A title the reader only guessed from the text is no hint: the text read whole knows better
         # (a title wrapped over two lines under a masthead).
         hint = "" if parsed.title == guess_title(parsed.text) else parsed.title
@@ -170,6 +172,23 @@ class Library:
             ocr_pages=parsed.ocr_pages,
         )
         return with_region(doc), parsed.fmt
+
+    @contextmanager
+    def _ocr_progress(self, doc_id: str) -> Iterator[Callable[[int, int], None]]:
+        """A callback that records how far OCR of the document is (``OCR 3/10 页``) for the list to show;
+        cleared once the reading ends, for a new version that fails or a title read again changes no status."""
+        shown = False
+
+        def record(done: int, total: int) -> None:
+            nonlocal shown
+            shown = True
+            self.store.set_progress(doc_id, f"OCR {done}/{total} 页")
+
+        try:
+            yield record
+        finally:
+            if shown:
+                self.store.set_progress(doc_id, None)
 
     def parse(self, status: DocStatus) -> DocStatus | None:
         """Read, clean, describe and chunk one received document; a failure is recorded with its reason.

@@ -6,7 +6,8 @@ neither hang nor crash the server: the parent kills it at its deadline, a crash 
 exit, and an address-space cap (inherited by Tesseract) turns a memory bomb into an error. The
 child writes JSON lines: first ``{"ocr": [pages]}``, the pages it will OCR, which extends the
 deadline by ``page_timeout_s`` each; then ``{"done": k}`` after each; last ``{"pages": [...],
-"title": ..., "ocr_pages": [...]}``.
+"title": ..., "ocr_pages": [...]}``. The parent passes the plan and each page done to an optional
+``progress(done, total)`` callback, so a long scan shows how far it is.
 
 The page texts are laid out in the parent by ``ingest.page_layout``.
 """
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +65,9 @@ class WorkerResult:
 _FAILED = {"pdf": "PDF 无法解析 / the PDF could not be parsed", "image": "图片无法识别 / the image could not be read"}
 
 
-def run_worker(name: str, data: bytes, kind: str, limits: WorkerLimits) -> WorkerResult:
+def run_worker(
+    name: str, data: bytes, kind: str, limits: WorkerLimits, progress: Callable[[int, int], None] | None = None
+) -> WorkerResult:
     """Extract the page texts of a PDF (OCR where a page has no text layer) or OCR an image, in a subprocess.
 
     Args:
@@ -71,6 +75,8 @@ def run_worker(name: str, data: bytes, kind: str, limits: WorkerLimits) -> Worke
         data: The file's bytes.
         kind: ``"pdf"`` or ``"image"``.
         limits: Time, page and OCR settings.
+        progress: Called with ``(0, n)`` once the worker names the ``n`` pages it will OCR (if any), then
+            with ``(k, n)`` after the k-th; in this thread, while the worker runs.
 
     Raises:
         DocumentError: On a timeout, a crash, or any pypdf, pdfium, Pillow or Tesseract error.
@@ -85,7 +91,7 @@ def run_worker(name: str, data: bytes, kind: str, limits: WorkerLimits) -> Worke
         # Fixed argv; the file only goes to stdin. stderr to a file: a chatty worker never blocks on a pipe.
         proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, cwd=_PACKAGE_ROOT)
         try:
-            last = _last_message(proc, name, limits, failed)
+            last = _last_message(proc, name, limits, failed, progress)
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -100,16 +106,23 @@ def run_worker(name: str, data: bytes, kind: str, limits: WorkerLimits) -> Worke
     return _result(last, failed)
 
 
-def _last_message(proc: subprocess.Popen[bytes], name: str, limits: WorkerLimits, failed: str) -> str:
+def _last_message(
+    proc: subprocess.Popen[bytes],
+    name: str,
+    limits: WorkerLimits,
+    failed: str,
+    progress: Callable[[int, int], None] | None,
+) -> str:
     """Read the worker's JSON lines until it closes stdout; the last line. The deadline grows by
-    ``page_timeout_s`` for each page the worker says it will OCR.
+    ``page_timeout_s`` for each page the worker says it will OCR; the plan and each page done go to ``progress``.
 
     Raises:
         DocumentError: no result by the deadline (the caller kills the worker).
     """
     assert proc.stdout is not None
     deadline, budget = time.monotonic() + limits.timeout_s, f"{limits.timeout_s:g}s"
-    pending, last = list[bytes](), b""
+    pending, last, planned = list[bytes](), b"", 0
+    report = progress or _ignore
     with selectors.DefaultSelector() as selector:
         selector.register(proc.stdout, selectors.EVENT_READ)
         while True:
@@ -124,13 +137,15 @@ def _last_message(proc: subprocess.Popen[bytes], name: str, limits: WorkerLimits
             *complete, rest = b"".join(pending).split(b"\n")
             pending, last = [rest], complete[-1]
             for line in complete:
-                planned = _planned_ocr(line)
-                if planned:
+                if planned_now := _planned_ocr(line):
+                    planned = planned_now
                     deadline += planned * limits.ocr.page_timeout_s
                     budget += f" + {planned} OCR pages × {limits.ocr.page_timeout_s:g}s"
                     logger.info("%s: OCR of %d pages", name, planned)
-                elif line.startswith(b'{"done"'):
-                    logger.debug("%s: OCR progress %s", name, line.decode())
+                    report(0, planned)
+                elif planned and (done := _done_ocr(line)) is not None:
+                    logger.debug("%s: OCR of page %d/%d done", name, done, planned)
+                    report(done, planned)
 
 
 def _planned_ocr(line: bytes) -> int | None:
@@ -141,6 +156,21 @@ def _planned_ocr(line: bytes) -> int | None:
         return len(json.loads(line)["ocr"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _done_ocr(line: bytes) -> int | None:
+    """How many pages a ``{"done": k}`` progress line says are OCR'd, else None."""
+    if not line.startswith(b'{"done"'):
+        return None
+    try:
+        done = json.loads(line)["done"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return done if isinstance(done, int) else None
+
+
+def _ignore(done: int, total: int) -> None:
+    """No one asked for the OCR progress."""
 
 
 def _result(line: str, failed: str) -> WorkerResult:
@@ -165,8 +195,11 @@ def _result(line: str, failed: str) -> WorkerResult:
     return WorkerResult(pages, title, ocr_pages)
 
 
-def read_pdf(name: str, data: bytes, limits: WorkerLimits) -> tuple[str, Spans, str, tuple[int, ...]]:
-    """Read a PDF into clean text (see ``layout_pages``): its text layer, and OCR for pages without one.
+def read_pdf(
+    name: str, data: bytes, limits: WorkerLimits, progress: Callable[[int, int], None] | None = None
+) -> tuple[str, Spans, str, tuple[int, ...]]:
+    """Read a PDF into clean text (see ``layout_pages``): its text layer, and OCR for pages without one
+    (``progress`` as in ``run_worker``).
 
     Returns:
         The text, the span of each page, the metadata title and the 1-based pages read by OCR.
@@ -174,7 +207,7 @@ def read_pdf(name: str, data: bytes, limits: WorkerLimits) -> tuple[str, Spans, 
     Raises:
         DocumentError: If the PDF cannot be parsed (see ``run_worker``) or no page has any text.
     """
-    result = run_worker(name, data, "pdf", limits)
+    result = run_worker(name, data, "pdf", limits, progress)
     text, spans = layout_pages(result.pages)
     if not text:
         raise DocumentError(
@@ -185,13 +218,16 @@ def read_pdf(name: str, data: bytes, limits: WorkerLimits) -> tuple[str, Spans, 
     return text, spans, "" if _JUNK_TITLE.search(title) else title, _with_text(spans, result.ocr_pages)
 
 
-def read_image(name: str, data: bytes, limits: WorkerLimits) -> tuple[str, Spans]:
-    """Read an image of one page with OCR into clean text and its one page span.
+def read_image(
+    name: str, data: bytes, limits: WorkerLimits, progress: Callable[[int, int], None] | None = None
+) -> tuple[str, Spans]:
+    """Read an image of one page with OCR into clean text and its one page span (``progress`` as in
+    ``run_worker``: ``(0, 1)``, then ``(1, 1)``).
 
     Raises:
         DocumentError: If the image cannot be opened, is too large, or OCR reads no text on it.
     """
-    text, spans = layout_pages(run_worker(name, data, "image", limits).pages)
+    text, spans = layout_pages(run_worker(name, data, "image", limits, progress).pages)
     if not text:
         raise DocumentError(
             f"{name!r}: 图片中没有识别出文字 / OCR read no text in the image; upload a clearer scan (300 dpi)"
@@ -233,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if kind == "image":
             _emit({"ocr": [1]})
-            result = {"pages": [ocr_image(data, ocr)], "title": "", "ocr_pages": [1]}
+            text = ocr_image(data, ocr)
+            _emit({"done": 1})
+            result = {"pages": [text], "title": "", "ocr_pages": [1]}
         else:
             result = _read_pdf_pages(data, max_pages, ocr)
     except OcrError as e:

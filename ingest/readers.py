@@ -19,6 +19,7 @@ import codecs
 import contextlib
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import PureWindowsPath
@@ -131,13 +132,20 @@ class ReadLimits:
 _DEFAULT_LIMITS = ReadLimits()
 
 
-def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMITS) -> ParsedDocument:
+def read_document(
+    filename: str,
+    data: bytes,
+    limits: ReadLimits = _DEFAULT_LIMITS,
+    progress: Callable[[int, int], None] | None = None,
+) -> ParsedDocument:
     """Read an uploaded file into clean text.
 
     Args:
         filename: The client's file name; only its last component's extension is used.
         data: The file's bytes.
         limits: Size, time and page limits.
+        progress: For a scan, called with ``(pages done, pages to OCR)``: ``(0, n)`` when the pages to OCR
+            are known, then after each (``ingest.pdf_worker.run_worker``); never for a file without them.
 
     Returns:
         The clean text and what could be found about the document.
@@ -148,7 +156,7 @@ def read_document(filename: str, data: bytes, limits: ReadLimits = _DEFAULT_LIMI
     """
     name, fmt = check_upload(filename, data, limits)
     binary = fmt in ("pdf", "docx", "image")
-    document = _read_binary(name, data, fmt, limits) if binary else _read_text(name, data, fmt)
+    document = _read_binary(name, data, fmt, limits, progress) if binary else _read_text(name, data, fmt)
     if not document.text:
         raise DocumentError(f"{name!r}: 没有可检索的正文 / no text left to search in the file; check its content")
     logger.debug("read %s as %s: %d chars, title %r", name, fmt, len(document.text), document.title)
@@ -198,15 +206,17 @@ def _name_and_suffix(filename: str) -> tuple[str, str]:
     return name[:_NAME_MAX_CHARS], (dot + ext).lower() if dot else ""
 
 
-def _read_binary(name: str, data: bytes, fmt: str, limits: ReadLimits) -> ParsedDocument:
+def _read_binary(
+    name: str, data: bytes, fmt: str, limits: ReadLimits, progress: Callable[[int, int], None] | None
+) -> ParsedDocument:
     """Read .pdf (page spans, metadata title, OCR'd pages), an image (OCR) or .docx (Heading/Title-styled title)."""
     worker = WorkerLimits(limits.pdf_timeout_s, limits.max_pages, OcrConfig(page_timeout_s=limits.ocr_page_timeout_s))
     if fmt == "pdf":
-        text, spans, title, ocr = read_pdf(name, data, worker)
+        text, spans, title, ocr = read_pdf(name, data, worker, progress)
         pages = tuple(PageSpan(*s) for s in spans)
         return ParsedDocument(text, guess_title(text, title), pages, "", None, fmt, ocr_pages=ocr)
     if fmt == "image":
-        text, spans = read_image(name, data, worker)
+        text, spans = read_image(name, data, worker, progress)
         pages = tuple(PageSpan(*s) for s in spans)
         return ParsedDocument(text, guess_title(text), pages, "", None, fmt, ocr_pages=(1,))
     lines, title = read_docx(name, data, limits.max_zip_entries, limits.max_inflated_bytes)

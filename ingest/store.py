@@ -69,7 +69,7 @@ _DOC_FIELDS = (
 INDEXABLE = ("parsed", "indexed")
 _STATUS_FIELDS = (
     "doc_id", "title", "filename", "status", "error", "fmt", "sha256",
-    "doc_number", "issuer", "published", "updated_at", "region",
+    "doc_number", "issuer", "published", "updated_at", "region", "progress",
 )  # fmt: skip
 # Columns added after the first release, for databases created before them. ``region`` is a JSON
 # list; NULL means "not derived yet" (a row from before the column), which ``fill_regions`` fixes.
@@ -83,6 +83,9 @@ _ADDED_COLUMNS = {
     # update since version V must re-index is every searchable document with a revision above V.
     "revision": "INTEGER NOT NULL DEFAULT 0",
     "ocr_pages": "TEXT NOT NULL DEFAULT '[]'",  # JSON list of the 1-based pages read by OCR
+    # What the indexer is doing now to a document ("OCR 3/10 页"); NULL when nothing, and again once its
+    # status changes.
+    "progress": "TEXT",
 }
 _BATCH = 500
 _METADATA_FIELDS = ("title", "doc_number", "issuer", "published", "region")
@@ -241,7 +244,7 @@ class Store:
             self.db.execute(
                 f"INSERT INTO documents({', '.join(columns)}, status, error) "
                 f"VALUES ({', '.join('?' * len(columns))}, 'parsed', NULL) "
-                f"ON CONFLICT(doc_id) DO UPDATE SET {updates}, status = 'parsed', error = NULL, "
+                f"ON CONFLICT(doc_id) DO UPDATE SET {updates}, status = 'parsed', error = NULL, progress = NULL, "
                 "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now')",
                 (*values, origin, filename, fmt),
             )
@@ -372,21 +375,33 @@ class Store:
         """Move a document to ``status`` (``failed`` with its reason)."""
         with self._transaction():
             self.db.execute(
-                "UPDATE documents SET status = ?, error = ?, updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-                "WHERE doc_id = ?",
+                "UPDATE documents SET status = ?, error = ?, progress = NULL, "
+                "updated_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE doc_id = ?",
                 (status, error, doc_id),
             )
             self._bump()
+
+    def set_progress(self, doc_id: str, progress: str | None) -> None:
+        """Say what the indexer is doing now to a document (``"OCR 3/10 页"``; None: nothing); changes nothing else
+        (no version bump, no audit record, not ``updated_at``).
+
+        The progress is only shown: a write the database refuses (another writer held it past the busy
+        timeout) is logged and skipped, never failing the reading it reports on.
+        """
+        try:
+            self.db.execute("UPDATE documents SET progress = ? WHERE doc_id = ?", (progress, doc_id))
+        except sqlite3.OperationalError as e:
+            logger.warning("could not record the progress of %s (%r): %s", doc_id, progress, e)
 
     def mark_indexed(self, doc_ids: Iterable[str] | None = None) -> None:
         """Record that a published generation holds these documents, or every parsed one (no version bump:
         nothing to re-index)."""
         with self._transaction():
             if doc_ids is None:
-                self.db.execute("UPDATE documents SET status = 'indexed' WHERE status = 'parsed'")
+                self.db.execute("UPDATE documents SET status = 'indexed', progress = NULL WHERE status = 'parsed'")
                 return
             self.db.executemany(
-                "UPDATE documents SET status = 'indexed' WHERE doc_id = ? AND status = 'parsed'",
+                "UPDATE documents SET status = 'indexed', progress = NULL WHERE doc_id = ? AND status = 'parsed'",
                 [(d,) for d in doc_ids],
             )
 

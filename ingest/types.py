@@ -65,7 +65,10 @@ class Document:
 
 @dataclass(frozen=True, slots=True)
 class DocStatus:
-    """Where a document is on its way: ``received`` → ``parsed`` → ``indexed``, or ``failed`` with a reason."""
+    """Where a document is on its way: ``received`` → ``parsed`` → ``indexed``, or ``failed`` with a reason.
+
+    ``progress`` says what the indexer is doing to it now (``"OCR 3/10 页"``), None when nothing.
+    """
 
     doc_id: str
     title: str
@@ -80,6 +83,7 @@ class DocStatus:
     updated_at: str
     region: tuple[str, ...]
     n_chunks: int
+    progress: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

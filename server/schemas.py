@@ -216,6 +216,9 @@ class DocumentSummary(BaseModel):
     status: Status = "indexed"
     error: str | None = None
     filename: str = ""
+    progress: str | None = Field(
+        default=None, description="What the indexer is doing now, e.g. OCR 3/10 页; null when nothing."
+    )
 
     @classmethod
     def from_domain(cls, doc: Document | None, row: DocStatus) -> DocumentSummary:
@@ -228,6 +231,7 @@ class DocumentSummary(BaseModel):
             n_chunks=row.n_chunks, status=status, error=row.error, filename=row.filename, issuer=row.issuer,
             title=row.title, doc_number=row.doc_number, published=row.published or base.get("published"),
             region=list(row.region), doc_type=doc_type(row.title or str(base.get("title", ""))),
+            progress=row.progress,
         )  # fmt: skip
         return cls.model_validate(base)
 

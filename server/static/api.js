@@ -4,6 +4,12 @@ import { $, showDialog } from "./dom.js";
 const API_KEY_KEY = "zhengce.apiKey";
 export const STATUS_NAMES = { received: "已接收", parsed: "索引中", indexed: "已索引", failed: "失败" };
 
+/** A document's status as the page names it, with what the indexer is doing now: "已接收 · OCR 3/10 页". */
+export function statusText(doc) {
+  const name = STATUS_NAMES[doc.status] || doc.status;
+  return doc.progress ? name + " · " + doc.progress : name;
+}
+
 const keyUi = { dialog: $("key-dialog"), input: $("key-input"), message: $("key-message") };
 const auth = {
   required: false,

@@ -1,5 +1,5 @@
 // The library: the list of documents (a page at a time, filtered), each with 编辑, 历史 and 删除.
-import { STATUS_NAMES, errorText, getJSON, requestJSON } from "./api.js";
+import { errorText, getJSON, requestJSON, statusText } from "./api.js";
 import { $, button, el, say, showDialog } from "./dom.js";
 import { openEditor } from "./edit.js";
 import { openHistory } from "./history.js";
@@ -77,9 +77,9 @@ function renderDocuments() {
   ui.docMore.hidden = list.docs.length >= list.total;
 }
 
-function statusBadge(status) {
-  const badge = el("span", "badge status-" + status, STATUS_NAMES[status] || status);
-  if (status === "received" || status === "parsed") badge.classList.add("busy");
+function statusBadge(doc) {
+  const badge = el("span", "badge status-" + doc.status, statusText(doc));
+  if (doc.status === "received" || doc.status === "parsed") badge.classList.add("busy");
   return badge;
 }
 
@@ -102,7 +102,7 @@ function documentItem(doc) {
   if (doc.error) main.appendChild(el("p", "doc-error", doc.error));
   main.appendChild(documentActions(doc, title));
   const side = el("div", "doc-side");
-  side.appendChild(statusBadge(doc.status));
+  side.appendChild(statusBadge(doc));
   item.append(main, side);
   return item;
 }

@@ -1,5 +1,5 @@
 // Uploads: pick or drop files, send them one at a time with progress, and follow each until indexed.
-import { STATUS_NAMES, errorText, keyRefused, postFile, writeKey } from "./api.js";
+import { STATUS_NAMES, errorText, keyRefused, postFile, statusText, writeKey } from "./api.js";
 import { $, el } from "./dom.js";
 
 const ui = { dropZone: $("drop-zone"), pickFiles: $("pick-files"), fileInput: $("file-input"), uploads: $("uploads") };
@@ -93,7 +93,7 @@ export function updateUploadRows(docs) {
       setUploadStatus(row, "已删除", "deleted");
       continue;
     }
-    let text = doc.status === "failed" ? "失败：" + (doc.error || "") : STATUS_NAMES[doc.status] || doc.status;
+    let text = doc.status === "failed" ? "失败：" + (doc.error || "") : statusText(doc);
     if (row.dataset.duplicate) text = "已收录过（相同文件）：" + text;
     setUploadStatus(row, text, doc.status);
   }

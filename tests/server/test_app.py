@@ -108,9 +108,9 @@ def test_documents_lists_the_seed_with_its_metadata(client: httpx.Client) -> Non
     doc = docs[0]
     assert set(doc) == {
         "doc_id", "title", "source", "author", "published", "doc_number", "issuer", "n_chunks", "status", "error",
-        "filename", "region", "doc_type",
+        "filename", "region", "doc_type", "progress",
     }  # fmt: skip
-    assert (doc["status"], doc["error"]) == ("indexed", None)
+    assert (doc["status"], doc["error"], doc["progress"]) == ("indexed", None, None)
     assert doc["region"] == ["重庆市"]
     assert doc["title"].startswith("重庆召开巩固拓展脱贫攻坚成果")
     assert doc["published"] == "2023-08-25"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ from typing import Any
 import docx
 import httpx
 import pytest
+from fixtures.ocr.scans import NOTO_CJK, image_pdf, photographed, png, text_image, typeset
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from evals.library import notice_files
@@ -457,6 +459,82 @@ def test_a_run_on_notice_under_a_hash_name_is_listed_with_its_title_and_region_a
     # The page says 请核对原文 exactly when the API says the answer is to be checked.
     expect(note).to_have_count(1 if answer["confidence_level"] == "check" else 0)
     shot(page, "run-on-notice")
+
+
+# A scan of four run-on notices, one a page, and a phone photo of a fifth; each is asked the question the notices
+# eval set asks of it (``evals/notices_set.jsonl``), whose answer is on page 3 of the scan and on the photo.
+SCANNED = ("0b647ed5d9e429a8bbcce34c4bdb077f", "247cf92ee54d44b2377df219d72f4873", "7ab830100aad621f46bac6a8cc804a37",
+           "43af88b430fd27c6cc4308e9a97048f9")  # fmt: skip
+ON_SCAN, ON_PHOTO = "ntc-001", "ntc-002"
+# Both the upload row and the library's badge say how far OCR is, from the same refresh.
+OCR_SHOWN = """(docId) => {
+    const row = document.querySelector(`.upload[data-doc-id="${docId}"] .upload-status`);
+    const badge = document.querySelector(`li.doc[data-doc-id="${docId}"] .badge`);
+    const texts = [row, badge].map((node) => (node ? node.textContent : ""));
+    return texts.every((text) => text.includes("OCR")) ? texts : null;
+}"""
+
+
+def notice_case(case_id: str) -> dict[str, Any]:
+    """A case of the notices eval set."""
+    cases = (REPO / "evals" / "notices_set.jsonl").read_text(encoding="utf-8").splitlines()
+    return next(c for c in map(json.loads, cases) if c["id"] == case_id)
+
+
+def scanned_notices(folder: Path) -> tuple[Path, Path]:
+    """The image-only PDF of the ``SCANNED`` notices and the PNG photo of ``ON_PHOTO``'s, written to ``folder``."""
+    scan, photo = folder / "复工复产政策汇编-扫描件.pdf", folder / "宁波措施-手机拍照.png"
+    pages = [text_image(typeset((NOTICES / f"{name}.txt").read_text(encoding="utf-8"))) for name in SCANNED]
+    scan.write_bytes(image_pdf(pages))
+    photographed_notice = (NOTICES / notice_case(ON_PHOTO)["gold"][0]["file"]).read_text(encoding="utf-8")
+    photo.write_bytes(png(photographed(text_image(typeset(photographed_notice)))))
+    return scan, photo
+
+
+def test_a_scan_and_a_photo_uploaded_on_the_page_show_ocr_progress_and_answer_with_their_ocr_pages(
+    page: Page, fresh_server: Callable[..., tuple[str, Path]], tmp_path: Path
+) -> None:
+    if shutil.which("tesseract") is None or not NOTO_CJK.is_file():
+        pytest.skip("needs Debian's tesseract-ocr, tesseract-ocr-chi-sim and fonts-noto-cjk (see .ci/run)")
+    scan, photo = scanned_notices(tmp_path)
+    url, _ = fresh_server()
+    page.goto(url)
+    page.click("#tab-library")
+    scan_row = upload(page, scan)
+    expect(scan_row).to_have_attribute("data-doc-id", re.compile(r"."))
+    scan_id = scan_row.get_attribute("data-doc-id")
+    photo_row = upload(page, photo)
+    # OCR takes ~2 s a page here, the list refreshes every 1.5 s: the four pages are seen being read.
+    shown = page.wait_for_function(OCR_SHOWN, arg=scan_id, timeout=INDEX_WAIT_MS).json_value()
+    shot(page, "library-ocr-progress")
+    for text in shown:
+        assert re.search(r"^已接收 · OCR [0-4]/4 页$", text), shown
+
+    scan_id, photo_id = wait_indexed(scan_row), wait_indexed(photo_row)
+    for doc_id in (scan_id, photo_id):
+        expect(page.locator(f'li.doc[data-doc-id="{doc_id}"] .badge')).to_have_text("已索引")  # the progress is gone
+    listed = {d["doc_id"]: d for d in httpx.get(f"{url}/api/documents").json()}
+    assert listed[scan_id]["progress"] is None and listed[photo_id]["progress"] is None
+
+    for case_id, doc_id in ((ON_SCAN, scan_id), (ON_PHOTO, photo_id)):
+        case = notice_case(case_id)
+        answer = ask(page, case["question"])
+        assert not answer["abstained"], answer
+        first = answer["citations"][0]
+        on_page = SCANNED.index(case["gold"][0]["file"].removesuffix(".txt")) + 1 if doc_id == scan_id else 1
+        assert (first["doc_id"], first["page"], first["ocr"]) == (doc_id, on_page, True), first
+        turn = last_turn(page)
+        for must in case["must_contain"]:
+            expect(turn.locator(".answer-text")).to_contain_text(must)
+        expect(turn.locator(".citation-source .meta").first).to_contain_text(f"第{on_page}页 · OCR")
+        if doc_id == scan_id:
+            shot(page, "ocr-citation")
+            turn.locator(".citation-title").first.click()
+            expect(viewer_mark(page)).to_have_text(first["quote"])
+            expect(page.locator("#viewer-meta")).to_contain_text(f"引文在第{on_page}页 · OCR")
+            expect(viewer_mark(page)).to_be_in_viewport()
+            shot(page, "ocr-viewer")
+            page.keyboard.press("Escape")
 
 
 def test_a_large_library_is_listed_fifty_at_a_time_with_a_total_more_and_a_filter(
