@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ingest.audit import Actor
 from ingest.chunk import chunk_document
 from ingest.config import ChunkConfig, DataPaths
 from ingest.doc_region import with_region
@@ -23,7 +24,7 @@ from ingest.errors import DocumentError
 from ingest.lead import first_clause, looks_like_file_id
 from ingest.metadata import extract_metadata, guess_title
 from ingest.readers import ReadLimits, check_upload, read_document
-from ingest.store import INDEXABLE, Actor, Store
+from ingest.store import INDEXABLE, Store
 from ingest.types import DocStatus, Document
 
 logger = logging.getLogger(__name__)

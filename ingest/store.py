@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from ingest import audit
+from ingest.audit import Actor, AuditQuery, AuditRecord, append, changes, records
 from ingest.embed import Vectors
 from ingest.types import Chunk, DocStatus, Document
 
@@ -49,17 +51,6 @@ CREATE TABLE IF NOT EXISTS embeddings (
     text_sha256 TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL,
     PRIMARY KEY (text_sha256, model)
 );
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    time TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-    action TEXT NOT NULL CHECK (action IN ('upload', 'replace', 'update', 'delete')),
-    doc_id TEXT NOT NULL, filename TEXT NOT NULL, sha256 TEXT, key_name TEXT, detail TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_doc ON audit(doc_id, id);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: a record is never changed'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only: a record is never deleted'); END;
 """
 _DOC_FIELDS = (
     "doc_id", "title", "text", "source", "author", "published",
@@ -89,8 +80,6 @@ _ADDED_COLUMNS = {
 }
 _BATCH = 500
 _METADATA_FIELDS = ("title", "doc_number", "issuer", "published", "region")
-AUDIT_ACTIONS = ("upload", "replace", "update", "delete")
-_AUDIT_FIELDS = ("id", "time", "action", "doc_id", "filename", "sha256", "key_name", "detail")
 
 
 def text_sha256(text: str) -> str:
@@ -111,45 +100,6 @@ class StatusQuery:
     region: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who makes a change, as the audit trail records it: the name of the API key the write was sent with
-    (None when the server has no key configured). A change made with no ``Actor`` is not audited (parsing,
-    indexing, the seeds)."""
-
-    key_name: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    """One change to the library, as the append-only ``audit`` table holds it.
-
-    ``sha256`` is the file's: the one uploaded, the new version of a replacement, the one deleted (None for a
-    metadata correction, whose ``detail`` holds each changed field as ``{"old": …, "new": …}``).
-    """
-
-    id: int
-    time: str  # UTC, ISO 8601 with milliseconds
-    action: str  # one of AUDIT_ACTIONS
-    doc_id: str
-    filename: str
-    sha256: str | None
-    key_name: str | None
-    detail: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditQuery:
-    """Audit records of one document and/or action (None: any), with an id below ``before``; newest first,
-    at most ``limit`` (None: all), or oldest first."""
-
-    doc_id: str | None = None
-    action: str | None = None
-    before: int | None = None
-    limit: int | None = 100
-    oldest_first: bool = False
-
-
 class Store:
     """A connection to the database in a data directory."""
 
@@ -161,7 +111,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.db.execute("PRAGMA busy_timeout=10000")
-        self.db.executescript(_SCHEMA)
+        self.db.executescript(_SCHEMA + audit.SCHEMA)
         self._migrate()
         self.db.execute("CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256)")
 
@@ -420,47 +370,18 @@ class Store:
             old = self.db.execute(f"SELECT {', '.join(allowed)} FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
             n = self.db.execute(f"UPDATE documents SET {sets} WHERE doc_id = ?", (*allowed.values(), doc_id)).rowcount
             if n:
-                self._audit(by, "update", doc_id, _changes(dict(zip(allowed, old, strict=True)), allowed))
+                self._audit(by, "update", doc_id, changes(dict(zip(allowed, old, strict=True)), allowed))
                 self._bump((doc_id,))
         return bool(n)
 
     def _audit(self, by: Actor | None, action: str, doc_id: str, detail: dict[str, Any] | None = None) -> None:
         """Append the record of a change by ``by`` (none without one) inside the caller's transaction, so that
-        the change and its record are committed together or not at all. The file is the document's, or
-        its pending new version's for a replacement."""
-        if by is None:
-            return
-        row = None
-        if action == "replace":
-            row = self.db.execute("SELECT filename, sha256 FROM replacements WHERE doc_id = ?", (doc_id,)).fetchone()
-        row = row or self.db.execute("SELECT filename, sha256 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        assert row is not None, f"no row of {doc_id} to audit its {action}"
-        self.db.execute(
-            "INSERT INTO audit(action, doc_id, filename, sha256, key_name, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            (action, doc_id, row[0], None if action == "update" else row[1], by.key_name,
-             None if detail is None else json.dumps(detail, ensure_ascii=False)),
-        )  # fmt: skip
+        the change and its record are committed together or not at all (:func:`ingest.audit.append`)."""
+        append(self.db, by, action, doc_id, detail)
 
     def audit_records(self, query: AuditQuery) -> list[AuditRecord]:
         """The audit records a query selects (newest first unless it says oldest first)."""
-        where = ["id < ?"]
-        args: list[Any] = [query.before if query.before is not None else 2**63 - 1]  # SQLite's largest integer
-        for column, value in (("doc_id", query.doc_id), ("action", query.action)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        order = "ASC" if query.oldest_first else "DESC"
-        limit = f" LIMIT {int(query.limit)}" if query.limit is not None else ""
-        rows = self.db.execute(
-            f"SELECT {', '.join(_AUDIT_FIELDS)} FROM audit WHERE {' AND '.join(where)} ORDER BY id {order}{limit}",
-            args,
-        )
-        records = []
-        for row in rows:
-            fields = dict(zip(_AUDIT_FIELDS, row, strict=True))
-            detail = fields.pop("detail")
-            records.append(AuditRecord(**fields, detail=None if detail is None else json.loads(detail)))
-        return records
+        return records(self.db, query)
 
     def find_by_sha256(self, sha256: str, origin: str) -> str | None:
         """The doc_id of a document of ``origin`` whose current or pending bytes are these, if it did not fail."""
@@ -561,12 +482,3 @@ class Store:
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
-
-
-def _changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """``field -> {"old", "new"}`` of the metadata fields whose stored value changes (a region as its list)."""
-
-    def shown(field: str, value: Any) -> Any:
-        return json.loads(value or "[]") if field == "region" else value
-
-    return {k: {"old": shown(k, old[k]), "new": shown(k, new[k])} for k in new if old[k] != new[k]}

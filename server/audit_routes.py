@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal, get_args
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from ingest.store import AUDIT_ACTIONS, AuditQuery, AuditRecord
+from ingest.audit import ACTIONS, ID_MAX, AuditQuery, AuditRecord
 from server.auth import WriteKey
 from server.deps import DocumentsDep
 from server.schemas import error_responses
@@ -16,10 +16,8 @@ from server.schemas import error_responses
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
 AuditAction = Literal["upload", "replace", "update", "delete"]
-assert get_args(AuditAction) == AUDIT_ACTIONS, "the API's actions must be the store's"
+assert get_args(AuditAction) == ACTIONS, "the API's actions must be the store's"
 AUDIT_PAGE_MAX = 1000
-# SQLite's largest integer: a larger ``before`` could not be bound to the query.
-_ID_MAX = 2**63 - 1
 
 
 class AuditRecordOut(BaseModel):
@@ -59,7 +57,7 @@ def audit(
     doc_id: Annotated[str | None, Query(max_length=500, description="only this document's records")] = None,
     action: Annotated[AuditAction | None, Query(description="only records of this action")] = None,
     limit: Annotated[int, Query(ge=1, le=AUDIT_PAGE_MAX, description="at most this many records")] = 100,
-    before: Annotated[int | None, Query(ge=1, le=_ID_MAX, description="only records with a smaller id")] = None,
+    before: Annotated[int | None, Query(ge=1, le=ID_MAX, description="only records with a smaller id")] = None,
 ) -> AuditPage:
     """The audit trail, newest first: every upload, replacement, metadata correction and deletion, with the
     name of the API key that made it. Needs a key when keys are configured, as writes do."""

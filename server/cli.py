@@ -262,8 +262,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     import csv
     from dataclasses import astuple, fields
 
+    from ingest.audit import AuditQuery, AuditRecord
     from ingest.config import DataPaths
-    from ingest.store import AuditQuery, AuditRecord, Store
+    from ingest.store import Store
 
     db = DataPaths(_settings(args).data).db
     if not db.is_file():

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, HTTPException, Query, Response, UploadFile, status
 from starlette.concurrency import run_in_threadpool
 
+from ingest.audit import Actor
 from ingest.errors import DocumentError
 from ingest.library import Received
 from ingest.readers import UnsupportedFormatError
-from ingest.store import Actor, StatusQuery
+from ingest.store import StatusQuery
 from server.auth import KeyName
 from server.deps import DocumentsDep, ServiceDep
 from server.schemas import DocumentOut, DocumentSummary, MetadataPatch, Status, UploadResult, error_responses

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from ingest.audit import Actor, AuditQuery, AuditRecord
 from ingest.build import SEED_ORIGIN, UpdateOptions, compact_index, ensure_index
 from ingest.config import DataPaths
 from ingest.embed import Embedder
@@ -18,7 +19,7 @@ from ingest.errors import DocumentError
 from ingest.index_store import current_generation
 from ingest.library import Library, Received
 from ingest.readers import ReadLimits
-from ingest.store import Actor, AuditQuery, AuditRecord, StatusQuery
+from ingest.store import StatusQuery
 from ingest.types import DocStatus
 from retriever.pipeline import Retriever
 from server.runtime import LOCK_WAIT_S, Service

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from ingest.audit import Actor, AuditQuery, AuditRecord
 from ingest.config import ChunkConfig, DataPaths
 from ingest.errors import DocumentError
 from ingest.library import Library
-from ingest.store import Actor, AuditQuery, AuditRecord, Store
+from ingest.store import Store
 
 ZHANG, LI = Actor("zhang"), Actor("li")
 

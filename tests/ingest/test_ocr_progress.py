@@ -16,11 +16,12 @@ from pathlib import Path
 import pytest
 from fixtures.ocr.scans import NOTO_CJK, image_pdf, png, text_image
 
+from ingest.audit import AuditQuery
 from ingest.chunk import chunk_document
 from ingest.config import ChunkConfig, DataPaths
 from ingest.library import Library
 from ingest.readers import read_document
-from ingest.store import AuditQuery, Store
+from ingest.store import Store
 from ingest.types import DocStatus, Document
 
 needs_ocr = pytest.mark.skipif(
