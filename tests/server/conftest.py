@@ -111,3 +111,10 @@ def client(live_server: LiveServer) -> Iterator[httpx.Client]:
     """An HTTP client of the shared server."""
     with live_server.client() as c:
         yield c
+
+
+@pytest.fixture()
+def api(server: LiveServer) -> Iterator[httpx.Client]:
+    """An HTTP client of the test module's own ``server`` (a module that starts one defines that fixture)."""
+    with server.client() as c:
+        yield c

@@ -200,13 +200,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, servers: Any) -> Iterator[A
     live.stop()
 
 
-@pytest.fixture()
-def api(server: Any) -> Iterator[httpx.Client]:
-    """An HTTP client of this module's server."""
-    with server.client() as c:
-        yield c
-
-
 @dataclass(frozen=True)
 class Corpus:
     """The real PDF and the real 重庆 report, uploaded together in one request and indexed."""

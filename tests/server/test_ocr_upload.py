@@ -45,12 +45,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, servers: Any) -> Iterator[A
     live.stop()
 
 
-@pytest.fixture()
-def api(server: Any) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
-
-
 def _upload(api: httpx.Client, name: str, data: bytes) -> str:
     response = api.post("/api/documents", files=[("files", (name, data, "application/octet-stream"))])
     assert response.status_code == 202, response.text

@@ -37,12 +37,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, servers: Any) -> Iterator[A
     live.stop()
 
 
-@pytest.fixture()
-def api(server: Any) -> Iterator[httpx.Client]:
-    with server.client() as c:
-        yield c
-
-
 @pytest.fixture(scope="module")
 def library(server: Any) -> dict[str, dict[str, Any]]:
     """Every document the server lists, by id."""
