@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-from fixtures.ocr.scans import NOTO_CJK, cer, image_pdf, png, png_bomb, rendered_page, text_image
+from fixtures.ocr.scans import cer, image_pdf, needs_ocr, png, png_bomb, rendered_page, text_image
 from pypdf import PdfReader, PdfWriter
 
 from ingest.errors import DocumentError
@@ -25,10 +24,7 @@ from ingest.types import Document
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 PDF_397 = SHARED / "pdf_sample" / "397.pdf"
 needs_shared = pytest.mark.skipif(not PDF_397.is_file(), reason="the shared PDF is not on this machine")
-pytestmark = pytest.mark.skipif(
-    shutil.which("tesseract") is None or not NOTO_CJK.is_file(),
-    reason="needs Debian's tesseract-ocr, tesseract-ocr-chi-sim and fonts-noto-cjk (see .ci/run)",
-)
+pytestmark = needs_ocr
 
 NOTICE = [
     "关于加强个人所得税纳税信用建设的通知",

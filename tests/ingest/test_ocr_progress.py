@@ -6,7 +6,6 @@ The scans are made in the test from known text (``fixtures.ocr.scans``); nothing
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from fixtures.ocr.scans import NOTO_CJK, image_pdf, png, text_image
+from fixtures.ocr.scans import image_pdf, needs_ocr, png, text_image
 
 from ingest.audit import AuditQuery
 from ingest.chunk import chunk_document
@@ -23,11 +22,6 @@ from ingest.library import Library
 from ingest.readers import read_document
 from ingest.store import Store
 from ingest.types import DocStatus, Document
-
-needs_ocr = pytest.mark.skipif(
-    shutil.which("tesseract") is None or not NOTO_CJK.is_file(),
-    reason="needs Debian's tesseract-ocr, tesseract-ocr-chi-sim and fonts-noto-cjk (see .ci/run)",
-)
 
 NOTICE = [
     "关于做好2025年春季农业生产工作的通知",

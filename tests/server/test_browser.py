@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from typing import Any
 import docx
 import httpx
 import pytest
-from fixtures.ocr.scans import NOTO_CJK, image_pdf, photographed, png, text_image, typeset
+from fixtures.ocr.scans import image_pdf, needs_ocr, photographed, png, text_image, typeset
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from evals.library import notice_files
@@ -491,11 +490,10 @@ def scanned_notices(folder: Path) -> tuple[Path, Path]:
     return scan, photo
 
 
+@needs_ocr
 def test_a_scan_and_a_photo_uploaded_on_the_page_show_ocr_progress_and_answer_with_their_ocr_pages(
     page: Page, fresh_server: Callable[..., tuple[str, Path]], tmp_path: Path
 ) -> None:
-    if shutil.which("tesseract") is None or not NOTO_CJK.is_file():
-        pytest.skip("needs Debian's tesseract-ocr, tesseract-ocr-chi-sim and fonts-noto-cjk (see .ci/run)")
     scan, photo = scanned_notices(tmp_path)
     url, _ = fresh_server()
     page.goto(url)

@@ -6,7 +6,6 @@ Tesseract and HTTP. The scans are made in the test from known text (``fixtures.o
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,17 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
-from fixtures.ocr.scans import NOTO_CJK, image_pdf, png, png_bomb, text_image
+from fixtures.ocr.scans import image_pdf, needs_ocr, png, png_bomb, text_image
 
 from server.settings import Settings
 
-pytestmark = [
-    pytest.mark.model,
-    pytest.mark.skipif(
-        shutil.which("tesseract") is None or not NOTO_CJK.is_file(),
-        reason="needs Debian's tesseract-ocr, tesseract-ocr-chi-sim and fonts-noto-cjk (see .ci/run)",
-    ),
-]
+pytestmark = [pytest.mark.model, needs_ocr]
 
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 INDEX_WAIT_S = 180.0  # a bound on waiting, never an expectation
