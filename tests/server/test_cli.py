@@ -19,6 +19,7 @@ from server.cli import main
 ZHENGCE = Path(sys.executable).with_name("zhengce")
 ANSWER_KEYS = {
     "question",
+    "resolved_question",
     "answer",
     "abstained",
     "confidence",
