@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+MAX_PAGES = 50  # the most pages one document may need read (OcrConfig.max_pages)
+
+
 @dataclass(frozen=True, slots=True)
 class OcrConfig:
     """How pages are recognised.
@@ -39,13 +42,16 @@ class OcrConfig:
     which the search folds to anyway). ``psm`` 3 is Tesseract's automatic page segmentation: a
     page has a title, a body and a footer, not one uniform block. ``dpi`` is what a PDF page is
     rendered at: 200 read as well as 150 on clean scans and best on noisy, skewed ones; 300 was
-    worse than both (Tesseract's models expect smaller glyphs).
+    worse than both (Tesseract's models expect smaller glyphs). ``max_pages`` bounds the pages one document
+    may need read (at 4–7 s a page, 50 take about five minutes of the indexer, during which nothing else
+    it has to do is published): a longer scan is refused, with the advice to send it in parts.
     """
 
     languages: str = "chi_sim"
     psm: int = 3
     dpi: int = 200
     page_timeout_s: float = 60.0
+    max_pages: int = MAX_PAGES
 
 
 # A page rendered larger than this is rendered at a lower resolution (an A4 page at 300 dpi is
@@ -116,21 +122,27 @@ def render_page(page: PdfPage, dpi: int) -> Image:
 
 
 def open_image(data: bytes) -> Image:
-    """An uploaded image's first frame, in grayscale.
+    """An uploaded image of one page, upright (a phone's EXIF orientation applied), in grayscale.
 
     Raises:
-        OcrError: the bytes are no image Pillow reads, or it has more than ``MAX_PIXELS`` pixels.
+        OcrError: the bytes are no image Pillow reads, it has more than ``MAX_PIXELS`` pixels, or it holds
+            several pages (a multi-page TIFF, which would otherwise lose all but its first).
     """
     from PIL import Image as PilImage
-    from PIL import UnidentifiedImageError
+    from PIL import ImageOps, UnidentifiedImageError
 
     PilImage.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", PilImage.DecompressionBombWarning)
             image = PilImage.open(io.BytesIO(data))
-            image.seek(0)
-            return image.convert("L")
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                raise OcrError(
+                    f"多页图片（{frames} 页）请转为 PDF 后上传 / the image holds {frames} pages: "
+                    "convert it to one PDF and upload that"
+                )
+            return ImageOps.exif_transpose(image).convert("L")
     except (PilImage.DecompressionBombError, PilImage.DecompressionBombWarning) as e:
         raise OcrError(f"图片像素过多 / the image has too many pixels (more than {MAX_PIXELS:,}): {e}") from e
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:

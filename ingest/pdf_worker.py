@@ -14,11 +14,13 @@ The page texts are laid out in the parent by ``ingest.page_layout``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import re
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
@@ -89,12 +91,16 @@ def run_worker(
         stdin.write(data)
         stdin.seek(0)
         # Fixed argv; the file only goes to stdin. stderr to a file: a chatty worker never blocks on a pipe.
-        proc = subprocess.Popen(command, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, cwd=_PACKAGE_ROOT)
+        # Its own session: on a timeout the whole group goes, a Tesseract it is waiting for included.
+        proc = subprocess.Popen(
+            command, stdin=stdin, stdout=subprocess.PIPE, stderr=stderr, cwd=_PACKAGE_ROOT, start_new_session=True
+        )
         try:
             last = _last_message(proc, name, limits, failed, progress)
         finally:
             if proc.poll() is None:
-                proc.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             assert proc.stdout is not None
             proc.stdout.close()
@@ -139,6 +145,12 @@ def _last_message(
             for line in complete:
                 if planned_now := _planned_ocr(line):
                     planned = planned_now
+                    if planned > limits.ocr.max_pages:  # the caller kills the worker
+                        raise DocumentError(
+                            f"{failed}: 有 {planned} 页扫描页需要识别，超过每个文件 {limits.ocr.max_pages} 页的上限，"
+                            f"请拆分后分批上传 / {planned} scanned pages to read by OCR, more than "
+                            f"{limits.ocr.max_pages} a file: split the scan and upload the parts"
+                        )
                     deadline += planned * limits.ocr.page_timeout_s
                     budget += f" + {planned} OCR pages × {limits.ocr.page_timeout_s:g}s"
                     logger.info("%s: OCR of %d pages", name, planned)

@@ -34,6 +34,7 @@ from ingest.clean import clean_text
 from ingest.docx_reader import read_docx
 from ingest.errors import DocumentError
 from ingest.metadata import guess_title
+from ingest.ocr import MAX_PAGES as MAX_OCR_PAGES
 from ingest.ocr import OcrConfig
 from ingest.pdf_worker import WorkerLimits, read_image, read_pdf
 
@@ -127,6 +128,7 @@ class ReadLimits:
     max_pages: int = 2000
     # Added to pdf_timeout_s for each page without a text layer (OCR of a page takes 3-10 s here).
     ocr_page_timeout_s: float = 60.0
+    max_ocr_pages: int = MAX_OCR_PAGES  # a scan needing more is refused (see OcrConfig)
 
 
 _DEFAULT_LIMITS = ReadLimits()
@@ -210,7 +212,11 @@ def _read_binary(
     name: str, data: bytes, fmt: str, limits: ReadLimits, progress: Callable[[int, int], None] | None
 ) -> ParsedDocument:
     """Read .pdf (page spans, metadata title, OCR'd pages), an image (OCR) or .docx (Heading/Title-styled title)."""
-    worker = WorkerLimits(limits.pdf_timeout_s, limits.max_pages, OcrConfig(page_timeout_s=limits.ocr_page_timeout_s))
+    worker = WorkerLimits(
+        limits.pdf_timeout_s,
+        limits.max_pages,
+        OcrConfig(page_timeout_s=limits.ocr_page_timeout_s, max_pages=limits.max_ocr_pages),
+    )
     if fmt == "pdf":
         text, spans, title, ocr = read_pdf(name, data, worker, progress)
         pages = tuple(PageSpan(*s) for s in spans)

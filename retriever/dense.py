@@ -118,9 +118,10 @@ def _search_allowed(
     import faiss
 
     bitmap = np.packbits(allowed, bitorder="little")
+    selector = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))  # its size is in bytes
     params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
     params.efSearch = max(EF_SEARCH, k)
-    params.sel = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
+    params.sel = selector  # ``selector`` and ``bitmap`` stay referenced until the search returns
     found, ids = segment.dense.search(query.reshape(1, -1), min(k, n_allowed), params=params)
     keep = ids[0] >= 0
     return ids[0][keep].astype(np.int64), found[0][keep]

@@ -65,7 +65,9 @@ def resolve(question: str, history: Sequence[str] = ()) -> str:
         if turn.strip():
             previous = _resolve_turn(turn.strip(), previous)
     resolved = _resolve_turn(question.strip(), previous)
-    return resolved if len(resolved) <= MAX_QUESTION_CHARS else question.strip()
+    if not QUESTION_WORDS.sub("", resolved).strip() or len(resolved) > MAX_QUESTION_CHARS:
+        return question.strip()  # made into nothing (其中 after 哪些？) or too long: asked as typed
+    return resolved
 
 
 def _resolve_turn(question: str, previous: str) -> str:

@@ -176,11 +176,12 @@ class Retriever:
 
     def _title(self, doc_id: str) -> tuple[frozenset[str], tuple[str, ...]]:
         """A document title's search tokens and the years it names."""
-        if doc_id not in self._titles:
+        if (found := self._titles.get(doc_id)) is None:  # read once: another thread may empty the cache
             _bound(self._titles)
             title = self.docs[doc_id].title
-            self._titles[doc_id] = (frozenset(self.lexical.tokens(title)), question_years(normalize_for_search(title)))
-        return self._titles[doc_id]
+            found = (frozenset(self.lexical.tokens(title)), question_years(normalize_for_search(title)))
+            self._titles[doc_id] = found
+        return found
 
     def parse(self, question: str) -> Question:
         """The question parsed once, its terms weighted by this index's idf.
@@ -386,10 +387,11 @@ class Retriever:
 
     def _places_named(self, doc_id: str) -> frozenset[str]:
         """The full names of the places a document's title and text name."""
-        if doc_id not in self._places:
+        if (found := self._places.get(doc_id)) is None:  # read once: another thread may empty the cache
             _bound(self._places)
-            self._places[doc_id] = frozenset(p.name for p in find_places(self._search_form(doc_id)))
-        return self._places[doc_id]
+            found = frozenset(p.name for p in find_places(self._search_form(doc_id)))
+            self._places[doc_id] = found
+        return found
 
     def _region_fit(self, q: Question, doc_id: str) -> float:
         """:func:`retriever.fusion.region_fit`, and -0.5 for a document without a region that never names a
@@ -404,11 +406,12 @@ class Retriever:
 
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""
-        if doc_id not in self._folded:
+        if (found := self._folded.get(doc_id)) is None:  # read once: another thread may empty the cache
             _bound(self._folded)
             doc = self.docs[doc_id]
-            self._folded[doc_id] = normalize_for_search(f"{doc.title}\n{doc.text}")
-        return self._folded[doc_id]
+            found = normalize_for_search(f"{doc.title}\n{doc.text}")
+            self._folded[doc_id] = found
+        return found
 
     def _cite(self, sentence: Sentence) -> Citation:
         doc_id = sentence.hit.chunk.doc_id

@@ -280,8 +280,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
     writer = csv.writer(sys.stdout)
     writer.writerow(f.name for f in fields(AuditRecord))
     for r in records:  # detail as its JSON text
-        writer.writerow([*astuple(r)[:-1], "" if r.detail is None else json.dumps(r.detail, ensure_ascii=False)])
+        row = [*astuple(r)[:-1], "" if r.detail is None else json.dumps(r.detail, ensure_ascii=False)]
+        writer.writerow([_inert(v) for v in row])
     return EXIT_OK
+
+
+def _inert(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: one starting with = + - @ (a file named =HYPERLINK(…)) gets a '."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
 def cmd_eval(argv: list[str]) -> int:

@@ -150,8 +150,9 @@ class AnswerOut(BaseModel):
 
     question: str
     resolved_question: str = Field(
+        default="",
         description="The question as answered: a follow-up made whole from ``history`` (那贵州呢 → "
-        "贵州脱贫人口收入是多少); the question itself otherwise."
+        "贵州脱贫人口收入是多少); the question itself otherwise (empty in an answer kept from before it existed).",
     )
     answer: str
     abstained: bool

@@ -153,10 +153,10 @@ def parse_named_keys(text: str) -> dict[str, SecretStr]:
             raise SettingsError(f"{where} is empty (two commas in a row, or one at an end); {usage}")
         if not colon:
             raise SettingsError(f"{where} has no colon between a name and its key; {usage}")
-        if not _KEY_NAME.fullmatch(name):
-            shown = f" {name!r}" if name else ""
+        if not _KEY_NAME.fullmatch(name):  # not shown: a pair written key:name would print the key
             raise SettingsError(
-                f"{where}: the name{shown} is empty or unusable; a name is 1 to 64 letters, digits or _ . @ -"
+                f"{where}: the name is empty or unusable; a name is 1 to 64 letters, digits or _ . @ - "
+                "(written name:key)"
             )
         if name in keys:
             raise SettingsError(f"{where}: the name {name!r} is given twice; each key needs its own name")

@@ -36,7 +36,7 @@ function noticeChange(docs) {
 }
 
 function anyInProgress(docs) {
-  return docs.some((d) => d.status === "received" || d.status === "parsed");
+  return docs.some((d) => d.status === "received" || d.status === "parsed" || d.progress);
 }
 
 async function fetchDocuments(params) {

@@ -2,14 +2,13 @@
 
 A scan is text drawn with a real CJK font (or a real PDF page rendered) as a 150-dpi grayscale image,
 wrapped as an image-only PDF where a PDF is wanted. Hostile files (a decompression bomb, a PDF of huge
-blank pages) must end in a clear bilingual reason within bounded time.
+blank pages) must end in a clear bilingual reason, by its limits, not by hanging.
 """
 
 from __future__ import annotations
 
 import io
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -103,12 +102,10 @@ def test_an_uploaded_image_is_one_ocr_page(suffix: str) -> None:
 
 
 def test_a_decompression_bomb_image_is_refused_before_it_is_decoded() -> None:
-    started = time.monotonic()
     with pytest.raises(DocumentError) as err:
         read_document("bomb.png", png_bomb(100_000, 100_000))
     _bilingual(str(err.value), "图片像素过多", "the image has too many pixels")
     assert "'bomb.png'" in str(err.value)
-    assert time.monotonic() - started < 30
 
 
 def test_an_image_that_is_not_an_image_is_refused_with_a_reason() -> None:
@@ -130,12 +127,42 @@ def test_a_pdf_of_huge_blank_pages_fails_within_its_ocr_time_limit() -> None:
     out = io.BytesIO()
     writer.write(out)
     limits = ReadLimits(pdf_timeout_s=10, ocr_page_timeout_s=0.05)
-    started = time.monotonic()
     with pytest.raises(DocumentError) as err:
         read_document("huge.pdf", out.getvalue(), limits)
-    assert time.monotonic() - started < 10 + 20 * 0.05 + 5
     _bilingual(str(err.value), "PDF 无法解析", "the PDF could not be parsed")
     assert "OCR 超时 / OCR of a page took longer than 0.05s" in str(err.value)
+
+
+def test_a_scan_with_more_pages_to_read_than_a_file_may_have_is_refused_saying_so() -> None:
+    scan = image_pdf([text_image(NOTICE)] * 3)
+    with pytest.raises(DocumentError) as err:
+        read_document("三页扫描件.pdf", scan, ReadLimits(max_ocr_pages=2))
+    assert "有 3 页扫描页需要识别，超过每个文件 2 页的上限" in str(err.value)
+    assert "split the scan and upload the parts" in str(err.value)
+    assert read_document("三页扫描件.pdf", scan, ReadLimits(max_ocr_pages=3)).ocr_pages == (1, 2, 3)
+
+
+def test_a_multi_page_tiff_is_refused_rather_than_read_as_its_first_page() -> None:
+    from PIL import Image
+
+    frames = [Image.open(io.BytesIO(png(text_image(NOTICE)))) for _ in range(2)]
+    out = io.BytesIO()
+    frames[0].save(out, format="TIFF", save_all=True, append_images=frames[1:])
+    with pytest.raises(DocumentError, match="多页图片（2 页）请转为 PDF 后上传"):
+        read_document("两页.tif", out.getvalue())
+
+
+def test_a_phone_photo_is_read_upright_by_its_exif_orientation() -> None:
+    from PIL import Image
+
+    upright = Image.open(io.BytesIO(png(text_image(NOTICE))))
+    sideways = upright.transpose(Image.Transpose.ROTATE_90)  # stored turned, as phones do, with the tag to undo it
+    exif = sideways.getexif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to view
+    out = io.BytesIO()
+    sideways.convert("RGB").save(out, format="JPEG", exif=exif, quality=95)
+    text = read_document("手机拍照.jpg", out.getvalue()).text
+    assert cer(text, "".join(NOTICE)) <= 0.05
 
 
 def test_the_time_limit_grows_with_the_pages_to_ocr() -> None:

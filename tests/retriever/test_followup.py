@@ -33,6 +33,11 @@ def test_a_follow_up_is_read_against_the_questions_before_it(history: list[str],
     assert resolve(question, history) == resolved
 
 
+def test_a_follow_up_made_into_nothing_is_asked_as_typed() -> None:
+    assert resolve("其中", ["哪些？"]) == "其中"
+    assert resolve("其中？", ["有哪些"]) == "其中？"
+
+
 def test_a_follow_up_too_long_to_be_asked_whole_is_asked_as_typed() -> None:
     long_subject = "重庆" + "乡村振兴" * (MAX_QUESTION_CHARS // 4) + "是多少"
     assert resolve("它比全国高多少", [long_subject]) == "它比全国高多少"

@@ -310,6 +310,7 @@ def test_without_a_key_writes_are_recorded_with_a_null_key_name(tmp_path: Path, 
         ("zhang:k-1,li:   ", "key is blank"),
         ("zhang:k-1,,li:k-2", "pair 2 is empty"),
         ("zhang:k-1,li:k-1", "are the same key"),
+        ("zhang:k-1,k-2/+=:li", "the name is empty or unusable"),  # written key:name: the key is not shown
     ],
 )
 def test_zhengce_serve_refuses_malformed_api_keys_saying_why_and_never_showing_a_key(
@@ -329,3 +330,11 @@ def test_zhengce_serve_refuses_a_default_name_that_clashes_with_zhengce_api_key(
     env = cli_env(ZHENGCE_DATA=str(tmp_path), ZHENGCE_API_KEYS="default:k-1", ZHENGCE_API_KEY="k-2")
     done = subprocess.run([sys.executable, "-m", "server"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "'default'" in done.stderr and "k-1" not in done.stderr, done.stderr
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_exported_as_text() -> None:
+    from server.cli import _inert
+
+    assert [_inert(v) for v in ("=HYPERLINK(1)", "+1", "-1", "@A1", "通知.txt", 3, None)] == [
+        "'=HYPERLINK(1)", "'+1", "'-1", "'@A1", "通知.txt", 3, None,
+    ]  # fmt: skip
