@@ -15,6 +15,7 @@ import logging
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from evals.dataset import EvalCase, EvalSetError, cases_from_rows
 from ingest.build import ensure_index
@@ -141,20 +142,29 @@ def _rows_with_doc_ids(path: Path, ids: dict[str, str]) -> list[dict[str, object
         if not line.strip():
             continue
         row = json.loads(line)
-        for g in row.get("gold", []):
-            name = g.get("file")
-            if name is None:
-                continue
-            if name not in ids:
-                raise EvalSetError(f"{path.name}:{n} {row['id']}: {name!r} is not in the library corpus")
-            g.setdefault("doc_id", ids[name])
-            if g["doc_id"] != ids[name]:
-                raise EvalSetError(
-                    f"{path.name}:{n} {row['id']}: {name} has doc_id {ids[name]}, not {g['doc_id']}; "
-                    "the shared file changed: regenerate the gold doc_ids"
-                )
+        _fill_doc_ids(row, ids, f"{path.name}:{n} {row['id']}")
         rows.append(row)
     return rows
+
+
+def _fill_doc_ids(row: dict[str, Any], ids: dict[str, str], where: str) -> None:
+    """Give each gold entry of ``row`` the doc_id its ``file`` got (checking one it already has).
+
+    Raises:
+        EvalSetError: a gold file is not in the corpus, or its doc_id disagrees with the one the file got.
+    """
+    for g in row.get("gold", []):
+        name = g.get("file")
+        if name is None:
+            continue
+        if name not in ids:
+            raise EvalSetError(f"{where}: {name!r} is not in the library corpus")
+        g.setdefault("doc_id", ids[name])
+        if g["doc_id"] != ids[name]:
+            raise EvalSetError(
+                f"{where}: {name} has doc_id {ids[name]}, not {g['doc_id']}; "
+                "the shared file changed: regenerate the gold doc_ids"
+            )
 
 
 def load_library_set(path: Path, docs: dict[str, Document], files: list[Path]) -> list[EvalCase]:
@@ -182,10 +192,7 @@ def load_dialogue_set(
         turns = dialogue["turns"]
         rows = [{**t, "id": f"{dialogue['id']}/{n}"} for n, t in enumerate(turns, start=1)]
         for row in rows:
-            for g in row["gold"]:
-                if g["file"] not in ids:
-                    raise EvalSetError(f"{path.name} {row['id']}: {g['file']!r} is not in the library corpus")
-                g.setdefault("doc_id", ids[g["file"]])
+            _fill_doc_ids(row, ids, f"{path.name} {row['id']}")
         cases = cases_from_rows(rows, docs)
         held_out = int(hashlib.sha256((_DIALOGUE_SALT + dialogue["id"]).encode()).hexdigest(), 16) % 2 == 1
         (test if held_out else dev).extend(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +69,16 @@ def check_question(question: str) -> str:
 
 
 _CACHED_DOCS = 4096
+T = TypeVar("T")
+
+
+def _cached(cache: dict[str, T], key: str, make: Callable[[], T]) -> T:
+    """``cache[key]``, made and kept (within ``_CACHED_DOCS``) on a miss; read once, so another thread
+    emptying the cache meanwhile cannot make it a KeyError."""
+    if (found := cache.get(key)) is None:
+        _bound(cache)
+        found = cache[key] = make()
+    return found
 
 
 def _bound(cache: dict[str, Any]) -> None:
@@ -176,12 +186,12 @@ class Retriever:
 
     def _title(self, doc_id: str) -> tuple[frozenset[str], tuple[str, ...]]:
         """A document title's search tokens and the years it names."""
-        if (found := self._titles.get(doc_id)) is None:  # read once: another thread may empty the cache
-            _bound(self._titles)
-            title = self.docs[doc_id].title
-            found = (frozenset(self.lexical.tokens(title)), question_years(normalize_for_search(title)))
-            self._titles[doc_id] = found
-        return found
+        title = self.docs[doc_id].title
+        return _cached(
+            self._titles,
+            doc_id,
+            lambda: (frozenset(self.lexical.tokens(title)), question_years(normalize_for_search(title))),
+        )
 
     def parse(self, question: str) -> Question:
         """The question parsed once, its terms weighted by this index's idf.
@@ -387,11 +397,7 @@ class Retriever:
 
     def _places_named(self, doc_id: str) -> frozenset[str]:
         """The full names of the places a document's title and text name."""
-        if (found := self._places.get(doc_id)) is None:  # read once: another thread may empty the cache
-            _bound(self._places)
-            found = frozenset(p.name for p in find_places(self._search_form(doc_id)))
-            self._places[doc_id] = found
-        return found
+        return _cached(self._places, doc_id, lambda: frozenset(p.name for p in find_places(self._search_form(doc_id))))
 
     def _region_fit(self, q: Question, doc_id: str) -> float:
         """:func:`retriever.fusion.region_fit`, and -0.5 for a document without a region that never names a
@@ -406,12 +412,8 @@ class Retriever:
 
     def _search_form(self, doc_id: str) -> str:
         """A document's title and text folded for search (computed once per document, when first needed)."""
-        if (found := self._folded.get(doc_id)) is None:  # read once: another thread may empty the cache
-            _bound(self._folded)
-            doc = self.docs[doc_id]
-            found = normalize_for_search(f"{doc.title}\n{doc.text}")
-            self._folded[doc_id] = found
-        return found
+        doc = self.docs[doc_id]
+        return _cached(self._folded, doc_id, lambda: normalize_for_search(f"{doc.title}\n{doc.text}"))
 
     def _cite(self, sentence: Sentence) -> Citation:
         doc_id = sentence.hit.chunk.doc_id

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
-import pytest
 from fixtures.ocr.scans import image_pdf, needs_ocr, png, text_image
 
 from ingest.audit import AuditQuery
@@ -30,13 +28,6 @@ NOTICE = [
     "二、种粮大户每亩补贴标准提高到120元。",
 ]
 SHA = "ab" * 32
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "data" / "zhengce.db")
-    yield s
-    s.close()
 
 
 def _status_of(store: Store, doc_id: str) -> DocStatus:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -36,13 +35,6 @@ def _doc(doc_id: str = "tax-2024", text: str = TEXT) -> Document:
         source_url="https://example.gov.cn/a",
         sha256="ab" * 32,
     )
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "data" / "zhengce.db")
-    yield s
-    s.close()
 
 
 def _chunk_count(store: Store, doc_id: str) -> int:
