@@ -57,6 +57,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--thresholds", type=Path, default=REPO / "evals" / "thresholds.json")
     p.add_argument("--baseline", type=Path, default=REPO / "evals" / "baseline.json")
     p.add_argument("--write-baseline", action="store_true", help="save this run's metrics as the new baseline")
+    p.add_argument(
+        "--index",
+        choices=("embedded", "milvus"),
+        default="embedded",
+        help="the search engine the suites' libraries are indexed in (milvus: milvus-lite files beside them)",
+    )
+    p.add_argument(
+        "--against",
+        type=Path,
+        default=None,
+        help="another run's report.json: the gate also fails on any metric more than --within away from it",
+    )
+    p.add_argument("--within", type=float, default=0.01, help="with --against: the largest difference allowed")
     return p
 
 
@@ -88,7 +101,7 @@ def _library_files(args: argparse.Namespace) -> list[Path] | None:
 def run(args: argparse.Namespace) -> int:
     """Open the suites, fit when asked, evaluate every suite, then report and gate; returns the exit code."""
     from evals import calibrate, corpus, dataset
-    from ingest.config import BuildConfig, ChunkConfig
+    from ingest.config import BuildConfig, ChunkConfig, EngineConfig
     from ingest.embed import SentenceEmbedder
     from retriever.config import CALIBRATION_PATH, load_config
 
@@ -101,12 +114,15 @@ def run(args: argparse.Namespace) -> int:
         logger.error("%s", e)
         return 2
     cfg = BuildConfig(
-        chunk=ChunkConfig(max_chars=args.chunk_max_chars), embedder=args.embedder, tokenizer=args.tokenizer
+        chunk=ChunkConfig(max_chars=args.chunk_max_chars),
+        embedder=args.embedder,
+        tokenizer=args.tokenizer,
+        engine=EngineConfig(kind=args.index),
     )
     embedder = SentenceEmbedder(cfg.embedder)
     calibration = args.calibration or CALIBRATION_PATH
     config = load_config(calibration)
-    tag = f"{cfg.embedder}-{cfg.tokenizer}-{cfg.chunk.max_chars}"
+    tag = f"{cfg.embedder}-{cfg.tokenizer}-{cfg.chunk.max_chars}" + ("-milvus" if args.index == "milvus" else "")
     seed = corpus.seed_retriever(args.data / f"seed-{tag}", args.seeds, cfg, embedder, config)
     seed_dev, seed_test = dataset.split_seed(dataset.load_eval_set(dataset.EVAL_SET, seed.docs))
     drcd = _drcd_suite(args, cfg, embedder, config, tag) if not args.skip_drcd else None
@@ -311,6 +327,10 @@ def _finish(args: argparse.Namespace, results: dict[str, list[Any]], context: di
     metrics = {name: summary.summarize(rs) for name, rs in results.items()}
     thresholds = _applicable(json.loads(args.thresholds.read_text(encoding="utf-8")), results)
     problems = summary.check_gate(metrics, thresholds)
+    if args.against is not None:
+        other = json.loads(args.against.read_text(encoding="utf-8"))["metrics"]
+        context["against"] = {"report": str(args.against), "within": args.within, "metrics": other}
+        problems += report.differences(metrics, other, args.within)
     baseline = json.loads(args.baseline.read_text(encoding="utf-8")) if args.baseline.is_file() else {}
     body = {
         **context,

@@ -63,6 +63,11 @@ DEFINITIONS = (
 )
 
 
+def _compared(metric: str) -> bool:
+    """Whether two runs are compared on a metric: shares and rates, not latencies, counts or thresholds."""
+    return "latency" not in metric and not metric.startswith("n") and not metric.startswith("threshold")
+
+
 def regressions(
     metrics: dict[str, dict[str, float]], baseline: dict[str, dict[str, float]], tolerance: float = 0.005
 ) -> list[str]:
@@ -74,11 +79,23 @@ def regressions(
     for suite, values in baseline.items():
         for name, before in values.items():
             now = metrics.get(suite, {}).get(name)
-            if now is None or "latency" in name or name.startswith("n") or name.startswith("threshold"):
+            if now is None or not _compared(name):
                 continue
             worse = now > before + tolerance if name in LOWER_IS_BETTER else now < before - tolerance
             if worse:
                 out.append(f"{suite}.{name}: {before} → {now}")
+    return out
+
+
+def differences(metrics: dict[str, dict[str, float]], other: dict[str, dict[str, float]], within: float) -> list[str]:
+    """Metrics (shares and rates, not latencies, counts or thresholds) more than ``within`` away from another
+    run's: the same suites answered by another search engine must score alike."""
+    out = []
+    for suite, values in other.items():
+        for name, theirs in values.items():
+            mine = metrics.get(suite, {}).get(name)
+            if mine is not None and _compared(name) and abs(mine - theirs) > within + 1e-9:
+                out.append(f"{suite}.{name}: {mine} here, {theirs} there (more than {within} apart)")
     return out
 
 

@@ -34,6 +34,7 @@ from ingest.index_store import (
 )
 from ingest.library import Library
 from ingest.lock import writer_lock
+from ingest.milvus_index import ChunkRow, MilvusIndex, chunk_rows, milvus_index
 from ingest.seeds import SeedEntry, read_seeds
 from ingest.segments import SegmentSize, merge, plan_merge, segment_from_store
 from ingest.store import Store, text_sha256
@@ -178,8 +179,34 @@ def _manifest(cfg: BuildConfig, embedder: Embedder, reason: str, **counts: Any) 
         tokenizer=tokenizer_id(cfg.tokenizer),
         chunk_config=cfg.chunk.as_dict(),
         reason=reason,
+        engine=cfg.engine.kind,
         **counts,
     )
+
+
+def _engine(root: Path, cfg: BuildConfig, embedder: Embedder) -> MilvusIndex | None:
+    """The Milvus collection the chunks are searched in, or None on the embedded engine (``root``: the index)."""
+    if cfg.engine.kind != "milvus":
+        return None
+    return milvus_index(cfg.engine, root.parent, embedder.info, tokenizer_id(cfg.tokenizer))
+
+
+def reconcile_engine(store: Store, root: Path, cfg: BuildConfig, embedder: Embedder) -> None:
+    """Make the Milvus collection hold exactly the searchable chunks of the database (created and filled if
+    missing; missing chunks upserted, stray ones deleted): the engine is an index the database rebuilds."""
+    engine = _engine(root, cfg, embedder)
+    if engine is None:
+        return
+    engine.ensure_collection()
+    pairs = store.chunk_ids()
+
+    def rows(ids: set[int]) -> Iterable[ChunkRow]:
+        doc_ids = {d for i, d in pairs if i in ids}
+        chosen = [(i, c) for i, c in store.chunks(doc_ids=doc_ids) if i in ids]
+        vectors = embed_with_cache(store, embedder, [c for _, c in chosen])
+        return chunk_rows(store.documents(doc_ids=doc_ids), chosen, vectors, cfg.tokenizer)
+
+    engine.reconcile({i for i, _ in pairs}, rows)
 
 
 def build_index(
@@ -195,7 +222,14 @@ def build_index(
     started = time.perf_counter()
     version = store.version
     embed = partial(embed_with_cache, store, embedder, progress=progress, workers=workers)
-    segment = segment_from_store(store, None, cfg.tokenizer, embed)
+    engine = _engine(root, cfg, embedder)
+    sink = None
+    if engine is not None:  # resumable: chunks the collection holds are skipped (a chunk id's text never changes)
+        held = set() if engine.ensure_collection() else engine.ids()
+        sink = partial(engine.upsert, skip=held, progress=progress)
+    segment = segment_from_store(store, None, cfg.tokenizer, embed, sink)
+    if engine is not None:  # chunks of documents gone since go too
+        engine.reconcile(set(segment.ids.tolist()), lambda ids: ())
     name, digest = write_segment(root, segment)
     manifest = _manifest(
         cfg, embedder, reason,
@@ -233,18 +267,24 @@ def update_index(
     segments = dict(current.segments)
     n_docs = len(live) - len(stale)
     n_chunks = current.n_chunks - sum(sizes[live[d]][d] for d in stale)
+    engine = _engine(root, cfg, embedder)
+    kept: Sequence[int] = ()  # the new chunks of documents replaced
     if changed:
         embed = partial(embed_with_cache, store, embedder, progress=progress, workers=workers)
-        segment = segment_from_store(store, changed, cfg.tokenizer, embed)
+        segment = segment_from_store(store, changed, cfg.tokenizer, embed, engine.upsert if engine else None)
         name, digest = write_segment(root, segment)
         segments[name] = digest
         n_docs, n_chunks = n_docs + len(segment.docs), n_chunks + segment.n_rows
+        replaced = [i for i, d in enumerate(segment.docs) if d.doc_id in stale]
+        kept = segment.ids[np.isin(segment.table[:, 0], replaced)].tolist()
     manifest = _manifest(
         cfg, embedder, "the documents changed",
         n_docs=n_docs, n_chunks=n_chunks, store_version=version, segments=segments,
         tombstones={name: sorted(docs) for name, docs in sorted(tombstones.items()) if docs},
     )  # fmt: skip
     written = write_generation(root, manifest)
+    if engine is not None and stale:  # after publishing: the served generation never names a chunk the engine lost
+        engine.delete_docs(sorted(stale), keep=kept)
     # The generation holds every searchable document, those of an update killed before it recorded this too.
     store.mark_indexed()
     logger.info(
@@ -307,6 +347,10 @@ def _current_manifest(paths: DataPaths, cfg: BuildConfig, embedder: Embedder) ->
     ):  # fmt: skip
         logger.info("the index was built with other settings; rebuilding")
         return None, "the model, tokenizer or chunking changed"
+    if manifest.engine != cfg.engine.kind:
+        logger.info("the index was built for the %s search engine, %s is configured; rebuilding",
+                    manifest.engine, cfg.engine.kind)  # fmt: skip
+        return None, f"the search engine changed to {cfg.engine.kind}"
     return manifest, ""
 
 
@@ -339,12 +383,14 @@ def ensure_index(
                 current, reason = None, f"damaged generation rebuilt: {opts.rebuild}"
             else:
                 current, reason = _current_manifest(paths, cfg, embedder)
-            if current is None:
+            if current is None:  # a build fills the Milvus collection and removes what it holds besides
                 return build_index(library.store, paths.index, cfg, embedder, opts.progress, reason, opts.workers)
             if current.store_version != library.store.version:
-                return update_index(library.store, paths.index, cfg, embedder, current, opts.progress, opts.workers)
-            # A crash may have come between publishing and recording it: the generation holds them all.
-            library.store.mark_indexed()
+                current = update_index(library.store, paths.index, cfg, embedder, current, opts.progress, opts.workers)
+            else:  # a crash may have come between publishing and recording it: the generation holds them all
+                library.store.mark_indexed()
+            if opts.reconcile:
+                reconcile_engine(library.store, paths.index, cfg, embedder)
             return current
         finally:
             library.close()
@@ -382,3 +428,6 @@ class UpdateOptions:
     rebuild: str = ""
     # Processes embedding new chunks when there are many.
     workers: int = 1
+    # Check the Milvus collection against the database first (at startup, and after the engine was
+    # unreachable): a missing or partial collection is filled from the database.
+    reconcile: bool = False

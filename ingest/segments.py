@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +20,15 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.index_store import IndexData, Segment
+from ingest.milvus_index import ChunkRow, chunk_rows
 from ingest.postings import Postings
 from ingest.store import Store
 from ingest.tokenize import tokenize
 from ingest.types import Chunk, Document
 
 logger = logging.getLogger(__name__)
+
+Sink = Callable[[Iterator[ChunkRow]], object]
 
 # From this many chunks on, a segment's dense search is an HNSW graph instead of exact. Measured here on
 # the 28k-chunk library of ../shared/data with real question embeddings: exact search 3.2 ms a question
@@ -40,8 +43,9 @@ MAX_DEAD_SHARE = 1 / 3
 
 
 def dense_graph(vectors: npt.NDArray[np.float32]) -> Any:
-    """An HNSW graph over unit vectors (inner product) when there are enough of them, else None."""
-    if len(vectors) < HNSW_MIN_CHUNKS:
+    """An HNSW graph over unit vectors (inner product) when there are enough of them, else None (and
+    always None for a segment without vectors: its engine holds them)."""
+    if len(vectors) < HNSW_MIN_CHUNKS or not vectors.shape[1]:
         return None
     import faiss
 
@@ -56,9 +60,16 @@ def new_segment(
     rows: Sequence[tuple[int, Chunk]],
     vectors: npt.NDArray[np.float32],
     scheme: str,
+    sink: Sink | None = None,
 ) -> Segment:
-    """A segment of documents (in doc_id order) and their chunks with database ids and vectors."""
+    """A segment of documents (in doc_id order) and their chunks with database ids and vectors; with a
+    ``sink`` (a Milvus collection's upsert), the chunks are written there and the segment keeps no vectors:
+    it is the catalog of what the engine searches."""
     chunks = [c for _, c in rows]
+    if sink is not None:
+        sink(chunk_rows(docs, rows, vectors, scheme))
+        vectors = vectors[:, :0]
+    # Token lists streamed, not held: at a million chunks holding them all took 20 GB.
     postings = Postings.build(tokenize(c.context, scheme) for c in chunks)
     ids = np.array([i for i, _ in rows], dtype=np.int64)
     return Segment.of(docs, chunks, ids, vectors, postings, dense_graph(vectors))
@@ -69,15 +80,17 @@ def segment_from_store(
     doc_ids: set[str] | None,
     scheme: str,
     embed: Any,
+    sink: Sink | None = None,
 ) -> Segment:
     """The segment of the searchable documents ``doc_ids`` (all of them when None), as stored now.
 
     Args:
         embed: chunks -> their vectors (the embedding cache in front of the model).
+        sink: where the chunks go to be searched, if not in the segment (a Milvus collection's upsert).
     """
     docs = store.documents(doc_ids=doc_ids)
     rows = store.chunks(doc_ids=doc_ids)
-    return new_segment(docs, rows, embed([c for _, c in rows]), scheme)
+    return new_segment(docs, rows, embed([c for _, c in rows]), scheme, sink)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +137,7 @@ def merge(data: IndexData, names: Sequence[str]) -> Segment:
         new_rows[s][rows.start : rows.stop] = np.arange(n, n + len(rows))
         doc_of[s][i] = new_doc
         n += len(rows)
-    dim = data.manifest.embedder.dim
+    dim = data.segments[picked[0]].vectors.shape[1]  # 0 when a Milvus collection holds the vectors
     ids = np.zeros(n, dtype=np.int64)
     vectors = np.zeros((n, dim), dtype=np.float32)
     table = np.zeros((n, 5), dtype=np.int32)

@@ -268,6 +268,13 @@ class Store:
             )
             self._bump(regions)
 
+    def chunk_ids(self) -> list[tuple[int, str]]:
+        """The row id and document of every chunk of a searchable document."""
+        rows = self.db.execute(
+            f"SELECT c.id, c.doc_id FROM chunks c JOIN documents d ON d.doc_id = c.doc_id WHERE d.status IN {INDEXABLE}"
+        )
+        return [(int(i), str(d)) for i, d in rows]
+
     def chunks(self, doc_ids: Collection[str] | None = None) -> list[tuple[int, Chunk]]:
         """Every chunk (or those of ``doc_ids``) with its row id, in document order."""
         rows = self._select(

@@ -147,3 +147,6 @@ class IndexManifest:
     tombstones: dict[str, list[str]] = field(default_factory=dict)
     # Why this generation was built: "no index yet", "the documents changed", "damaged generation rebuilt: …".
     reason: str = ""
+    # Where its chunks are searched: "embedded" (its segments' postings and vectors) or "milvus" (a
+    # collection; the segments then hold no vectors).
+    engine: str = "embedded"

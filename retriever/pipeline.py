@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from ingest.config import EngineConfig
 from ingest.embed import Embedder, SentenceEmbedder
 from ingest.index_store import IndexData, read_index
 from ingest.regions import find_places, lineage
@@ -32,13 +33,13 @@ from retriever.answer import (
     supporting,
 )
 from retriever.config import MAX_QUESTION_CHARS, RetrievalConfig, load_config
-from retriever.dense import DenseSearcher
 from retriever.errors import QuestionError
 from retriever.fusion import fuse, region_fit, year_fit
-from retriever.lexical import LexicalSearcher, top_rows
+from retriever.lexical import LexicalSearcher
 from retriever.number_questions import states_asked
 from retriever.numbers import unsupported_numbers
 from retriever.question import Question, parse_question, question_years
+from retriever.search_index import EmbeddedSearch, LexicalHits, MilvusSearch, SearchIndex
 from retriever.spans import without_title
 from retriever.synonyms import default_synonyms
 from retriever.types import Answer, Citation, Hit
@@ -121,13 +122,19 @@ class Retriever:
     """Answers questions from one index generation with the model that built it."""
 
     def __init__(
-        self, data: IndexData, embedder: Embedder, config: RetrievalConfig, previous: Retriever | None = None
+        self,
+        data: IndexData,
+        embedder: Embedder,
+        config: RetrievalConfig,
+        previous: Retriever | None = None,
+        index: SearchIndex | None = None,
     ) -> None:
         self.data = data
         self.embedder = embedder
         self.config = config
+        # The segments' postings: the tokenizer and idf that weigh a question's terms, on either engine.
         self.lexical = LexicalSearcher([s.postings for s in data.segments], data.live, data.manifest.tokenizer)
-        self.dense = DenseSearcher(data.segments, data.live)
+        self.index: SearchIndex = index or EmbeddedSearch(data, self.lexical)
         self.texts = {d.doc_id: d.text for d in data.docs.values()}
         self.synonyms = default_synonyms()
         # What each document needs for ranking and answering, worked out when a question first needs it
@@ -155,6 +162,7 @@ class Retriever:
         embedder: Embedder | None = None,
         config: RetrievalConfig | None = None,
         previous: Retriever | None = None,
+        engine: EngineConfig | None = None,
     ) -> Retriever:
         """Open the current generation under ``index_root``.
 
@@ -163,6 +171,8 @@ class Retriever:
             embedder: the query embedder; by default the model named in the index manifest is loaded.
             config: retrieval settings; by default the committed calibration.
             previous: the retriever this one replaces, whose per-document work is kept where still valid.
+            engine: where to reach the Milvus collection of a generation searched in Milvus (by default
+                ``milvus.db`` in the data directory).
 
         Raises:
             IndexFormatError: the index is missing, corrupt, or was built with another model.
@@ -172,7 +182,16 @@ class Retriever:
 
             embedder = SentenceEmbedder(read_manifest(current_dir(index_root)).embedder.name)
         data = read_index(index_root, embedder.info)
-        return cls(data, embedder, config or load_config(), previous)
+        index = None
+        if data.manifest.engine == "milvus":
+            from ingest.milvus_index import milvus_index
+
+            collection = milvus_index(
+                engine or EngineConfig(), index_root.parent, embedder.info, data.manifest.tokenizer
+            )
+            collection.ensure_collection()
+            index = MilvusSearch(data, collection)
+        return cls(data, embedder, config or load_config(), previous, index)
 
     @property
     def manifest(self) -> IndexManifest:
@@ -213,45 +232,27 @@ class Retriever:
             only: search these documents' chunks only (a question's filters, ``retriever.filters``);
                 both lists are drawn from them, so a narrow filter still gets its full candidate lists.
         """
-        lexical = self._lexical_scores(question)
+        allowed = self.index.allowed(only)
+        lexical = self._lexical(question, allowed)
         query = self.embedder.embed_query(question.text)
-        return self._signals(question, lexical, query, exclude, self._allowed(only))
+        return self._signals(question, lexical, query, exclude, allowed)
 
-    def _allowed(self, only: Collection[str] | None) -> list[npt.NDArray[np.bool_]] | None:
-        """Per segment, which rows are live chunks of the ``only`` documents; None when all may be found."""
-        if only is None:
-            return None
-        wanted = set(only)
-        masks = []
-        for segment, live in zip(self.data.segments, self.data.live, strict=True):
-            ix = np.array([i for i, d in enumerate(segment.docs) if d.doc_id in wanted], dtype=np.int64)
-            masks.append(live & np.isin(segment.table[:, 0], ix) if len(ix) else np.zeros_like(live))
-        return masks
-
-    def _lexical_scores(self, question: Question) -> npt.NDArray[np.float32]:
-        """BM25 of the question's tokens, plus ``synonym_weight`` times BM25 of its synonyms' new tokens."""
+    def _lexical(self, question: Question, allowed: Any) -> LexicalHits:
+        """The best candidates by BM25 of the question's tokens plus ``synonym_weight`` times BM25 of its
+        synonyms' new tokens."""
         tokens = self.lexical.tokens(question.text)
-        scores = self.lexical.scores(tokens)
+        queries: list[tuple[list[str], float]] = [(tokens, 1.0)]
         if self.config.synonym_weight and (extra := self.synonyms.expand(question.text)):
             new = [t for t in dict.fromkeys(self.lexical.tokens(" ".join(extra))) if t not in set(tokens)]
             if new:
-                scores = scores + np.float32(self.config.synonym_weight) * self.lexical.scores(new)
-        return scores
+                queries.append((new, self.config.synonym_weight))
+        return self.index.lexical(queries, self.config.candidates, allowed)
 
     def _signals(
-        self,
-        question: Question,
-        lexical: np.ndarray,
-        query: np.ndarray,
-        exclude: Collection[str],
-        allowed: list[npt.NDArray[np.bool_]] | None = None,
+        self, question: Question, lexical: LexicalHits, query: np.ndarray, exclude: Collection[str], allowed: Any = None
     ) -> Signals:
-        n = self.config.candidates
-        if allowed is not None:
-            lexical = np.where(np.concatenate([np.zeros(0, dtype=bool), *allowed]), lexical, np.float32(0))
-        dense_rows, _ = self.dense.search(query, n, allowed)
-        lex_rows = top_rows(lexical, n)
-        lex_rows = lex_rows[lexical[lex_rows] > 0]
+        dense_rows, _ = self.index.dense(query, self.config.candidates, allowed)
+        lex_rows = lexical.rows
         candidates = list(dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()]))
         merged = dict(zip(candidates, self.data.doc_ids(candidates), strict=True))
         kept = {r: d for r, d in merged.items() if d not in exclude}
@@ -262,7 +263,7 @@ class Retriever:
         }
         title = np.array([cover[d] for d in kept.values()], dtype=np.float64)
         scope = np.array([fits[d] for d in kept.values()], dtype=np.float64)
-        return Signals(rows, lexical[rows], self.dense.scores(query, rows), title, scope)
+        return Signals(rows, lexical.at(rows), self.index.dense_scores(query, rows), title, scope)
 
     def rank(
         self,
@@ -325,8 +326,8 @@ class Retriever:
         timer.lap("parse")
         if only is not None and not only:
             return Answer(q.text, NO_DOCUMENTS_TEXT, True, (), (), 0.0, confidence_level="none")
-        allowed = self._allowed(only)
-        lexical = self._lexical_scores(q)
+        allowed = self.index.allowed(only)
+        lexical = self._lexical(q, allowed)
         timer.lap("lexical")
         query = self.embedder.embed_query(q.text)
         timer.lap("embed")

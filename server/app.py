@@ -23,6 +23,7 @@ from starlette.formparsers import MultiPartException
 
 from ingest.errors import DocumentError
 from ingest.lock import WriterBusyError
+from ingest.milvus_index import EngineUnavailableError
 from ingest.readers import UnsupportedFormatError
 from ingest.unicode import encodable
 from retriever.errors import CitationError, QuestionError
@@ -108,6 +109,7 @@ _ERROR_CODES: dict[type[Exception], int] = {
     UnsupportedFormatError: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     SeedDocumentError: status.HTTP_409_CONFLICT,
     WriterBusyError: status.HTTP_503_SERVICE_UNAVAILABLE,
+    EngineUnavailableError: status.HTTP_503_SERVICE_UNAVAILABLE,
     DocumentError: status.HTTP_422_UNPROCESSABLE_CONTENT,
 }
 

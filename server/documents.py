@@ -18,6 +18,7 @@ from ingest.embed import Embedder
 from ingest.errors import DocumentError
 from ingest.index_store import current_generation
 from ingest.library import Library, Received
+from ingest.milvus_index import EngineUnavailableError
 from ingest.readers import ReadLimits
 from ingest.store import StatusQuery
 from ingest.types import DocStatus
@@ -51,6 +52,8 @@ class Indexer:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
+        # The search engine was unreachable: retry every poll, and check its collection against the database.
+        self._engine_failed = False
         self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
 
     def start(self) -> None:
@@ -82,10 +85,14 @@ class Indexer:
             self._wake.clear()
             if self._stop.is_set():
                 break
-            if not woken and not self._published_elsewhere():
+            if not woken and not self._engine_failed and not self._published_elsewhere():
                 continue
             try:
                 self.update()
+                self._engine_failed = False
+            except EngineUnavailableError as e:
+                self._engine_failed = True
+                logger.error("index update waits for the search engine (retried every %.2fs): %s", POLL_S, e)
             except Exception:  # the thread must survive any one failed update; the next upload retries
                 logger.exception("index update failed; the previous generation is still served")
             if not self._wake.is_set():
@@ -96,7 +103,7 @@ class Indexer:
         segments if the merge policy asks, serving each merged generation as it is published."""
         s = self.settings
         paths = DataPaths(s.data)
-        options = UpdateOptions(wait_s=LOCK_WAIT_S, workers=s.embed_processes)
+        options = UpdateOptions(wait_s=LOCK_WAIT_S, workers=s.embed_processes, reconcile=self._engine_failed)
         manifest = ensure_index(paths, s.seeds, s.build_config(), self.embedder, options)
         self._serve_current()
         logger.info("index generation %d published (%d documents)", manifest.generation, manifest.n_docs)
@@ -108,7 +115,8 @@ class Indexer:
         """Serve the current generation if it is not the one served."""
         index = DataPaths(self.settings.data).index
         if current_generation(index) != self.service.generation:
-            self.service.swap(Retriever.open(index, self.embedder, previous=self.service.retriever))
+            engine = self.settings.build_config().engine
+            self.service.swap(Retriever.open(index, self.embedder, previous=self.service.retriever, engine=engine))
 
 
 class Documents:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, status
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, JSONResponse
 
+from ingest.milvus_index import EngineUnavailableError
 from server.auth import WriteKey
 from server.deps import FeedbackDep, ServiceDep, SettingsDep
 from server.schemas import (
@@ -27,7 +28,9 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'", "X-Content-Type
 router = APIRouter()
 
 
-@router.post("/api/ask", response_model=AnswerOut, responses=error_responses(400, 413, 422, 500), tags=["questions"])
+@router.post(
+    "/api/ask", response_model=AnswerOut, responses=error_responses(400, 413, 422, 500, 503), tags=["questions"]
+)
 def ask(body: AskRequest, service: ServiceDep) -> AnswerOut:
     """Answer a question with verbatim citations, or abstain and offer related passages.
 
@@ -69,10 +72,22 @@ def page_config(settings: SettingsDep) -> PageConfig:
     return PageConfig(auth_required=bool(settings.write_keys))
 
 
-@router.get("/healthz", response_model=Health, tags=["service"])
-def healthz(service: ServiceDep) -> Health:
-    """What is being served: counts, embedding model, tokenizer and index generation."""
-    return Health.from_manifest(service.retriever.manifest)
+@router.get(
+    "/healthz",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The search engine (Milvus) cannot be reached."}},
+    tags=["service"],
+)
+def healthz(service: ServiceDep) -> Health | JSONResponse:
+    """What is being served: counts, embedding model, tokenizer, index generation and search engine; 503
+    while the search engine cannot be reached (questions then get 503 too, never a wrong answer)."""
+    retriever = service.retriever
+    try:
+        retriever.index.check()
+    except EngineUnavailableError as e:
+        health = Health.from_manifest(retriever.manifest, str(e))
+        return JSONResponse(health.model_dump(mode="json"), status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    return Health.from_manifest(retriever.manifest)
 
 
 @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)

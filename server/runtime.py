@@ -75,15 +75,15 @@ def open_retriever(settings: Settings, progress: bool = False) -> Retriever:
     paths = DataPaths(settings.data)
     cfg = settings.build_config()
     embedder = SentenceEmbedder(settings.embedder)
-    options = UpdateOptions(progress=progress, wait_s=LOCK_WAIT_S, workers=settings.embed_processes)
+    options = UpdateOptions(progress=progress, wait_s=LOCK_WAIT_S, workers=settings.embed_processes, reconcile=True)
     ensure_index(paths, settings.seeds, cfg, embedder, options)
     try:
-        return Retriever.open(paths.index, embedder)
+        return Retriever.open(paths.index, embedder, engine=cfg.engine)
     except IndexFormatError as e:
         logger.warning("the index is damaged and is rebuilt from the database: %s", e)
         reason = str(e)
     ensure_index(paths, settings.seeds, cfg, embedder, replace(options, rebuild=reason))
-    return Retriever.open(paths.index, embedder)
+    return Retriever.open(paths.index, embedder, engine=cfg.engine)
 
 
 def verify_citations(citations: tuple[Citation, ...], docs: Mapping[str, Document]) -> None:

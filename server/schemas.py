@@ -373,7 +373,11 @@ class PageConfig(BaseModel):
 class Health(BaseModel):
     """What is being served."""
 
-    status: Literal["ok"] = "ok"
+    status: Literal["ok", "search engine unavailable"] = "ok"
+    search_engine: Literal["embedded", "milvus"] = Field(
+        default="embedded", description="Where chunks are searched: files in the data directory, or Milvus."
+    )
+    search_engine_error: str | None = Field(default=None, description="Why the search engine cannot be reached.")
     documents: int
     chunks: int
     embedding_model: str
@@ -386,9 +390,13 @@ class Health(BaseModel):
     )
 
     @classmethod
-    def from_manifest(cls, manifest: IndexManifest) -> Health:
-        """The health report of a server serving the generation of ``manifest``."""
+    def from_manifest(cls, manifest: IndexManifest, engine_error: str | None = None) -> Health:
+        """The health report of a server serving the generation of ``manifest`` (its search engine
+        unreachable when ``engine_error`` says why)."""
         return cls(
+            status="search engine unavailable" if engine_error else "ok",
+            search_engine="milvus" if manifest.engine == "milvus" else "embedded",
+            search_engine_error=engine_error,
             documents=manifest.n_docs,
             chunks=manifest.n_chunks,
             embedding_model=manifest.embedder.name,
@@ -421,7 +429,10 @@ ERRORS: dict[int, tuple[str, str]] = {
     415: ("unsupported_media_type", "No file of the upload has a supported type"),
     422: ("invalid_request", "The body or a field is invalid; detail says which and why"),
     500: ("internal_error", "Internal error (logged on the server)"),
-    503: ("busy", "Another process holds the writer lock; try again"),
+    503: (
+        "unavailable",
+        "Another process holds the writer lock, or the search engine (Milvus) cannot be reached; try again",
+    ),
 }
 
 

@@ -6,11 +6,12 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.config import BuildConfig, ChunkConfig
+from ingest.config import BuildConfig, ChunkConfig, EngineConfig
 
 _DEFAULT = BuildConfig()
 # The name ``ZHENGCE_API_KEY``'s one key is recorded under in the audit trail.
@@ -51,6 +52,13 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
     # Processes embedding a large batch of new chunks (``zhengce add``, the server's indexer); 0: one per core.
     embed_workers: int = Field(default=0, ge=0, le=64)
+    # Where chunks are searched: ``embedded`` (FAISS + BM25 files in the data directory) or ``milvus``.
+    index: Literal["embedded", "milvus"] = "embedded"
+    # The Milvus engine: a file path (milvus-lite in this process) or ``http://host:19530``; empty means
+    # ``milvus.db`` in the data directory. Its token (``user:password`` or an API key), if it wants one.
+    milvus_uri: str = ""
+    milvus_token: SecretStr | None = None
+    milvus_collection: str = Field(default="zhengce_chunks", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$")
 
     @field_validator("api_key")
     @classmethod
@@ -129,10 +137,12 @@ class Settings(BaseSettings):
 
     def build_config(self) -> BuildConfig:
         """The ingest build config these settings describe."""
+        token = self.milvus_token.get_secret_value() if self.milvus_token else ""
         return BuildConfig(
             chunk=ChunkConfig(max_chars=self.chunk_max_chars),
             embedder=self.embedder,
             tokenizer=self.tokenizer,
+            engine=EngineConfig(self.index, self.milvus_uri, token, self.milvus_collection),
         )
 
 
