@@ -122,7 +122,10 @@ def run(args: argparse.Namespace) -> int:
     embedder = SentenceEmbedder(cfg.embedder)
     calibration = args.calibration or CALIBRATION_PATH
     config = load_config(calibration)
-    tag = f"{cfg.embedder}-{cfg.tokenizer}-{cfg.chunk.max_chars}" + ("-milvus" if args.index == "milvus" else "")
+    tag = f"{cfg.embedder}-{cfg.tokenizer}-{cfg.chunk.max_chars}"
+    if args.index == "milvus":
+        _reuse_embeddings(args.data, tag)
+        tag += "-milvus"
     seed = corpus.seed_retriever(args.data / f"seed-{tag}", args.seeds, cfg, embedder, config)
     seed_dev, seed_test = dataset.split_seed(dataset.load_eval_set(dataset.EVAL_SET, seed.docs))
     drcd = _drcd_suite(args, cfg, embedder, config, tag) if not args.skip_drcd else None
@@ -155,6 +158,18 @@ def run(args: argparse.Namespace) -> int:
         "elapsed_s": time.perf_counter() - started,
     }
     return _finish(args, results, context)
+
+
+def _reuse_embeddings(data: Path, tag: str) -> None:
+    """Start each Milvus eval library from its embedded twin's database (documents and embedding cache),
+    so that the second engine's run embeds nothing again; its index is then built into Milvus."""
+    import shutil
+
+    for embedded in data.glob(f"*-{tag}"):
+        db, twin = embedded / "zhengce.db", embedded.with_name(f"{embedded.name}-milvus")
+        if db.is_file() and not (twin / "zhengce.db").exists():
+            twin.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(db, twin / "zhengce.db")
 
 
 @dataclass(frozen=True, slots=True)

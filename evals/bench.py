@@ -233,6 +233,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["library"] = {"ingest": bench_add_library(work / "library", sources, env)}
         library_env = {**env, "ZHENGCE_DATA": str(work / "library")}
         out["library"]["http"] = bench_http(library_env, questions, args.rounds)
+        if not args.skip_engines:
+            from evals import bench_engines
+
+            out["engines"] = bench_engines.run(rounds=args.rounds)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out
@@ -246,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="index builds per corpus")
     p.add_argument("--rounds", type=int, default=3, help="passes over the questions")
     p.add_argument("--questions", type=int, default=300, help="DRCD questions per pass")
+    p.add_argument(
+        "--skip-engines", action="store_true", help="no embedded-vs-Milvus comparison on the ~28k-chunk library"
+    )
     args = p.parse_args(argv)
     from evals.__main__ import configure_logging
 

@@ -46,6 +46,7 @@ USER_COLUMNS = [
     "checked_answers",
 ]
 RETRIEVAL_COLUMNS = ["chunk_hit@1", "chunk_hit@5", "chunk_mrr", "doc_hit@1", "doc_hit@5"]
+SIDE_BY_SIDE = ["hit@1", "answered_right", "answered_wrong", "refused_answerable", "doc_hit@5"]
 ABSTAIN_COLUMNS = ["abstain_precision", "abstain_recall", "confidence_auroc"]
 MODE_COLUMNS = ["chunk_hit@1", "chunk_hit@5", "chunk_mrr", "hit@1", "answer_correct", "char_f1", "rouge_l"]
 KIND_COLUMNS = ["n", "hit@1", "hit@5", "answer_correct", "char_f1", "rouge_l"]
@@ -122,6 +123,19 @@ def _attention(report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+def _side_by_side(report: dict[str, Any]) -> list[str]:
+    """With ``--against``: this run's user-facing figures beside the other run's, suite by suite."""
+    against = report.get("against")
+    if not against:
+        return []
+    lines = [f"## This run beside {against['report']} (the gate allows {against['within']} apart)", ""]
+    rows = {}
+    for suite, theirs in against["metrics"].items():
+        mine = report["metrics"].get(suite, {})
+        rows[suite] = {f"{c} {who}": m.get(c) for c in SIDE_BY_SIDE for who, m in (("here", mine), ("there", theirs))}
+    return [*lines, *_table(rows, [f"{c} {who}" for c in SIDE_BY_SIDE for who in ("here", "there")])]
+
+
 def _answering(report: dict[str, Any]) -> list[str]:
     lines = ["## Coverage and precision of answering", ""]
     lines += [
@@ -195,6 +209,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"target precision {_cell(cal.get('target_precision'))}); the run took {report['elapsed_s']:.0f} s.",
         "",
         *_attention(report),
+        *_side_by_side(report),
         "## Summary",
         "",
         *_table(report["metrics"], SUMMARY_COLUMNS),

@@ -201,6 +201,11 @@ class MilvusSearch:
         self.engine.ping()
 
     def dense_scores(self, query: npt.NDArray[np.float32], rows: Rows) -> Scores:
-        vectors = self.engine.vectors(self._ids[rows].tolist())
-        return np.array([float(vectors[int(i)] @ query) if int(i) in vectors else 0.0 for i in self._ids[rows]],
-                        dtype=np.float32)  # fmt: skip
+        """Cosine scores of the given rows: a search among their ids (no vectors travel), and for any the
+        search leaves out (an approximate index's filtered search can), their vectors."""
+        ids = self._ids[rows].tolist()
+        found, scores = self.engine.dense(query, len(ids), ids=ids)
+        by_id = dict(zip(found, scores, strict=True))
+        if missing := [i for i in ids if i not in by_id]:
+            by_id.update((i, float(v @ query)) for i, v in self.engine.vectors(missing).items())
+        return np.array([by_id.get(i, 0.0) for i in ids], dtype=np.float32)

