@@ -385,11 +385,14 @@ def ensure_index(
                 current, reason = _current_manifest(paths, cfg, embedder)
             if current is None:  # a build fills the Milvus collection and removes what it holds besides
                 return build_index(library.store, paths.index, cfg, embedder, opts.progress, reason, opts.workers)
+            engine = _engine(paths.index, cfg, embedder)
+            # A collection found missing (an engine restarted without its data) is created here, filled below.
+            refill = engine is not None and engine.ensure_collection()
             if current.store_version != library.store.version:
                 current = update_index(library.store, paths.index, cfg, embedder, current, opts.progress, opts.workers)
             else:  # a crash may have come between publishing and recording it: the generation holds them all
                 library.store.mark_indexed()
-            if opts.reconcile:
+            if opts.reconcile or refill:
                 reconcile_engine(library.store, paths.index, cfg, embedder)
             return current
         finally:

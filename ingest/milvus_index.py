@@ -106,6 +106,8 @@ def _retried(what: str, call: Callable[[], T], retries: int = RETRIES) -> T:
         try:
             return call()
         except (MilvusException, ConnectionError, OSError) as e:
+            if _missing(e):  # an engine restarted without its data: the indexer refills it from the database
+                raise EngineUnavailableError(f"the Milvus collection is missing ({what}); it is rebuilt: {e}") from e
             if isinstance(e, MilvusException) and not _transient(e):
                 raise  # a refused request (a bug, or an engine without a feature) is not waited out
             if attempt == retries:
@@ -120,6 +122,11 @@ def _transient(e: Exception) -> bool:
     """Whether a Milvus error says the engine is unreachable, restarting or slow (worth a retry)."""
     text = str(e).lower()
     return getattr(e, "code", None) == 2 or any(w in text for w in ("unavailable", "connect", "deadline", "not ready"))
+
+
+def _missing(e: Exception) -> bool:
+    """Whether a Milvus error says the collection does not exist."""
+    return getattr(e, "code", None) == 100 or "collection not found" in str(e).lower()
 
 
 def _in(field: str, values: Sequence[Any]) -> str:
@@ -351,6 +358,10 @@ class MilvusIndex:
         try:
             self.client.get_collection_stats(self.collection)
         except (MilvusException, ConnectionError, OSError) as e:
+            if _missing(e):
+                raise EngineUnavailableError(
+                    f"the Milvus collection {self.collection} is missing; it is rebuilt from the database"
+                ) from e
             raise EngineUnavailableError(f"the Milvus search engine is unreachable: {e}") from e
 
 

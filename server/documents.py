@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from ingest.audit import Actor, AuditQuery, AuditRecord
 from ingest.build import SEED_ORIGIN, UpdateOptions, compact_index, ensure_index
@@ -36,6 +37,8 @@ class SeedDocumentError(DocumentError):
 # How often the indexer looks for a generation published by another process (`zhengce add`, or
 # another worker of this server, which then serves the documents this one hid as deleted).
 POLL_S = 0.25
+# While idle, how often the indexer checks that the search engine answers (an embedded one always does).
+ENGINE_CHECK_S = 5.0
 
 
 class Indexer:
@@ -54,6 +57,7 @@ class Indexer:
         self._idle.set()
         # The search engine was unreachable: retry every poll, and check its collection against the database.
         self._engine_failed = False
+        self._engine_checked = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
 
     def start(self) -> None:
@@ -85,7 +89,7 @@ class Indexer:
             self._wake.clear()
             if self._stop.is_set():
                 break
-            if not woken and not self._engine_failed and not self._published_elsewhere():
+            if not woken and not self._engine_failed and not self._published_elsewhere() and self._engine_ok():
                 continue
             try:
                 self.update()
@@ -97,6 +101,21 @@ class Indexer:
                 logger.exception("index update failed; the previous generation is still served")
             if not self._wake.is_set():
                 self._idle.set()
+
+    def _engine_ok(self) -> bool:
+        """Whether the search engine answers (checked every ``ENGINE_CHECK_S`` while idle): an engine restarted
+        without its data is noticed, and refilled from the database, without waiting for an upload."""
+        now = time.monotonic()
+        if now - self._engine_checked < ENGINE_CHECK_S:
+            return True
+        self._engine_checked = now
+        try:
+            self.service.retriever.index.check()
+        except EngineUnavailableError as e:
+            logger.error("the search engine is unavailable; the index waits for it: %s", e)
+            self._engine_failed = True
+            return False
+        return True
 
     def update(self) -> None:
         """Parse pending documents, publish what changed, and serve the new generation; then merge

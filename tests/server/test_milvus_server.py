@@ -97,6 +97,7 @@ def wait_for(what: str, check: Callable[[], bool]) -> None:
 
 
 def healthy(api: httpx.Client) -> bool:
+    """Whether ``/healthz`` answers 200 now."""
     return api.get("/healthz").status_code == 200
 
 
@@ -259,3 +260,31 @@ def test_every_acknowledged_upload_is_answered_after_the_engine_is_killed_mid_in
             assert_cites(api, doc_id, CASES[name]["question"], CASES[name]["fact"])
         assert api.get("/healthz").json()["documents"] == len(names) + 1  # and the seed
     assert collection_ids(server) == database_ids(server)
+
+
+def test_an_engine_restarted_without_its_data_is_refilled_from_the_database_while_serving(
+    engine: MilvusServer, start: Callable[[str], Any]
+) -> None:
+    server = start(engine.uri)
+    first, second = CASES["report-2008.txt"], CASES["report-2010.txt"]
+    with server.client() as api:
+        [result] = upload(api, original("report-2008.txt")).json()
+        assert poll(api, result["doc_id"])[0]["status"] == "indexed"
+        settle(server)
+        engine.kill()
+        engine.db_file.rename(engine.db_file.with_name("lost.db"))  # as a Milvus without persistent storage
+        engine.start()
+        health = api.get("/healthz")  # the engine answers, its collection is gone: said so, not "unreachable"
+        assert health.status_code in (200, 503), health.text  # the indexer may have refilled it already
+        if health.status_code == 503:
+            assert "is missing" in health.json()["search_engine_error"], health.text
+            reply = api.post("/api/ask", json={"question": first["question"]})
+            assert reply.status_code in (200, 503), reply.text  # never a 500
+        # No upload needed: the indexer notices the missing collection and refills it from the database.
+        wait_for("the collection is refilled", lambda: healthy(api) and collection_ids(server) == database_ids(server))
+        assert_cites(api, result["doc_id"], first["question"], first["fact"])
+        [added] = upload(api, original("report-2010.txt")).json()
+        assert poll(api, added["doc_id"])[0]["status"] == "indexed"
+        settle(server)
+        assert_cites(api, added["doc_id"], second["question"], second["fact"])
+        assert collection_ids(server) == database_ids(server)
