@@ -95,7 +95,11 @@ def differences(metrics: dict[str, dict[str, float]], other: dict[str, dict[str,
     for suite, values in other.items():
         for name, theirs in values.items():
             mine = metrics.get(suite, {}).get(name)
-            if mine is not None and _compared(name) and abs(mine - theirs) > within + 1e-9:
+            if not _compared(name) or (mine is None and theirs is None):
+                continue
+            if mine is None or theirs is None:
+                out.append(f"{suite}.{name}: {mine} here, {theirs} there (run in one only)")
+            elif abs(mine - theirs) > within + 1e-9:
                 out.append(f"{suite}.{name}: {mine} here, {theirs} there (more than {within} apart)")
     return out
 

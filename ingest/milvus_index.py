@@ -30,13 +30,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.config import EngineConfig
+from ingest.doc_type import doc_type
 from ingest.errors import IngestError
+from ingest.postings import K1, B
 from ingest.tokenize import tokenize
 from ingest.types import Chunk, Document, EmbedderInfo
 
 logger = logging.getLogger(__name__)
 
-K1, B = 1.5, 0.75  # bm25s's (and retriever.lexical's) parameters
 SCHEMA_VERSION = 1
 UPSERT_BATCH = 500
 # A write failing transiently (the engine restarting, a dropped connection) is retried after 0.5, 1, 2, 4,
@@ -44,8 +45,7 @@ UPSERT_BATCH = 500
 # gets its 503 at once while the engine is down.
 RETRIES = 5
 READ_RETRIES = 1
-EF_SEARCH = 256  # as the embedded graphs' (retriever.dense)
-_MAX_TOKENS_CHARS = 65_535
+_MAX_TOKENS_BYTES = 65_535
 _IN_LIST = 16_384  # ids or doc ids per ``in [...]`` expression
 T = TypeVar("T")
 
@@ -70,9 +70,12 @@ class ChunkRow:
             "doc_id": self.doc.doc_id,
             "tokens": _fitted(self.tokens),
             "vector": np.asarray(self.vector, dtype=np.float32).tolist(),
-            "region": "/".join(self.doc.region),
-            "issuer": self.doc.issuer[:256],
+            # The document's metadata, for filtering in the engine: region as "/江西省/九江市/" (so that
+            # ``region like "%/九江市/%"`` is membership), issuer, date (ISO, "" when unknown), type.
+            "region": f"/{'/'.join(self.doc.region)}/" if self.doc.region else "",
+            "issuer": _within(self.doc.issuer, 256),
             "published": self.doc.published.isoformat() if self.doc.published else "",
+            "doc_type": doc_type(self.doc.title),
         }
 
 
@@ -87,29 +90,37 @@ def chunk_rows(
 
 def _fitted(tokens: str) -> str:
     """The token field within Milvus's VARCHAR limit (bytes), cut at a token boundary (a chunk is ~1 KB)."""
-    raw = tokens.encode()
-    return (
-        tokens if len(raw) <= _MAX_TOKENS_CHARS else raw[:_MAX_TOKENS_CHARS].decode(errors="ignore").rsplit(" ", 1)[0]
-    )
+    cut = _within(tokens, _MAX_TOKENS_BYTES)
+    return cut if cut == tokens else cut.rsplit(" ", 1)[0]
 
 
-def _retried(what: str, call: Callable[[], T], retries: int = RETRIES) -> T:
+def _within(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8 (Milvus's VARCHAR lengths are bytes), whole characters."""
+    raw = text.encode()
+    return text if len(raw) <= limit else raw[:limit].decode(errors="ignore")
+
+
+def _retried(what: str, call: Callable[[], T], retries: int = RETRIES, reading: bool = False) -> T:
     """``call()``, retried with a bounded exponential backoff while the engine is unreachable.
 
     Raises:
-        EngineUnavailableError: it still fails after ``retries`` retries.
+        EngineUnavailableError: it still fails after ``retries`` retries; or, ``reading`` (a question's
+            search), it fails in any way the engine reports: a question gets a 503, never a 500.
     """
+    import grpc
     from pymilvus.exceptions import MilvusException
 
     delay = 0.5
     for attempt in range(retries + 1):
         try:
             return call()
-        except (MilvusException, ConnectionError, OSError) as e:
+        except (MilvusException, grpc.RpcError, ConnectionError, OSError) as e:
             if _missing(e):  # an engine restarted without its data: the indexer refills it from the database
                 raise EngineUnavailableError(f"the Milvus collection is missing ({what}); it is rebuilt: {e}") from e
-            if isinstance(e, MilvusException) and not _transient(e):
-                raise  # a refused request (a bug, or an engine without a feature) is not waited out
+            if not _transient(e):
+                if reading:
+                    raise EngineUnavailableError(f"the Milvus search engine refused the {what}: {e}") from e
+                raise  # a refused write (a bug, or an engine without a feature) is not waited out
             if attempt == retries:
                 raise EngineUnavailableError(f"the Milvus search engine is unreachable ({what}): {e}") from e
             logger.warning("Milvus %s failed (%s); retrying in %.1fs", what, e, delay)
@@ -121,7 +132,11 @@ def _retried(what: str, call: Callable[[], T], retries: int = RETRIES) -> T:
 def _transient(e: Exception) -> bool:
     """Whether a Milvus error says the engine is unreachable, restarting or slow (worth a retry)."""
     text = str(e).lower()
-    return getattr(e, "code", None) == 2 or any(w in text for w in ("unavailable", "connect", "deadline", "not ready"))
+    return (
+        isinstance(e, (ConnectionError, OSError))
+        or getattr(e, "code", None) == 2
+        or any(w in text for w in ("unavailable", "connect", "deadline", "not ready"))
+    )
 
 
 def _missing(e: Exception) -> bool:
@@ -149,6 +164,9 @@ class MilvusIndex:
         self.embedder, self.tokenizer = embedder, tokenizer
         self.server = "://" in uri
         self.hnsw = False  # the vector index is a graph (searched with ``ef``), not exact
+        # This process's writer is filling the collection from the database: its searches are refused (503)
+        # meanwhile, not answered from part of the library.
+        self.refilling = False
         self._token = token
         self._client: Any = None
 
@@ -174,6 +192,28 @@ class MilvusIndex:
              "tokenizer": self.tokenizer}, sort_keys=True,
         )  # fmt: skip
 
+    def open_collection(self) -> None:
+        """Load the collection for searching, never creating or dropping it (only the writer does).
+
+        Raises:
+            EngineUnavailableError: it is missing, or was made for another model, tokenizer or schema.
+        """
+        exists = _retried("has_collection", lambda: self.client.has_collection(self.collection), READ_RETRIES, True)
+        if not exists:
+            raise EngineUnavailableError(f"the Milvus collection {self.collection} is missing; it is rebuilt")
+        found = _retried("describe", lambda: self.client.describe_collection(self.collection), READ_RETRIES, True)
+        if found.get("description") != self._description:
+            raise EngineUnavailableError(
+                f"the Milvus collection {self.collection} was built for {found.get('description')}, not "
+                f"{self._description}; the writer rebuilds it"
+            )
+        self._load()
+
+    def _load(self) -> None:
+        _retried("load", lambda: self.client.load_collection(self.collection))
+        vector = _retried("describe index", lambda: self.client.describe_index(self.collection, "vector"))
+        self.hnsw = vector.get("index_type") == "HNSW"
+
     def ensure_collection(self) -> bool:
         """Create the collection when it is missing, or was made for another model, tokenizer or schema
         (dropping that one); load it. Returns whether it was (re)created, and so is empty."""
@@ -181,15 +221,14 @@ class MilvusIndex:
         if exists:
             found = _retried("describe", lambda: self.client.describe_collection(self.collection))
             if found.get("description") == self._description:
-                _retried("load", lambda: self.client.load_collection(self.collection))
-                vector = _retried("describe index", lambda: self.client.describe_index(self.collection, "vector"))
-                self.hnsw = vector.get("index_type") == "HNSW"
+                self._load()
                 return False
             logger.warning(
                 "the Milvus collection %s was built for %s, not %s; rebuilding it from the database",
                 self.collection, found.get("description"), self._description,
             )  # fmt: skip
             _retried("drop", lambda: self.client.drop_collection(self.collection))
+        self.refilling = True  # empty until the writer has reconciled it with the database
         _retried("create", self._create)
         return True
 
@@ -201,7 +240,7 @@ class MilvusIndex:
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("doc_id", DataType.VARCHAR, max_length=512)
         schema.add_field(
-            "tokens", DataType.VARCHAR, max_length=_MAX_TOKENS_CHARS, enable_analyzer=True,
+            "tokens", DataType.VARCHAR, max_length=_MAX_TOKENS_BYTES, enable_analyzer=True,
             analyzer_params={"tokenizer": "whitespace"},
         )  # fmt: skip
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
@@ -209,13 +248,17 @@ class MilvusIndex:
         schema.add_field("region", DataType.VARCHAR, max_length=256)
         schema.add_field("issuer", DataType.VARCHAR, max_length=256)
         schema.add_field("published", DataType.VARCHAR, max_length=16)
+        schema.add_field("doc_type", DataType.VARCHAR, max_length=32)
         schema.add_function(
             Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["tokens"],
                      output_field_names=["sparse"])
         )  # fmt: skip
         # HNSW as on a server (the parameters of the embedded graphs, ``ingest.segments``); milvus-lite, in
         # process or serving TCP, refuses it ("local mode only support FLAT …") and searches exactly.
-        kinds = [("HNSW", {"M": 32, "efConstruction": 80}), ("FLAT", {})] if self.server else [("FLAT", {})]
+        from ingest.segments import HNSW_EF_CONSTRUCTION, HNSW_M
+
+        hnsw = {"M": HNSW_M, "efConstruction": HNSW_EF_CONSTRUCTION}
+        kinds = [("HNSW", hnsw), ("FLAT", {})] if self.server else [("FLAT", {})]
         for n, (kind, params) in enumerate(kinds, start=1):
             index = self.client.prepare_index_params()
             index.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
@@ -299,10 +342,12 @@ class MilvusIndex:
         ids), delete the others. Returns how many were added and removed."""
         held = self.ids()
         missing, stray = wanted - held, held - wanted
+        self.refilling = self.refilling or len(missing) > 0
         if missing:
             self.upsert(rows(missing))
         if stray:
             self.delete_ids(stray)
+        self.refilling = False
         if missing or stray:
             logger.info("Milvus collection %s reconciled: %d chunks added, %d removed", self.collection,
                         len(missing), len(stray))  # fmt: skip
@@ -317,29 +362,31 @@ class MilvusIndex:
             )
             return list(found[0]) if found else []
 
-        return _retried(what, call, READ_RETRIES)
+        if self.refilling:
+            raise EngineUnavailableError(f"the Milvus collection {self.collection} is being refilled from the database")
+        return _retried(what, call, READ_RETRIES, reading=True)
 
     def bm25(self, tokens: Sequence[str], k: int, ids: Sequence[int] | None = None,
-             doc_ids: Sequence[str] | None = None) -> tuple[list[int], list[float]]:  # fmt: skip
-        """The ``k`` best chunks by BM25 for the query tokens, with bm25s-scaled scores (among ``ids`` or the
-        chunks of ``doc_ids`` when given)."""
+             where: str = "") -> tuple[list[int], list[float]]:  # fmt: skip
+        """The ``k`` best chunks by BM25 for the query tokens, with bm25s-scaled scores (among ``ids``, and the
+        chunks ``where`` admits, when given: :func:`doc_filter`)."""
         if not tokens or k <= 0:
             return [], []
-        hits = self._search(
-            "BM25 search", " ".join(tokens), "sparse", k, _filter(ids, doc_ids), {"metric_type": "BM25"}
-        )
+        hits = self._search("BM25 search", " ".join(tokens), "sparse", k, _filter(ids, where), {"metric_type": "BM25"})
         return [int(h["id"]) for h in hits], [float(h["distance"]) / (K1 + 1) for h in hits]
 
     def dense(self, query: npt.NDArray[np.float32], k: int, ids: Sequence[int] | None = None,
-              doc_ids: Sequence[str] | None = None) -> tuple[list[int], list[float]]:  # fmt: skip
-        """The ``k`` nearest chunks by cosine (among ``ids`` or the chunks of ``doc_ids`` when given)."""
+              where: str = "") -> tuple[list[int], list[float]]:  # fmt: skip
+        """The ``k`` nearest chunks by cosine (among ``ids``, and the chunks ``where`` admits, when given)."""
         if k <= 0:
             return [], []
         params: dict[str, Any] = {"metric_type": "COSINE"}
         if self.hnsw:
-            params["params"] = {"ef": max(EF_SEARCH, k)}
+            from ingest.segments import HNSW_EF_SEARCH
+
+            params["params"] = {"ef": max(HNSW_EF_SEARCH, k)}
         hits = self._search("dense search", np.asarray(query, dtype=np.float32).tolist(), "vector", k,
-                            _filter(ids, doc_ids), params)  # fmt: skip
+                            _filter(ids, where), params)  # fmt: skip
         return [int(h["id"]) for h in hits], [float(h["distance"]) for h in hits]
 
     def vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
@@ -347,17 +394,23 @@ class MilvusIndex:
         if not ids:
             return {}
         rows = _retried(
-            "get", lambda: self.client.get(self.collection, ids=list(ids), output_fields=["vector"]), READ_RETRIES
+            "get", lambda: self.client.get(self.collection, ids=list(ids), output_fields=["vector"]), READ_RETRIES, True
         )
         return {int(r["id"]): np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
-    def ping(self) -> None:
-        """Raise :class:`EngineUnavailableError` when the engine does not answer (no retry: a health check)."""
+    def count(self) -> int:
+        """How many chunks the collection holds; no retry (a health check).
+
+        Raises:
+            EngineUnavailableError: the engine does not answer, or the collection is missing.
+        """
+        import grpc
         from pymilvus.exceptions import MilvusException
 
         try:
-            self.client.get_collection_stats(self.collection)
-        except (MilvusException, ConnectionError, OSError) as e:
+            found = self.client.query(self.collection, filter="", output_fields=["count(*)"])
+            return int(found[0]["count(*)"])
+        except (MilvusException, grpc.RpcError, ConnectionError, OSError) as e:
             if _missing(e):
                 raise EngineUnavailableError(
                     f"the Milvus collection {self.collection} is missing; it is rebuilt from the database"
@@ -365,12 +418,22 @@ class MilvusIndex:
             raise EngineUnavailableError(f"the Milvus search engine is unreachable: {e}") from e
 
 
-def _filter(ids: Sequence[int] | None, doc_ids: Sequence[str] | None) -> str:
-    parts = []
+def doc_filter(doc_ids: Collection[str], served: Collection[str]) -> str:
+    """The expression admitting the chunks of ``doc_ids`` among the ``served`` documents: ``doc_id in [...]``,
+    or ``not in`` the others when that list is shorter (a filter admitting most of a large library)."""
+    wanted = sorted(set(doc_ids))
+    others = sorted(set(served) - set(wanted))
+    return (
+        _in("doc_id", wanted)
+        if len(wanted) <= len(others)
+        else f"doc_id not in {json.dumps(others, ensure_ascii=False)}"
+    )
+
+
+def _filter(ids: Sequence[int] | None, where: str) -> str:
+    parts = [where] if where else []
     if ids is not None:
         parts.append(_in("id", [int(i) for i in ids]))
-    if doc_ids is not None:
-        parts.append(_in("doc_id", list(doc_ids)))
     return " and ".join(parts)
 
 

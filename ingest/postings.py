@@ -20,6 +20,9 @@ import numpy.typing as npt
 TF_MAX = np.iinfo(np.uint16).max
 BUILD_BATCH = 20_000
 
+# BM25's parameters: Lucene's variant with bm25s's defaults (retriever.lexical; a Milvus collection's BM25 function).
+K1, B = 1.5, 0.75
+
 
 @dataclass(frozen=True, slots=True)
 class Postings:

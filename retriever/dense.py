@@ -14,14 +14,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ingest.index_store import Segment
+from ingest.segments import HNSW_EF_SEARCH
 from retriever.lexical import top_rows
 
 Rows = npt.NDArray[np.int64]
 Scores = npt.NDArray[np.float32]
-# HNSW search breadth (at least the k asked for). Recall@10 against exact search on the 28k-chunk library
-# of ../shared/data, real questions: 0.972 for the seed questions (0.948 with 128), 0.998 for 200 DRCD
-# ones, 0.6-0.7 ms a question; `make bench-scale` reports it per size.
-EF_SEARCH = 256
+EF_SEARCH = HNSW_EF_SEARCH  # at least the k asked for
 # A filtered search (``retriever.filters``) over at most this many rows of a segment is exact (a few ms);
 # over more, the HNSW graph is searched with the other rows excluded.
 EXACT_FILTERED = 50_000

@@ -16,14 +16,13 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ingest.postings import Postings
+from ingest.postings import K1, B, Postings
 from ingest.tokenize import tokenize
 
 logger = logging.getLogger(__name__)
 
 Scores = npt.NDArray[np.float32]
 Rows = npt.NDArray[np.int64]
-K1, B = 1.5, 0.75
 _DF_CACHE = 200_000
 
 

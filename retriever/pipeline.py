@@ -39,7 +39,7 @@ from retriever.lexical import LexicalSearcher
 from retriever.number_questions import states_asked
 from retriever.numbers import unsupported_numbers
 from retriever.question import Question, parse_question, question_years
-from retriever.search_index import EmbeddedSearch, LexicalHits, MilvusSearch, SearchIndex
+from retriever.search_index import EmbeddedSearch, Hits, MilvusSearch, SearchIndex
 from retriever.spans import without_title
 from retriever.synonyms import default_synonyms
 from retriever.types import Answer, Citation, Hit
@@ -189,7 +189,7 @@ class Retriever:
             collection = milvus_index(
                 engine or EngineConfig(), index_root.parent, embedder.info, data.manifest.tokenizer
             )
-            collection.ensure_collection()
+            collection.open_collection()
             index = MilvusSearch(data, collection)
         return cls(data, embedder, config or load_config(), previous, index)
 
@@ -237,7 +237,7 @@ class Retriever:
         query = self.embedder.embed_query(question.text)
         return self._signals(question, lexical, query, exclude, allowed)
 
-    def _lexical(self, question: Question, allowed: Any) -> LexicalHits:
+    def _lexical(self, question: Question, allowed: Any) -> Hits:
         """The best candidates by BM25 of the question's tokens plus ``synonym_weight`` times BM25 of its
         synonyms' new tokens."""
         tokens = self.lexical.tokens(question.text)
@@ -249,10 +249,10 @@ class Retriever:
         return self.index.lexical(queries, self.config.candidates, allowed)
 
     def _signals(
-        self, question: Question, lexical: LexicalHits, query: np.ndarray, exclude: Collection[str], allowed: Any = None
+        self, question: Question, lexical: Hits, query: np.ndarray, exclude: Collection[str], allowed: Any = None
     ) -> Signals:
-        dense_rows, _ = self.index.dense(query, self.config.candidates, allowed)
-        lex_rows = lexical.rows
+        dense = self.index.dense(query, self.config.candidates, allowed)
+        dense_rows, lex_rows = dense.rows, lexical.rows
         candidates = list(dict.fromkeys([*lex_rows.tolist(), *dense_rows.tolist()]))
         merged = dict(zip(candidates, self.data.doc_ids(candidates), strict=True))
         kept = {r: d for r, d in merged.items() if d not in exclude}
@@ -263,7 +263,7 @@ class Retriever:
         }
         title = np.array([cover[d] for d in kept.values()], dtype=np.float64)
         scope = np.array([fits[d] for d in kept.values()], dtype=np.float64)
-        return Signals(rows, lexical.at(rows), self.index.dense_scores(query, rows), title, scope)
+        return Signals(rows, lexical.at(rows), dense.at(rows), title, scope)
 
     def rank(
         self,

@@ -430,7 +430,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     422: ("invalid_request", "The body or a field is invalid; detail says which and why"),
     500: ("internal_error", "Internal error (logged on the server)"),
     503: (
-        "unavailable",
+        "busy",
         "Another process holds the writer lock, or the search engine (Milvus) cannot be reached; try again",
     ),
 }

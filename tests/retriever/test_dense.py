@@ -116,7 +116,8 @@ def test_the_real_seed_index_search_equals_brute_force_over_the_real_chunk_embed
     np.testing.assert_allclose(stored, vectors, atol=1e-5)
     for question in ("脱贫人口收入是多少", "六项重点任务有哪些", "“三大革命”指的是什么"):
         query = real_embedder.embed_query(question)
-        rows, scores = seed_retriever.index.dense(query, 5)
+        hits = seed_retriever.index.dense(query, 5)
+        rows, scores = hits.rows, hits.scores
         exact = vectors @ query
         np.testing.assert_array_equal(rows, np.argsort(-exact, kind="stable")[:5])
         np.testing.assert_allclose(scores, exact[rows], atol=1e-5)
