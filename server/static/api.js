@@ -74,9 +74,18 @@ export async function requestJSON(method, url, body, keyed) {
 
 /** POST one file to /api/documents with upload progress; resolve with {status, body}, never throw. */
 export function postFile(file, key, onProgress) {
+  return sendFile("POST", "/api/documents", file, key, onProgress);
+}
+
+/** PUT one file as the new version of a document; resolve with {status, body}, never throw. */
+export function putFile(docId, file, key) {
+  return sendFile("PUT", "/api/documents/" + encodeURIComponent(docId), file, key, () => {});
+}
+
+function sendFile(method, url, file, key, onProgress) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/documents");
+    xhr.open(method, url);
     if (key) xhr.setRequestHeader("X-API-Key", key);
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);

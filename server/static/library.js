@@ -1,5 +1,5 @@
-// The library: the list of documents (a page at a time, filtered), each with 编辑, 历史 and 删除.
-import { errorText, getJSON, requestJSON, statusText } from "./api.js";
+// The library: the list of documents (a page at a time, filtered), each with 编辑, 替换, 历史 and 删除.
+import { errorText, getJSON, keyRefused, putFile, requestJSON, statusText, writeKey } from "./api.js";
 import { $, button, el, say, showDialog } from "./dom.js";
 import { openEditor } from "./edit.js";
 import { openHistory } from "./history.js";
@@ -111,11 +111,13 @@ function documentActions(doc, title) {
   const actions = el("div", "doc-actions");
   const edit = button("ghost small doc-edit", "编辑", "编辑《" + title + "》的信息");
   edit.addEventListener("click", () => openEditor(doc, edit, corrected));
+  const replace = button("ghost small doc-replace", "替换", "替换《" + title + "》：上传它的新版本");
+  replace.addEventListener("click", () => chooseNewVersion(doc, title, replace));
   const history = button("ghost small doc-history", "历史", "查看《" + title + "》的历史");
   history.addEventListener("click", () => openHistory(doc, title, history));
   const remove = button("ghost small danger-text", "删除", "删除《" + title + "》");
   remove.addEventListener("click", () => deleteDocument(doc, title, remove));
-  actions.append(edit, history, remove);
+  actions.append(edit, replace, history, remove);
   return actions;
 }
 
@@ -126,6 +128,44 @@ async function corrected(saved) {
   await refreshDocuments();
   const edit = [...ui.documents.querySelectorAll("li.doc")].find((li) => li.dataset.docId === saved.doc_id);
   (edit ? edit.querySelector(".doc-edit") : ui.libraryToggle).focus();
+}
+
+/** Pick a file and send it as the document's new version: it replaces every chunk once indexed. */
+function chooseNewVersion(doc, title, opener) {
+  const input = el("input", "visually-hidden");
+  input.type = "file";
+  input.accept = ".txt,.md,.html,.htm,.pdf,.docx,.png,.jpg,.jpeg,.tif,.tiff";
+  input.addEventListener("change", () => {
+    if (input.files && input.files[0]) replaceDocument(doc, title, input.files[0]);
+    input.remove();
+    opener.focus();
+  });
+  document.body.appendChild(input);
+  input.click();
+}
+
+async function replaceDocument(doc, title, file) {
+  say(ui.libraryStatus, "正在上传《" + title + "》的新版本……");
+  for (;;) {
+    const key = await writeKey();
+    if (key === false) {
+      say(ui.libraryStatus, "未能替换《" + title + "》：需要 API 密钥", true);
+      return;
+    }
+    const result = await putFile(doc.doc_id, file, key);
+    if (result.status === 401) {
+      keyRefused(Boolean(key));
+      continue;
+    }
+    if (result.status === 202) {
+      forgetDocument(doc.doc_id);
+      say(ui.libraryStatus, "已收到《" + title + "》的新版本（" + file.name + "），索引后替换原有内容");
+    } else {
+      say(ui.libraryStatus, "未能替换《" + title + "》：" + errorText(result.status, result.body), true);
+    }
+    await refreshDocuments();
+    return;
+  }
 }
 
 function confirmDelete(title) {

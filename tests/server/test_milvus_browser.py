@@ -1,12 +1,12 @@
 """The page on the Milvus search engine, in a real browser: a document uploaded on the page is indexed, asked
-about and cited; its new version is answered; deleted on the page, it is never cited again; and while the
-engine is down the page says so instead of answering.
+about and cited; its new version, sent with the row's 替换, is answered; deleted on the page, it is never
+cited again; and while the engine is down the page says so instead of answering.
 
 A real server (``create_app`` over uvicorn, the real model) with ``ZHENGCE_INDEX=milvus`` on milvus-lite 2.5.1
 serving TCP on loopback (``helpers.MilvusServer``), and the system Chromium driven by Playwright, as in
-``test_browser.py`` (whose small helpers are copied here). The page has no control to replace a document, so
-the new version is sent as any client would, ``PUT /api/documents/{doc_id}``, and the page is checked to
-show and answer it. Documents are the report excerpts of ``tests/fixtures/durability``.
+``test_browser.py`` (whose small helpers are copied here). The new version is sent with the library row's
+替换 (a file chooser, then ``PUT /api/documents/{doc_id}``). Documents are the report excerpts of
+``tests/fixtures/durability``.
 """
 
 from __future__ import annotations
@@ -151,12 +151,11 @@ def test_a_document_is_uploaded_answered_replaced_and_deleted_on_the_page_with_m
     expect(item.locator(".doc-title")).to_have_text(title)
     assert_answered_on_page(page, doc_id, CASE["fact"])
 
-    reply = httpx.put(
-        f"{url}/api/documents/{doc_id}",
-        files=[("files", (NAME, (FIXTURES / "changed" / NAME).read_bytes(), "text/plain"))],
-        timeout=60,
-    )
-    assert reply.status_code == 202, reply.text
+    # 替换 on the library row: the new version is picked in the file chooser and sent as PUT.
+    with page.expect_file_chooser() as chooser:
+        library_item(page, doc_id).get_by_role("button", name=re.compile("^替换")).click()
+    chooser.value.set_files(str(FIXTURES / "changed" / NAME))
+    expect(page.locator("#library-status")).to_contain_text("已收到")
     with httpx.Client(base_url=url, timeout=60) as api:
         new, _ = poll(api, doc_id)
     assert new["status"] == "indexed" and CASE["changed_fact"] in new["text"]
