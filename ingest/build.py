@@ -431,6 +431,6 @@ class UpdateOptions:
     rebuild: str = ""
     # Processes embedding new chunks when there are many.
     workers: int = 1
-    # Check the Milvus collection against the database first (at startup, and after the engine was
-    # unreachable): a missing or partial collection is filled from the database.
+    # Check the Milvus collection against the database too (at startup, and after the engine was
+    # unreachable): a missing or partial collection is filled from the database, strays deleted.
     reconcile: bool = False
