@@ -41,6 +41,12 @@ def latency_stats(samples_ms: Sequence[float]) -> dict[str, float]:
     }
 
 
+def disk_mb(path: Path) -> float:
+    """The size of a file, or of every file below a directory, in MB."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return round(sum(p.stat().st_size for p in files) / 2**20, 1)
+
+
 def seed_questions() -> list[str]:
     """The questions of the seed eval set, in order."""
     from evals import dataset

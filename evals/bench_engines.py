@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from evals.bench import latency_stats, seed_questions
+from evals.bench import disk_mb, latency_stats, seed_questions
 from evals.bench_scale import WORK, build_library
 
 
@@ -27,16 +27,11 @@ def _questions() -> list[str]:
     return [*seed_questions(), *library]
 
 
-def _disk_mb(path: Path) -> float:
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
-    return round(sum(p.stat().st_size for p in files) / 2**20, 1)
-
-
 def _generation_mb(index: Path) -> float:
     """The disk of the current generation's segments (an older one kept beside it is not counted)."""
     from ingest.index_store import segment_dirs
 
-    return round(sum(_disk_mb(d) for d in segment_dirs(index)), 1)
+    return round(sum(disk_mb(d) for d in segment_dirs(index)), 1)
 
 
 def _milvus_rss_mb() -> float:
@@ -96,7 +91,7 @@ def run(size: int = 20_000, rounds: int = 3) -> dict[str, Any]:
             "move_in_s": round(export_s, 1),
             "moved_now": manifest.generation != before,  # else the library was in Milvus from an earlier run
             "engine_rss_mb": _milvus_rss_mb(),
-            "engine_disk_mb": _disk_mb(milvus.root / "milvus.db"),
+            "engine_disk_mb": disk_mb(milvus.root / "milvus.db"),
             "catalog_disk_mb": _generation_mb(milvus.index),
         },
         "embedded": {"index_disk_mb": _generation_mb(DataPaths(root).index)},

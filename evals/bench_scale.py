@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from evals.bench import REPO, ask_until, bench_add_library, latency_stats, run_for, seed_questions, served
+from evals.bench import REPO, ask_until, bench_add_library, disk_mb, latency_stats, run_for, seed_questions, served
 
 logger = logging.getLogger("evals.bench_scale")
 
@@ -161,11 +161,10 @@ def build_library(size: int, smaller: Path | None) -> tuple[Path, dict[str, Any]
     finally:
         library.close()
     manifest = ensure_index(paths, None, cfg, embedder, UpdateOptions(progress=True, workers=os.cpu_count() or 1))
-    disk = sum(p.stat().st_size for p in paths.index.rglob("*") if p.is_file())
     return paths.root, {
         "chunks": manifest.n_chunks, "documents": manifest.n_docs,
         "recombined_copies": copy, "drawn_vectors": len(copies) > 0,
-        "build_s": round(time.perf_counter() - started, 1), "index_disk_mb": round(disk / 2**20, 1),
+        "build_s": round(time.perf_counter() - started, 1), "index_disk_mb": disk_mb(paths.index),
         "segments": len(manifest.segments),
     }  # fmt: skip
 

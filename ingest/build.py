@@ -223,13 +223,13 @@ def build_index(
     version = store.version
     embed = partial(embed_with_cache, store, embedder, progress=progress, workers=workers)
     engine = _engine(root, cfg, embedder)
-    sink = None
+    sink, held = None, set()
     if engine is not None:  # resumable: chunks the collection holds are skipped (a chunk id's text never changes)
         held = set() if engine.ensure_collection() else engine.ids()
         sink = partial(engine.upsert, skip=held, progress=progress)
     segment = segment_from_store(store, None, cfg.tokenizer, embed, sink)
     if engine is not None:  # chunks of documents gone since go too
-        engine.reconcile(set(segment.ids.tolist()), lambda ids: ())
+        engine.keep_only(set(segment.ids.tolist()), held)
     name, digest = write_segment(root, segment)
     manifest = _manifest(
         cfg, embedder, reason,

@@ -26,6 +26,11 @@ class ChunkConfig:
         return asdict(self)
 
 
+def is_server_uri(uri: str) -> bool:
+    """Whether a Milvus URI names a server (``http://host:19530``) rather than a milvus-lite file."""
+    return "://" in uri
+
+
 @dataclass(frozen=True, slots=True)
 class EngineConfig:
     """Where the chunks are searched: ``embedded`` (FAISS + BM25 files in the data directory, the default) or

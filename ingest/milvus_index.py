@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ingest.config import EngineConfig
+from ingest.config import EngineConfig, is_server_uri
 from ingest.doc_type import doc_type
 from ingest.errors import IngestError
 from ingest.postings import K1, B
@@ -162,7 +162,7 @@ class MilvusIndex:
     def __init__(self, uri: str, token: str, collection: str, embedder: EmbedderInfo, tokenizer: str) -> None:
         self.uri, self.collection = uri, collection
         self.embedder, self.tokenizer = embedder, tokenizer
-        self.server = "://" in uri
+        self.server = is_server_uri(uri)
         self.hnsw = False  # the vector index is a graph (searched with ``ef``), not exact
         # This process's writer is filling the collection from the database: its searches are refused (503)
         # meanwhile, not answered from part of the library.
@@ -345,13 +345,18 @@ class MilvusIndex:
         self.refilling = self.refilling or len(missing) > 0
         if missing:
             self.upsert(rows(missing))
-        if stray:
-            self.delete_ids(stray)
-        self.refilling = False
+        self.keep_only(wanted, held)
         if missing or stray:
             logger.info("Milvus collection %s reconciled: %d chunks added, %d removed", self.collection,
                         len(missing), len(stray))  # fmt: skip
         return len(missing), len(stray)
+
+    def keep_only(self, wanted: set[int], held: set[int]) -> None:
+        """Delete the chunks ``held`` (as listed before chunks were upserted) that are not ``wanted``: the
+        collection is whole again."""
+        if stray := held - wanted:
+            self.delete_ids(stray)
+        self.refilling = False
 
     # Searches -----------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ingest.config import BuildConfig, ChunkConfig, EngineConfig
+from ingest.config import BuildConfig, ChunkConfig, EngineConfig, is_server_uri
 
 _DEFAULT = BuildConfig()
 # The name ``ZHENGCE_API_KEY``'s one key is recorded under in the audit trail.
@@ -84,7 +84,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _shared_engine(self) -> Settings:
-        if self.index == "milvus" and self.workers > 1 and "://" not in self.milvus_uri:
+        if self.index == "milvus" and self.workers > 1 and not is_server_uri(self.milvus_uri):
             raise ValueError(
                 "several workers need a Milvus server to share (ZHENGCE_MILVUS_URI=http://host:19530): "
                 "milvus-lite opens its file in one process only"

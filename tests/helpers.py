@@ -24,6 +24,17 @@ def cli_env(**settings: str) -> dict[str, str]:
     return {**env, "HF_HUB_OFFLINE": "1", **settings}
 
 
+def chunk_ids(db: Path) -> set[int]:
+    """The ids of the searchable chunks of a data directory's database (what a Milvus collection must hold)."""
+    from ingest.store import Store
+
+    store = Store(db)
+    try:
+        return {i for i, _ in store.chunk_ids()}
+    finally:
+        store.close()
+
+
 class MilvusServer:
     """milvus-lite 2.5.1 (Milvus's own engine) serving TCP on loopback, as a Milvus server would: ``uri`` is
     what the service is given; ``kill`` SIGKILLs the engine process, ``start`` brings it back on the same

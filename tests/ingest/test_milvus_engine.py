@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from helpers import MilvusServer
+from helpers import MilvusServer, chunk_ids
 
 from ingest.build import UpdateOptions, embed_with_cache, ensure_index
 from ingest.config import BuildConfig, DataPaths, EngineConfig
@@ -76,16 +76,17 @@ def on_milvus(
     return Retriever.open(paths.index, real_embedder, engine=engine)
 
 
+def _on_milvus(
+    root: Path, embedder: SentenceEmbedder, engine: EngineConfig, files: list[Path]
+) -> tuple[BuildConfig, DataPaths, MilvusIndex]:
+    """A library of ``files`` indexed in its own Milvus collection: its config, paths and collection."""
+    cfg = BuildConfig(engine=engine)
+    paths = _library(root, cfg, embedder, files)
+    return cfg, paths, _collection(paths, cfg, embedder)
+
+
 def _collection(paths: DataPaths, cfg: BuildConfig, embedder: SentenceEmbedder) -> MilvusIndex:
     return milvus_index(cfg.engine, paths.root, embedder.info, tokenizer_id(cfg.tokenizer))
-
-
-def _chunk_ids(paths: DataPaths) -> set[int]:
-    store = Store(paths.db)
-    try:
-        return {i for i, _ in store.chunk_ids()}
-    finally:
-        store.close()
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -152,10 +153,8 @@ def test_a_filtered_question_searches_the_admitted_documents_only(on_milvus: Ret
 def test_adds_replacements_and_deletes_reach_the_collection(
     tmp_path: Path, real_embedder: SentenceEmbedder, engine: EngineConfig
 ) -> None:
-    cfg = BuildConfig(engine=replace(engine, collection="updates"))
-    paths = _library(tmp_path, cfg, real_embedder, FILES[:3])
-    collection = _collection(paths, cfg, real_embedder)
-    assert collection.ids() == _chunk_ids(paths)
+    cfg, paths, collection = _on_milvus(tmp_path, real_embedder, replace(engine, collection="updates"), FILES[:3])
+    assert collection.ids() == chunk_ids(paths.db)
     library = Library(paths, cfg.chunk)
     try:
         added = library.receive(FILES[3].name, FILES[3].read_bytes()).status.doc_id
@@ -169,7 +168,7 @@ def test_adds_replacements_and_deletes_reach_the_collection(
     finally:
         library.close()
     ensure_index(paths, None, cfg, real_embedder)
-    assert collection.ids() == _chunk_ids(paths)
+    assert collection.ids() == chunk_ids(paths.db)
     retriever = Retriever.open(paths.index, real_embedder, engine=cfg.engine)
     assert added in retriever.docs and replaced in retriever.docs and deleted not in retriever.docs
     answer = retriever.ask("取消农业税每年减轻农民负担多少？")  # the 2008 report, changed: 1335 became 1353
@@ -180,10 +179,8 @@ def test_adds_replacements_and_deletes_reach_the_collection(
 def test_a_dropped_partial_or_padded_collection_is_rebuilt_from_the_database(
     tmp_path: Path, real_embedder: SentenceEmbedder, engine: EngineConfig
 ) -> None:
-    cfg = BuildConfig(engine=replace(engine, collection="repairs"))
-    paths = _library(tmp_path, cfg, real_embedder, FILES[:3])
-    collection = _collection(paths, cfg, real_embedder)
-    wanted = _chunk_ids(paths)
+    cfg, paths, collection = _on_milvus(tmp_path, real_embedder, replace(engine, collection="repairs"), FILES[:3])
+    wanted = chunk_ids(paths.db)
     reconcile = UpdateOptions(reconcile=True)
     expected = Retriever.open(paths.index, real_embedder, engine=cfg.engine).ask(QUESTIONS[0])
 
@@ -233,7 +230,7 @@ def test_moving_a_library_into_milvus_resumes_where_a_killed_move_stopped(
     manifest = ensure_index(paths, None, cfg, real_embedder)  # what `ZHENGCE_INDEX=milvus zhengce ingest` does
     assert manifest.engine == "milvus"
     assert sorted(written) == sorted(r.id for r in rows[len(rows) // 2 :])  # the rest, nothing twice, no re-embedding
-    assert collection.ids() == _chunk_ids(paths)
+    assert collection.ids() == chunk_ids(paths.db)
     assert _cached_vectors(paths) == cached  # every vector came from the embedding cache
 
 
@@ -245,16 +242,14 @@ def _cached_vectors(paths: DataPaths) -> int:
 def test_a_collection_built_for_another_tokenizer_is_recreated(
     tmp_path: Path, real_embedder: SentenceEmbedder, engine: EngineConfig
 ) -> None:
-    cfg = BuildConfig(engine=replace(engine, collection="foreign"))
-    paths = _library(tmp_path, cfg, real_embedder, FILES[:1])
-    ours = _collection(paths, cfg, real_embedder)
+    cfg, paths, ours = _on_milvus(tmp_path, real_embedder, replace(engine, collection="foreign"), FILES[:1])
     assert ours.ids()
     other = MilvusIndex(ours.uri, "", ours.collection, real_embedder.info, "word+char12@v0")
     assert other.ensure_collection() is True  # dropped and created again, empty
     assert other.ids() == set()
     assert ours.ensure_collection() is True  # and ours is recognised as foreign in turn
     ensure_index(paths, None, cfg, real_embedder, UpdateOptions(reconcile=True))
-    assert ours.ids() == _chunk_ids(paths)
+    assert ours.ids() == chunk_ids(paths.db)
 
 
 def test_switching_engines_rebuilds_the_index_and_says_why(
@@ -264,7 +259,7 @@ def test_switching_engines_rebuilds_the_index_and_says_why(
     cfg = BuildConfig(engine=replace(engine, collection="switched"))
     manifest = ensure_index(paths, None, cfg, real_embedder)
     assert (manifest.engine, manifest.reason) == ("milvus", "the search engine changed to milvus")
-    assert _collection(paths, cfg, real_embedder).ids() == _chunk_ids(paths)
+    assert _collection(paths, cfg, real_embedder).ids() == chunk_ids(paths.db)
     # The generation keeps no vectors of its own: the engine holds them.
     assert all(
         s.vectors.shape[1] == 0 for s in Retriever.open(paths.index, real_embedder, engine=cfg.engine).data.segments

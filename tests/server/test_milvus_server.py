@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import MilvusServer
+from helpers import MilvusServer, chunk_ids
 
 from ingest.config import DataPaths
 from ingest.store import Store
@@ -71,11 +71,7 @@ def collection_ids(server: Any) -> set[int]:
 
 def database_ids(server: Any) -> set[int]:
     """The ids of the searchable chunks of the server's database."""
-    store = Store(DataPaths(server.app.state.settings.data).db)
-    try:
-        return {i for i, _ in store.chunk_ids()}
-    finally:
-        store.close()
+    return chunk_ids(DataPaths(server.app.state.settings.data).db)
 
 
 def statuses(server: Any) -> dict[str, str]:
