@@ -389,12 +389,15 @@ class Retriever:
     def _missing_named(self, q: Question, doc: Document) -> bool:
         """Whether a place, year, quoted name or office the question names is not in the document (its
         region holds a place too)."""
-        if not q.places and not q.years and not q.names and not q.offices:
+        if not q.places and not q.years and not q.names and not q.offices and not q.counted:
             return False
         folded = self._search_form(doc.doc_id)
         places = self._places_named(doc.doc_id)
         absent = [c for c in q.places if c[-1] not in places and region_fit((c,), doc.region) <= 0]
-        return bool(absent) or any(n not in folded for n in (*q.years, *q.names, *q.offices))
+        # What a quantity question counts, when the document has not one word of it (消费券 in a notice
+        # about medical insurance): a document that never names the thing cannot say how many there are.
+        uncounted = q.counted is not None and not any(q.counted[i : i + 2] in folded for i in range(len(q.counted) - 1))
+        return bool(absent) or uncounted or any(n not in folded for n in (*q.years, *q.names, *q.offices))
 
     def _places_named(self, doc_id: str) -> frozenset[str]:
         """The full names of the places a document's title and text name."""

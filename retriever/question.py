@@ -58,8 +58,9 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 # time (多少人参加培训, 西元幾年時所進行) as a noun, so nothing is read as counted then.
 _NOT_NOUN = frozenset("vdapucr")  # jieba's verbs, adverbs, adjectives, prepositions, particles, conjunctions, pronouns
 _CLASSIFIERS = "|".join(sorted(_COUNTERS | set("户颗名位张艘架篇份")))  # the generic ones and those of 户, 人, 张 …
+_MEASURE_NOUN = re.compile("比例|比重|份额|时间|时候|世纪|年代|距离|面积|长度|高度|重量|数量|规模|程度|速度|温度")
 _COUNTED = re.compile(
-    f"(?:多少|(?<!哪)几)(?:{_MULT})?(?:{_CLASSIFIERS})(?P<noun>[^\\W\\d的了是在有_]{{2,8}}?)(?:呢|啊)?[？?。！!]*$"
+    f"(?:多少|(?<!哪)几)(?:{_MULT})?(?P<classifier>{_CLASSIFIERS})?(?P<noun>[^\\W\\d的了是在有_]{{2,8}}?)(?:呢|啊)?[？?。！!]*$"
 )
 # An office the question names (市长, 市委书记, 局长, 发言人): a document that never names the office cannot
 # say who holds it or what its holder said. Read from jieba's words, so 城市长效 holds no 市长.
@@ -243,7 +244,18 @@ def counted_noun(folded: str) -> str | None:
         return None
     noun = m.group("noun")
     # 多少个小时 asks for hours (小时 is the unit); 第几位皇后 an ordinal; 几项指标分别构成 ends on a verb.
-    if noun in _UNITS or "第几" in folded or tagged(noun)[-1][1][:1] in _NOT_NOUN:
+    if noun in _UNITS or "第几" in folded:
+        return None
+    tags = [tag for _, tag in tagged(noun)]
+    if tags[-1][:1] in _NOT_NOUN:
+        return None
+    # Without a classifier every word must be a noun (多少消费券), not a verb phrase (多少人参加培训), and not
+    # one that names the measure rather than what is counted (多少比例, 多少时间, 多少人口).
+    if m.group("classifier") is None and (
+        not all(t[:1] == "n" or t == "vn" for t in tags)
+        or _MEASURE_NOUN.search(noun)
+        or any(pattern.search(noun) for pattern, _ in _ASK_KEYWORDS)
+    ):
         return None
     return noun
 

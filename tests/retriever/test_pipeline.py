@@ -291,6 +291,7 @@ def test_a_named_office_or_counted_noun_in_the_article_is_answered(
         "重庆市政府秘书长是谁",
         "重庆共有多少个和美乡村",  # 和美乡村 is there, never with a number
         "重庆有多少户脱贫户",  # only a share of 脱贫户 (90%以上), no number of 户
+        "重庆发了多少消费券",  # the article never names a 消费券, so it cannot say how many
     ],
 )
 def test_an_office_or_a_count_the_article_does_not_state_is_refused(seed_retriever: Retriever, question: str) -> None:

@@ -100,7 +100,8 @@ def test_the_offices_a_question_names_are_read_from_its_words(question: str, off
         ("重庆共有多少个脱贫区县", "脱贫区县", True),
         ("重庆目前有多少户监测户", "监测户", True),
         ("宁波发了多少张消费券？", "消费券", True),
-        ("宁波发了多少消费券", None, False),  # no classifier: 多少 may as well precede a verb or a time
+        ("宁波发了多少消费券", "消费券", False),  # no classifier, but nothing after 多少 but a noun
+        ("完成这项工作需要多少时间", None, False),  # 时间 names the measure, not a thing counted
         ("臺灣有幾個縣市", "县市", True),
         ("全市建成的产业帮扶基地有几个", None, True),  # the noun comes first: nothing after 几个
         ("有多少人参加培训", None, True),  # after 人 comes what they do, not what is counted
