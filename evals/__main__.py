@@ -379,11 +379,12 @@ def _write_baseline(path: Path, metrics: dict[str, dict[str, float]]) -> None:
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Log to stderr; quiet the libraries that log every step (bm25s sets DEBUG when imported)."""
+    """Log to stderr; quiet the libraries that log every step (bm25s sets DEBUG when imported; httpx a line
+    per request, from every client of a load test)."""
     import bm25s  # noqa: F401
 
     logging.basicConfig(level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("bm25s", "faiss.loader", "sentence_transformers"):
+    for noisy in ("bm25s", "faiss.loader", "sentence_transformers", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
