@@ -53,12 +53,12 @@ _ASK_KEYWORDS = tuple(
 )
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
-# What a quantity question counts when it ends on it after a classifier: 多少个脱贫区县 -> 脱贫区县,
-# 多少户监测户 -> 监测户. Without a classifier the words after 多少 are as often a verb phrase or a
-# time (多少人参加培训, 西元幾年時所進行) as a noun, so nothing is read as counted then.
+# What a quantity question counts when it ends on it: 多少个脱贫区县 -> 脱贫区县, 多少户监测户 -> 监测户.
+# Without a classifier the words after 多少 are as often a verb phrase, a time or the measure itself
+# (多少人参加培训, 西元幾年時所進行, 多少时间) as a noun, so only nouns naming no measure are read then.
 _NOT_NOUN = frozenset("vdapucr")  # jieba's verbs, adverbs, adjectives, prepositions, particles, conjunctions, pronouns
 _CLASSIFIERS = "|".join(sorted(_COUNTERS | set("户颗名位张艘架篇份")))  # the generic ones and those of 户, 人, 张 …
-_MEASURE_NOUN = re.compile("比例|比重|份额|时间|时候|世纪|年代|距离|面积|长度|高度|重量|数量|规模|程度|速度|温度")
+_MEASURE_NOUN = re.compile("份额|时间|时候|世纪|年代|距离|面积|长度|高度|重量|数量|规模|程度|速度|温度")
 _COUNTED = re.compile(
     f"(?:多少|(?<!哪)几)(?:{_MULT})?(?P<classifier>{_CLASSIFIERS})?(?P<noun>[^\\W\\d的了是在有_]{{2,8}}?)(?:呢|啊)?[？?。！!]*$"
 )
@@ -201,7 +201,12 @@ def asked_unit(folded: str) -> str | None:
     measure = _ASK_MEASURE.search(folded)
     if measure is not None:
         return "元" if measure.group("unit") == "钱" else _UNITS[measure.group("unit")]
-    return next((unit for pattern, unit in _ASK_KEYWORDS if pattern.search(folded)), None)
+    return keyword_unit(folded)
+
+
+def keyword_unit(text: str) -> str | None:
+    """The unit of the first entry of ``_ASK_KEYWORDS`` that ``text`` names (收入 -> 元, 比例 -> %), or None."""
+    return next((unit for pattern, unit in _ASK_KEYWORDS if pattern.search(text)), None)
 
 
 def intent_of(folded: str) -> Intent:
@@ -249,12 +254,10 @@ def counted_noun(folded: str) -> str | None:
     tags = [tag for _, tag in tagged(noun)]
     if tags[-1][:1] in _NOT_NOUN:
         return None
-    # Without a classifier every word must be a noun (多少消费券), not a verb phrase (多少人参加培训), and not
-    # one that names the measure rather than what is counted (多少比例, 多少时间, 多少人口).
+    # Without a classifier every word must be a noun (多少消费券), not a verb phrase (多少人参加培训), and none
+    # may name the measure (多少时间) or the unit asked (多少比例 -> %, 多少人口 -> 人) instead of what is counted.
     if m.group("classifier") is None and (
-        not all(t[:1] == "n" or t == "vn" for t in tags)
-        or _MEASURE_NOUN.search(noun)
-        or any(pattern.search(noun) for pattern, _ in _ASK_KEYWORDS)
+        not all(t[:1] == "n" or t == "vn" for t in tags) or _MEASURE_NOUN.search(noun) or keyword_unit(noun)
     ):
         return None
     return noun
