@@ -119,6 +119,15 @@ def test_top_rows_is_a_stable_argsort_cut_to_k(values: list[int], k: int) -> Non
     np.testing.assert_array_equal(top_rows(scores, k), np.argsort(-scores, kind="stable")[:k])
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 60), st.integers(0, 40_000), st.integers(1, 6))
+def test_top_rows_of_a_long_array_is_the_same_stable_argsort_cut(seed: int, k: int, n: int, distinct: int) -> None:
+    """Long enough for the block maxima to cut first; few distinct values, so ties straddle the k-th."""
+    rng = np.random.default_rng(seed)
+    scores = (rng.integers(0, distinct, n) * rng.random(n).round(1)).astype(np.float32)
+    np.testing.assert_array_equal(top_rows(scores, k), np.argsort(-scores, kind="stable")[:k])
+
+
 def test_scores_equal_the_reference_bm25(corpus: tuple[list[list[str]], LexicalSearcher]) -> None:
     docs, searcher = corpus
     for question in QUESTIONS:
