@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
 
@@ -95,6 +95,10 @@ class Terms:
     """The question's search terms with their idf weights."""
 
     weights: Mapping[str, float]
+    # The terms of at least n characters and their total weight, by n: coverage is asked ~100 times a question.
+    _long: dict[int, tuple[tuple[tuple[str, float], ...], float]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def total(self) -> float:
@@ -103,8 +107,10 @@ class Terms:
 
     def coverage(self, tokens: set[str] | frozenset[str], min_len: int = 1) -> float:
         """The share of the idf weight of terms of at least ``min_len`` characters found among ``tokens``."""
-        items = [(t, w) for t, w in self.weights.items() if len(t) >= min_len]
-        total = sum(w for _, w in items)
+        if (long := self._long.get(min_len)) is None:
+            items = tuple((t, w) for t, w in self.weights.items() if len(t) >= min_len)
+            long = self._long[min_len] = (items, sum(w for _, w in items))
+        items, total = long
         return sum(w for t, w in items if t in tokens) / total if total else 0.0
 
 
