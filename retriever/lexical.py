@@ -59,12 +59,14 @@ class LexicalSearcher:
         """The distinct search tokens of ``text``, in order."""
         return list(dict.fromkeys(tokenize(text, self.scheme)))
 
-    def _postings(self, token: str) -> list[tuple[int, npt.NDArray[np.int32], npt.NDArray[np.uint16]]]:
+    def _postings(self, token: str) -> list[tuple[int, npt.NDArray[np.integer], npt.NDArray[np.uint16]]]:
         """Per segment holding ``token``: its index, and the live rows holding it with their frequencies."""
-        found = []
+        found: list[tuple[int, npt.NDArray[np.integer], npt.NDArray[np.uint16]]] = []
         for s, (postings, live) in enumerate(zip(self.segments, self._live, strict=True)):
+            rows: npt.NDArray[np.integer]
             rows, tf = postings.lookup(token)
             if len(rows) and not self._all_live[s]:
+                rows = rows.astype(np.int64)  # an int32 index is cast on every use
                 keep = live[rows]
                 rows, tf = rows[keep], tf[keep]
             if len(rows):
@@ -92,7 +94,7 @@ class LexicalSearcher:
                 # bm25s's operations and precisions (float64, rounded once to float32), so its scores are these,
                 # in place. Rows index as int64 (numpy casts an int32 index on every use), and ``add.at``
                 # adds each row's share once (a token's rows are distinct), 3–4× faster than ``out[rows] +=``.
-                rows = held.astype(np.int64)
+                rows = held.astype(np.int64, copy=False)  # a copy of the postings' int32 (or of their live part)
                 freq = tf.astype(np.float64)
                 norm = np.take(self._norms[s], rows)
                 norm += freq
