@@ -19,6 +19,7 @@ from ingest.regions import find_places, lineage
 from ingest.tokenize import normalize_for_search
 from ingest.types import Chunk, Document, IndexManifest, Span
 from ingest.unicode import check_unicode
+from retriever.allocator import keep_freed_memory
 from retriever.answer import (
     Evidence,
     NumberFit,
@@ -129,6 +130,7 @@ class Retriever:
         previous: Retriever | None = None,
         index: SearchIndex | None = None,
     ) -> None:
+        keep_freed_memory()  # questions on a large library reuse their arrays' memory instead of faulting it in
         self.data = data
         self.embedder = embedder
         self.config = config
