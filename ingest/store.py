@@ -114,6 +114,11 @@ class Store:
         self.db.executescript(_SCHEMA + audit.SCHEMA)
         self._migrate()
         self.db.execute("CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256)")
+        # A document's row holds its whole text before the small columns, so a scan reading status,
+        # revision or region walks every text's overflow pages (0.3 s a query at 95k documents, run on
+        # every index update); these indexes answer those queries without reading a text.
+        self.db.execute("CREATE INDEX IF NOT EXISTS documents_state ON documents(status, revision, doc_id)")
+        self.db.execute("CREATE INDEX IF NOT EXISTS documents_unfilled ON documents(doc_id) WHERE region IS NULL")
 
     def _migrate(self) -> None:
         """Add the columns a database from an older release lacks, in one transaction (two processes may race)."""
@@ -232,7 +237,8 @@ class Store:
         ``without_region``, only those whose region was never derived (stored before regions were; their
         ``region`` reads ``()``)."""
         rows = self._select(
-            f"SELECT {', '.join(_DOC_FIELDS)} FROM documents WHERE status IN {INDEXABLE}"
+            f"SELECT {', '.join(_DOC_FIELDS)} FROM documents "
+            f"{'INDEXED BY documents_unfilled ' if without_region else ''}WHERE status IN {INDEXABLE}"
             f"{' AND region IS NULL' if without_region else ''}",
             "doc_id",
             "ORDER BY doc_id",
