@@ -5,8 +5,8 @@ shares of a posting list). glibc serves each above its mmap threshold (128 KB, r
 to 32 MB) with fresh pages and trims the heap back to the system whenever more than twice that lies
 free at its top, so every question faulted the same pages in again: 2.3 million minor page faults in
 195 questions. Keeping up to ``TRIM_BYTES`` free in the heap and serving blocks below ``MMAP_BYTES``
-from it (Linux, glibc; elsewhere nothing changes), the same questions took 0.29 million faults and
-the in-process ask p50 fell from 42.6 to 33.6 ms, at the same peak memory (``make bench-scale``).
+from it (Linux, glibc; elsewhere nothing changes), the same questions took 0.3 million faults and
+the in-process ask p50 fell from 42.6 to 34–39 ms (three runs), at the same peak memory.
 Blocks of ``MMAP_BYTES`` and more (an index build's, a merge's) are still mapped and given back
 when freed; setting the trim threshold alone would turn off the raised mmap threshold and fault
 four times as often.
