@@ -91,17 +91,22 @@ class Postings:
             order = np.empty(len(remap), dtype=np.int64)
             order[list(postings.vocab.values())] = remap  # column j of this part is column order[j] of the whole
             col = np.repeat(order.astype(np.int32), np.diff(postings.indptr))
-            row = new_row[postings.rows].astype(np.int32)
-            keep = row >= 0
-            cols.append(col[keep])
-            rows.append(row[keep])
-            tfs.append(postings.tf[keep])
+            row = new_row.astype(np.int32)[postings.rows]  # int32 throughout: a merge's arrays are its peak memory
+            tf = postings.tf
             kept = new_row >= 0
+            if not kept.all():
+                keep = row >= 0
+                col, row, tf = col[keep], row[keep], tf[keep]
+            cols.append(col)
+            rows.append(row)
+            tfs.append(tf)
             doclen[new_row[kept]] = postings.doclen[kept]
-        empty = np.zeros(0, dtype=np.int32)
-        return cls._from_triples(
-            vocab, np.concatenate([empty, *cols]), np.concatenate([empty, *rows]), np.concatenate([empty, *tfs]), doclen
+        col, row, tf = (
+            np.concatenate([np.zeros(0, dtype), *part])
+            for dtype, part in ((np.int32, cols), (np.int32, rows), (np.uint16, tfs))
         )
+        del cols, rows, tfs  # the parts go before the sort allocates its own
+        return cls._from_triples(vocab, col, row, tf, doclen)
 
     @classmethod
     def _from_triples(
@@ -124,7 +129,7 @@ class Postings:
         return cls(
             vocab,
             indptr,
-            rows[order].astype(np.int32),
-            np.minimum(tf[order], TF_MAX).astype(np.uint16),
+            rows[order].astype(np.int32, copy=False),
+            np.minimum(tf[order], TF_MAX).astype(np.uint16, copy=False),
             doclen,
         )

@@ -44,6 +44,7 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
 MERGE_FACTOR = 4
 MAX_DEAD_SHARE = 1 / 3
+_COPY_ROWS = 65_536  # vectors copied into a merged segment this many rows at a time (128 MB at 512-d)
 
 
 def dense_graph(vectors: npt.NDArray[np.float32]) -> Any:
@@ -141,6 +142,8 @@ def merge(data: IndexData, names: Sequence[str]) -> Segment:
         new_rows[s][rows.start : rows.stop] = np.arange(n, n + len(rows))
         doc_of[s][i] = new_doc
         n += len(rows)
+    # The postings first: their sort is the merge's largest transient, and it is gone before the vectors come.
+    postings = Postings.combine([(data.segments[s].postings, new_rows[s]) for s in picked], n)
     dim = data.segments[picked[0]].vectors.shape[1]  # 0 when a Milvus collection holds the vectors
     ids = np.zeros(n, dtype=np.int64)
     vectors = np.zeros((n, dim), dtype=np.float32)
@@ -151,12 +154,14 @@ def merge(data: IndexData, names: Sequence[str]) -> Segment:
         keep = target >= 0
         heading_of = np.array([headings.setdefault(h, len(headings)) for h in segment.headings], dtype=np.int32)
         ids[target[keep]] = segment.ids[keep]
-        vectors[target[keep]] = segment.vectors[keep]
+        for start in range(0, segment.n_rows, _COPY_ROWS):  # a block at a time: no copy of a whole segment's
+            block = slice(start, start + _COPY_ROWS)
+            kept_rows = keep[block]
+            vectors[target[block][kept_rows]] = segment.vectors[block][kept_rows]
         kept = np.array(segment.table[keep])
         kept[:, 0] = doc_of[s][kept[:, 0]]
         if len(heading_of):
             kept[:, 4] = heading_of[kept[:, 4]]
         table[target[keep]] = kept
-    postings = Postings.combine([(data.segments[s].postings, new_rows[s]) for s in picked], n)
     docs = tuple(data.segments[s].docs[i] for _, s, i in home)
     return Segment(docs, ids, table, tuple(headings), vectors, postings, dense_graph(vectors))
