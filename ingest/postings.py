@@ -95,7 +95,7 @@ class Postings:
             tf = postings.tf
             kept = new_row >= 0
             if not kept.all():
-                keep = row >= 0
+                keep = kept[postings.rows]
                 col, row, tf = col[keep], row[keep], tf[keep]
             cols.append(col)
             rows.append(row)

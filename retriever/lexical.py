@@ -134,8 +134,6 @@ _BLOCK = 64
 def _top(scores: npt.NDArray[np.floating], k: int) -> Rows:
     """:func:`top_rows` by a partial selection among all scores (``k`` at most their number)."""
     n = len(scores)
-    if k >= n:
-        return np.argsort(-scores, kind="stable")
     threshold = np.partition(scores, n - k)[n - k]
     above = np.flatnonzero(scores > threshold)
     ties = np.flatnonzero(scores == threshold)[: k - len(above)]
