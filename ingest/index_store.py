@@ -485,6 +485,15 @@ def _check_counts(gen_dir: Path, manifest: IndexManifest, metas: dict[str, dict[
         )
 
 
+def graph_vectors(graph: Any) -> npt.NDArray[np.float32]:
+    """An HNSW graph's own copy of its vectors, viewed in place (whoever holds the view keeps the graph)."""
+    import faiss
+
+    flat: Any = faiss.downcast_index(graph.storage)
+    vectors: npt.NDArray[np.float32] = faiss.rev_swig_ptr(flat.get_xb(), graph.ntotal * graph.d)
+    return vectors.reshape(graph.ntotal, graph.d)
+
+
 def _load_segment(seg_dir: Path, meta: dict[str, Any]) -> Segment:
     import faiss
 
@@ -507,9 +516,7 @@ def _load_segment(seg_dir: Path, meta: dict[str, Any]) -> Segment:
     dense: Any = None
     if (seg_dir / "dense.hnsw").is_file():
         dense = faiss.read_index(str(seg_dir / "dense.hnsw"), faiss.IO_FLAG_MMAP_IFC)
-        # The graph's own (mapped) copy of the vectors, viewed in place; the segment keeps the graph alive.
-        flat: Any = faiss.downcast_index(dense.storage)
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
+        vectors = graph_vectors(dense)  # mapped
     else:
         vectors = array("vectors.npy")
     segment = Segment(docs, array("ids.npy"), array("table.npy"), headings, vectors, postings, dense)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ingest.index_store import IndexData, Segment
+from ingest.index_store import IndexData, Segment, graph_vectors
 from ingest.milvus_index import ChunkRow, chunk_rows
 from ingest.postings import Postings
 from ingest.store import Store
@@ -44,20 +44,35 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256
 MERGE_FACTOR = 4
 MAX_DEAD_SHARE = 1 / 3
-_COPY_ROWS = 65_536  # vectors copied into a merged segment this many rows at a time (128 MB at 512-d)
+_BLOCK_ROWS = 65_536  # vectors added to a graph this many rows at a time (128 MB at 512-d)
 
 
-def dense_graph(vectors: npt.NDArray[np.float32]) -> Any:
-    """An HNSW graph over unit vectors (inner product) when there are enough of them, else None (and
-    always None for a segment without vectors: its engine holds them)."""
-    if len(vectors) < HNSW_MIN_CHUNKS or not vectors.shape[1]:
+def dense_graph(n: int, dim: int, block: Callable[[int, int], npt.NDArray[np.float32]]) -> Any:
+    """An HNSW graph over ``n`` unit vectors (inner product) when there are enough of them, else None (and
+    always None for a segment without vectors: its engine holds them).
+
+    ``block(start, stop)`` gives rows ``[start, stop)``; they are added ``_BLOCK_ROWS`` at a time into
+    storage reserved for all of them, so a merge never holds its vectors twice (a million are 2 GB),
+    and the graph of a merge is the graph of a fresh build: the same blocks, added in the same order.
+    """
+    if n < HNSW_MIN_CHUNKS or not dim:
         return None
     import faiss
 
-    graph = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    graph = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
     graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
-    graph.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    codes = faiss.downcast_index(graph.storage).codes  # type: ignore[attr-defined]
+    codes.resize(n * dim * np.dtype(np.float32).itemsize)  # reserved: adding never reallocates
+    codes.resize(0)
+    for start in range(0, n, _BLOCK_ROWS):
+        graph.add(np.ascontiguousarray(block(start, min(n, start + _BLOCK_ROWS)), dtype=np.float32))
     return graph
+
+
+def _with_graph(vectors: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], Any]:
+    """Vectors and their graph (if they get one), the graph's own copy of them standing in for ``vectors``."""
+    graph = dense_graph(len(vectors), vectors.shape[1], lambda start, stop: vectors[start:stop])
+    return (vectors, None) if graph is None else (graph_vectors(graph), graph)
 
 
 def new_segment(
@@ -77,7 +92,8 @@ def new_segment(
     # Token lists streamed, not held: at a million chunks holding them all took 20 GB.
     postings = Postings.build(tokenize(c.context, scheme) for c in chunks)
     ids = np.array([i for i, _ in rows], dtype=np.int64)
-    return Segment.of(docs, chunks, ids, vectors, postings, dense_graph(vectors))
+    vectors, graph = _with_graph(vectors)
+    return Segment.of(docs, chunks, ids, vectors, postings, graph)
 
 
 def segment_from_store(
@@ -145,23 +161,34 @@ def merge(data: IndexData, names: Sequence[str]) -> Segment:
     # The postings first: their sort is the merge's largest transient, and it is gone before the vectors come.
     postings = Postings.combine([(data.segments[s].postings, new_rows[s]) for s in picked], n)
     dim = data.segments[picked[0]].vectors.shape[1]  # 0 when a Milvus collection holds the vectors
+    source = np.zeros(n, dtype=np.int32)  # new row -> its segment and its row there
+    source_row = np.zeros(n, dtype=np.int64)
     ids = np.zeros(n, dtype=np.int64)
-    vectors = np.zeros((n, dim), dtype=np.float32)
     table = np.zeros((n, 5), dtype=np.int32)
     headings: dict[tuple[str, ...], int] = {}
     for s in picked:
         segment, target = data.segments[s], new_rows[s]
         keep = target >= 0
+        source[target[keep]] = s
+        source_row[target[keep]] = np.flatnonzero(keep)
         heading_of = np.array([headings.setdefault(h, len(headings)) for h in segment.headings], dtype=np.int32)
         ids[target[keep]] = segment.ids[keep]
-        for start in range(0, segment.n_rows, _COPY_ROWS):  # a block at a time: no copy of a whole segment's
-            block = slice(start, start + _COPY_ROWS)
-            kept_rows = keep[block]
-            vectors[target[block][kept_rows]] = segment.vectors[block][kept_rows]
         kept = np.array(segment.table[keep])
         kept[:, 0] = doc_of[s][kept[:, 0]]
         if len(heading_of):
             kept[:, 4] = heading_of[kept[:, 4]]
         table[target[keep]] = kept
+
+    def block(start: int, stop: int) -> npt.NDArray[np.float32]:
+        """The merged segment's vectors of rows [start, stop), gathered from the segments' (mapped) ones."""
+        out = np.empty((stop - start, dim), dtype=np.float32)
+        of, at = source[start:stop], source_row[start:stop]
+        for s in np.unique(of):
+            mine = of == s
+            out[mine] = data.segments[s].vectors[at[mine]]
+        return out
+
+    graph = dense_graph(n, dim, block)
+    vectors = block(0, n) if graph is None else graph_vectors(graph)  # without a graph: under HNSW_MIN_CHUNKS
     docs = tuple(data.segments[s].docs[i] for _, s, i in home)
-    return Segment(docs, ids, table, tuple(headings), vectors, postings, dense_graph(vectors))
+    return Segment(docs, ids, table, tuple(headings), vectors, postings, graph)

@@ -381,3 +381,23 @@ def test_a_large_segment_keeps_its_vectors_once_in_its_hnsw_graph(
     loaded = read_index(tmp_path).segments[0]
     np.testing.assert_array_equal(loaded.vectors, segment.vectors)
     assert loaded.dense is not None and loaded.dense.ntotal == segment.n_rows
+
+
+def test_merging_graph_segments_gives_exactly_the_graph_of_a_fresh_build(
+    tmp_path: Path, seed_docs: list[Document], hash_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import faiss
+
+    from ingest import segments
+
+    monkeypatch.setattr(segments, "HNSW_MIN_CHUNKS", 5)
+    monkeypatch.setattr(segments, "_BLOCK_ROWS", 7)  # many blocks, as at a million rows
+    stale = make_segment([replace(EXTRA_DOC, text=EXTRA_DOC.text + "\n三、旧版本的第三条。")], hash_embedder, 5000)
+    parts = [stale, make_segment(seed_docs, hash_embedder), make_segment([EXTRA_DOC], hash_embedder, 9000)]
+    publish(tmp_path, hash_embedder, *parts, tombstones={"0": [EXTRA_DOC.doc_id]})
+    data = read_index(tmp_path)
+    merged = segments.merge(data, data.segment_names)
+    fresh = make_segment([*seed_docs, EXTRA_DOC], hash_embedder)
+    assert fresh.n_rows > 2 * 7 and merged.dense is not None and fresh.dense is not None
+    np.testing.assert_array_equal(merged.vectors, fresh.vectors)
+    assert np.array_equal(faiss.serialize_index(merged.dense), faiss.serialize_index(fresh.dense))

@@ -24,6 +24,10 @@ def _unit(rng: np.random.Generator, n: int, dim: int = DIM) -> np.ndarray:
     return unit
 
 
+def _graph(vectors: np.ndarray) -> Any:
+    return dense_graph(len(vectors), vectors.shape[1], lambda start, stop: vectors[start:stop])
+
+
 def _segment(vectors: np.ndarray, graph: Any = None) -> Segment:
     """A segment holding only vectors (one row each): what dense search reads."""
     n = len(vectors)
@@ -88,7 +92,7 @@ def test_an_hnsw_segment_finds_nearly_what_exact_search_finds_and_never_a_delete
     monkeypatch.setattr(segments, "HNSW_MIN_CHUNKS", 100)
     rng = np.random.default_rng(7)
     vectors = _unit(rng, 3000)
-    graph = dense_graph(vectors)
+    graph = _graph(vectors)
     assert graph is not None and graph.ntotal == 3000
     live = rng.random(3000) > 0.2
     searcher = DenseSearcher([_segment(vectors, graph)], [live])
@@ -103,7 +107,7 @@ def test_an_hnsw_segment_finds_nearly_what_exact_search_finds_and_never_a_delete
 
 
 def test_a_small_segment_gets_no_graph() -> None:
-    assert dense_graph(_unit(np.random.default_rng(1), 50)) is None
+    assert _graph(_unit(np.random.default_rng(1), 50)) is None
 
 
 @pytest.mark.model
@@ -146,7 +150,7 @@ def test_a_filtered_search_of_a_graph_segment_never_leaves_the_allowed_rows(monk
     monkeypatch.setattr(segments, "HNSW_MIN_CHUNKS", 100)
     rng = np.random.default_rng(3)
     vectors = _unit(rng, 3000)
-    segment = _segment(vectors, dense_graph(vectors))
+    segment = _segment(vectors, _graph(vectors))
     allowed = rng.random(3000) > 0.5
     found = 0
     for query in _unit(rng, 30):
