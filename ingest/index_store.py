@@ -66,6 +66,12 @@ class Segment:
     vectors: npt.NDArray[np.float32]
     postings: Postings
     dense: Any = None  # faiss.IndexHNSWFlat over ``vectors`` for a large segment, else exact search
+    # Document i's rows are starts[i]:starts[i + 1] (a segment keeps a document's chunks together).
+    starts: npt.NDArray[np.int64] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        counts = np.bincount(self.table[:, 0], minlength=len(self.docs))
+        object.__setattr__(self, "starts", np.concatenate([[0], np.cumsum(counts)]).astype(np.int64))
 
     @classmethod
     def of(
@@ -103,9 +109,8 @@ class Segment:
         )
 
     def doc_rows(self, doc_ix: int) -> range:
-        """The rows of one document's chunks (contiguous: a segment keeps a document's chunks together)."""
-        column = self.table[:, 0]
-        return range(int(np.searchsorted(column, doc_ix, "left")), int(np.searchsorted(column, doc_ix, "right")))
+        """The rows of one document's chunks."""
+        return range(int(self.starts[doc_ix]), int(self.starts[doc_ix + 1]))
 
 
 @dataclass(frozen=True)
