@@ -69,10 +69,13 @@ def dense_graph(n: int, dim: int, block: Callable[[int, int], npt.NDArray[np.flo
     return graph
 
 
-def _with_graph(vectors: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], Any]:
-    """Vectors and their graph (if they get one), the graph's own copy of them standing in for ``vectors``."""
-    graph = dense_graph(len(vectors), vectors.shape[1], lambda start, stop: vectors[start:stop])
-    return (vectors, None) if graph is None else (graph_vectors(graph), graph)
+def dense_vectors(
+    n: int, dim: int, block: Callable[[int, int], npt.NDArray[np.float32]]
+) -> tuple[npt.NDArray[np.float32], Any]:
+    """A segment's vectors and their graph (None below ``HNSW_MIN_CHUNKS``): with a graph, its own copy
+    of the vectors stands in for them, so they are held once."""
+    graph = dense_graph(n, dim, block)
+    return (block(0, n), None) if graph is None else (graph_vectors(graph), graph)
 
 
 def new_segment(
@@ -92,7 +95,8 @@ def new_segment(
     # Token lists streamed, not held: at a million chunks holding them all took 20 GB.
     postings = Postings.build(tokenize(c.context, scheme) for c in chunks)
     ids = np.array([i for i, _ in rows], dtype=np.int64)
-    vectors, graph = _with_graph(vectors)
+    embedded = vectors
+    vectors, graph = dense_vectors(len(embedded), embedded.shape[1], lambda start, stop: embedded[start:stop])
     return Segment.of(docs, chunks, ids, vectors, postings, graph)
 
 
@@ -188,7 +192,6 @@ def merge(data: IndexData, names: Sequence[str]) -> Segment:
             out[mine] = data.segments[s].vectors[at[mine]]
         return out
 
-    graph = dense_graph(n, dim, block)
-    vectors = block(0, n) if graph is None else graph_vectors(graph)  # without a graph: under HNSW_MIN_CHUNKS
+    vectors, graph = dense_vectors(n, dim, block)
     docs = tuple(data.segments[s].docs[i] for _, s, i in home)
     return Segment(docs, ids, table, tuple(headings), vectors, postings, graph)
