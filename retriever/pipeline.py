@@ -242,9 +242,9 @@ class Retriever:
     def _lexical(self, question: Question, allowed: Any) -> Hits:
         """The best candidates by BM25 of the question's tokens plus ``synonym_weight`` times BM25 of its
         synonyms' new tokens."""
-        tokens = self.lexical.tokens(question.text)
+        tokens = self.lexical.tokens(question.search_text)
         queries: list[tuple[list[str], float]] = [(tokens, 1.0)]
-        if self.config.synonym_weight and (extra := self.synonyms.expand(question.text)):
+        if self.config.synonym_weight and (extra := self.synonyms.expand(question.search_text)):
             new = [t for t in dict.fromkeys(self.lexical.tokens(" ".join(extra))) if t not in set(tokens)]
             if new:
                 queries.append((new, self.config.synonym_weight))
@@ -259,7 +259,7 @@ class Retriever:
         merged = dict(zip(candidates, self.data.doc_ids(candidates), strict=True))
         kept = {r: d for r, d in merged.items() if d not in exclude}
         rows = np.array(list(kept), dtype=np.int64)
-        cover = {d: question.terms.coverage(self._title(d)[0], min_len=2) for d in set(kept.values())}
+        cover = {d: question.title_terms.coverage(self._title(d)[0], min_len=2) for d in set(kept.values())}
         fits = {
             d: self._region_fit(question, d) + year_fit(question.years, self._title(d)[1]) for d in set(kept.values())
         }
@@ -390,7 +390,11 @@ class Retriever:
 
     def _missing_named(self, q: Question, doc: Document) -> bool:
         """Whether a place, year, quoted name or office the question names is not in the document (its
-        region holds a place too)."""
+        region holds a place too), or the document is not the one it names: its title has years, and not the
+        year of the named document (a 2024 report does not answer 2023年政府工作报告提出的赤字率是多少)."""
+        titled = self._title(doc.doc_id)[1]
+        if q.source_years and titled and not set(q.source_years) & set(titled):
+            return True
         if not q.places and not q.years and not q.names and not q.offices and not q.counted:
             return False
         folded = self._search_form(doc.doc_id)

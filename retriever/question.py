@@ -85,6 +85,17 @@ _METHOD = re.compile(r"如何|怎样|怎么|办理|流程|程序|途径|方式|�
 _PERSON = re.compile(r"谁|哪位|何人|什么人|哪个人")
 _PLACE = re.compile(r"哪里|何处|在哪|什么地方|哪个地方|哪个城市|哪个省")
 _YESNO = re.compile(r"是否|能否|可否|能不能|可不可以|有没有|是不是|吗$")
+# The document a question says to look in (2024年政府工作报告里…, 按四川省政府工作报告, 《…通知》提出…): its
+# name ranks that document by its title, and what is left is what to find in it. Searched with its name, the
+# question found the report's own opening (各位代表：现在，我代表国务院，向大会报告政府工作) instead. Only a
+# name said as where to look (按…, …里/中/提出/对) counts: in 2025年重庆市政府工作报告是谁作的 the report is
+# what is asked about.
+_DOCUMENT = (
+    r"(?:(?:(?:19|20)\d\d年的?)?(?:国务院|全国|[\u4e00-\u9fff]{1,4}?[省市区县])?政府工作报告"
+    r"|《[^《》]{2,40}(?:报告|通知|意见|办法|方案|规定|决定|条例|细则|纲要|规划)》)"
+)
+_LOOK_IN = r"(?:里面?|中|上|当中|提出|指出|明确|要求|规定|对|在)"
+SOURCE = re.compile(f"(?:按照?|根据|依据|据){_DOCUMENT}{_LOOK_IN}*|{_DOCUMENT}{_LOOK_IN}+")
 _DESCRIPTIVE = re.compile(
     r"措施|举措|要求|条件|内容|目标|任务|重点|政策|做法|规定|标准|安排|部署|工作|情况|范围|对象|作用|成效|成果|变化|特点"
 )
@@ -121,7 +132,13 @@ class Question:
     Attributes:
         text: as asked, stripped.
         folded: ``text`` folded for search (``normalize_for_search``); every intent is read from it.
-        terms: the idf-weighted search terms of the open index, question words removed.
+        terms: the idf-weighted search terms of the open index, question words and the document it names
+            (``source``) removed: what to find.
+        source: the document it says to look in (``2024年政府工作报告里``, ``SOURCE``), folded, or ``""``.
+        search_text: ``folded`` without ``source`` (``text`` when it names none): what BM25 searches the
+            chunks with. The dense query is the whole question: on the policy dev half it ranks better so.
+        title_terms: the terms of the whole question, ``source`` included: what a document's title is matched
+            with.
         entities: places, organisations and years it names (jieba's ns/nt and ``19xx``/``20xx``).
         intent: what kind of answer it asks for.
         asked_unit: for a quantity question, the normalised unit asked for (元, %, 个 …), if any.
@@ -142,6 +159,7 @@ class Question:
     text: str
     folded: str
     terms: Terms
+    title_terms: Terms
     entities: tuple[str, ...]
     intent: Intent
     asked_unit: str | None
@@ -152,6 +170,17 @@ class Question:
     offices: tuple[str, ...] = ()
     counted: str | None = None
     measure: bool = False
+    source: str = ""
+
+    @property
+    def search_text(self) -> str:
+        """The question without the document it names (but with that document's year): what BM25 searches with."""
+        return without_source(self.folded, self.source) if self.source else self.text
+
+    @property
+    def source_years(self) -> tuple[str, ...]:
+        """The years of the document it names (2023 of ``2023年政府工作报告``)."""
+        return tuple(_YEAR.findall(self.source))
 
     @property
     def asks_quantity(self) -> bool:
@@ -282,13 +311,28 @@ def offices(folded: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys([*_SECRETARY.findall(folded), *shortest]))
 
 
+def without_source(text: str, source: str) -> str:
+    """``text`` with the document it names taken out, the year of that document kept (a 2025 report's body
+    says 2025 where a 2024 report's says 2024)."""
+    if not source:
+        return text
+    return text.replace(source, f" {' '.join(_YEAR.findall(source))} ", 1).strip()
+
+
+_MIN_SEARCHED = 4  # characters left once the named document is taken out: 2024年政府工作报告 alone asks nothing
+
+
 def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) -> Question:
     """The question parsed once: folded text, terms weighted by ``idf``, entities, intent and asked unit."""
     folded = normalize_for_search(text)
+    source = m.group(0) if (m := SOURCE.search(folded)) and len(folded) - len(m.group(0)) >= _MIN_SEARCHED else ""
+    whole = question_terms(text, tokenize, idf)
     return Question(
         text=text,
         folded=folded,
-        terms=question_terms(text, tokenize, idf),
+        terms=question_terms(without_source(folded, source), tokenize, idf) if source else whole,
+        title_terms=whole,
+        source=source,
         entities=tuple(entities(text)),
         intent=intent_of(folded),
         asked_unit=asked_unit(folded),

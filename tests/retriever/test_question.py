@@ -123,3 +123,31 @@ def test_a_quantity_question_says_what_it_counts_and_whether_its_unit_is_said(
 def test_a_time_asked_with_ji_counts_nothing() -> None:
     assert parsed("衔接工作推进会议是几月几日召开的").counted is None
     assert parsed("有几个城市召开的").counted is None  # 城市召开的 is no noun
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "searched"),
+    [
+        ("2024年政府工作报告在基础教育方面提出了哪些任务", "2024年政府工作报告在", "2024 基础教育方面提出了哪些任务"),
+        ("按2024年政府工作报告，城市更新要解决哪些问题", "按2024年政府工作报告", "2024 ,城市更新要解决哪些问题"),
+        ("四川省政府工作报告提出要培育哪些产业", "四川省政府工作报告提出", "要培育哪些产业"),
+        # in Traditional characters: read from the folded text
+        ("2025年政府工作報告指出國內面臨哪些問題", "2025年政府工作报告指出", "2025 国内面临哪些问题"),
+        ("《关于加强纳税信用建设的通知》对失信有什么规定", "《关于加强纳税信用建设的通知》对", "失信有什么规定"),
+        ("上海今年稳就业有哪些举措", "", "上海今年稳就业有哪些举措"),
+        ("政府工作报告", "", "政府工作报告"),  # the name alone asks for the document: nothing is taken out
+        ("2025年重庆市政府工作报告是谁作的", "", "2025年重庆市政府工作报告是谁作的"),  # the report is asked about
+    ],
+)
+def test_the_document_a_question_names_is_taken_out_of_what_is_searched(
+    question: str, source: str, searched: str
+) -> None:
+    q = parsed(question)
+    assert (q.source, q.search_text) == (source, searched)
+    assert not source or not {"政府", "报告", "工作"} & set(q.terms.weights)  # what to find, not where
+    assert set(q.terms.weights) <= set(q.title_terms.weights)  # the title is matched with the whole question
+
+
+def test_the_year_of_the_named_document_is_kept_apart() -> None:
+    assert parsed("2023年政府工作报告提出的赤字率是多少").source_years == ("2023",)
+    assert parsed("2023年赤字率是多少").source_years == ()  # a year of the matter, not of a document

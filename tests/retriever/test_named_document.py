@@ -1,0 +1,80 @@
+"""A question that names the document to look in, over the real 2024 and 2025 national reports and a province's.
+
+Staff ask "2024年政府工作报告里…有哪些措施". Searched with the document's name, such a question found the
+report's own opening (各位代表：现在，我代表国务院，向大会报告政府工作…), which says 政府工作 and 报告 and
+nothing else, and answered with it at high confidence. The name now picks the document; the rest of the
+question is what is looked for in it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.build import ensure_index
+from ingest.config import BuildConfig, DataPaths
+from ingest.library import Library
+from ingest.lock import writer_lock
+from retriever.pipeline import Retriever
+from retriever.types import Answer
+from tests.helpers import SHARED_DATA
+
+pytestmark = pytest.mark.model
+
+NATIONAL = SHARED_DATA / "gov_work_reports"
+FILES = (
+    NATIONAL / "2024_2024年中华人民共和国国务院政府工作报告.txt",
+    NATIONAL / "2025_2025年中华人民共和国国务院政府工作报告.txt",
+    SHARED_DATA / "provincial_reports_2025_docx" / "2025年四川省政府工作报告.docx",
+)
+OPENING = "我代表国务院，向大会报告政府工作"
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Retriever:
+    """The three reports uploaded as files and indexed with the real model; the committed calibration."""
+    paths = DataPaths(tmp_path_factory.mktemp("reports"))
+    cfg = BuildConfig()
+    with writer_lock(paths.root):
+        library = Library(paths, cfg.chunk)
+        try:
+            for f in FILES:
+                library.receive(f.name, Path(f).read_bytes())
+            library.process_pending()
+        finally:
+            library.close()
+    ensure_index(paths, None, cfg, real_embedder)
+    return Retriever.open(paths.index, real_embedder)
+
+
+def _title_of(retriever: Retriever, answer: Answer) -> str:
+    return retriever.docs[answer.citations[0].doc_id].title
+
+
+@pytest.mark.parametrize(
+    ("question", "year"),
+    [
+        ("2024年政府工作报告在科技创新方面提出了哪些举措", "2024"),
+        ("2025年政府工作报告对稳外贸提出了什么要求", "2025"),
+        ("按照2024年政府工作报告，食品药品安全怎么抓", "2024"),
+    ],
+)
+def test_a_question_naming_its_report_is_answered_from_that_reports_body(
+    reports: Retriever, question: str, year: str
+) -> None:
+    answer = reports.ask(question)
+    assert not answer.abstained
+    assert OPENING not in answer.text and not answer.text.startswith("各位代表")
+    assert f"{year}年中华人民共和国国务院政府工作报告" in _title_of(reports, answer)
+    opening_end = reports.docs[answer.citations[0].doc_id].text.index(OPENING) + len(OPENING)
+    assert all(c.start > opening_end for c in answer.citations if c.answer_part)
+
+
+def test_a_question_naming_a_report_of_another_year_is_refused(reports: Retriever) -> None:
+    """The 2024 report speaks of 2023 (its review of the year), but it is not the 2023 report asked for."""
+    answer = reports.ask("2023年政府工作报告提出的经济增长目标是多少")
+    assert answer.abstained and answer.features["missing_named"] == 1.0
+    kept = reports.ask("2024年政府工作报告提出的经济增长目标是多少")  # the same question of a report it holds
+    assert not kept.abstained and "5%左右" in kept.text
