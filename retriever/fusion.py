@@ -84,3 +84,14 @@ def year_fit(asked: Collection[str], years: Collection[str]) -> float:
         return 1.0
     following = {str(int(y) + 1) for y in asked}
     return 0.0 if following & set(years) else -1.0
+
+
+def section_fit(asked: Collection[str], years: Collection[str]) -> float:
+    """-1 when a chunk's headings name years and none the question asks about, else 0.
+
+    A work report reviews one year and plans the next under headings that say so (一、2024年工作回顾,
+    二、2025年主要任务); 上海今年要新增多少座公园 asks the plan (120座), not the review (新增公园141座). A heading
+    that names the asked year earns nothing: another report whose headings name no year (四川's
+    一年来…主要做了以下工作) would then lose to a third document's matching section.
+    """
+    return -1.0 if asked and years and not set(asked) & set(years) else 0.0

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -35,7 +36,7 @@ from retriever.answer import (
 )
 from retriever.config import MAX_QUESTION_CHARS, RetrievalConfig, load_config
 from retriever.errors import QuestionError
-from retriever.fusion import fuse, region_fit, year_fit
+from retriever.fusion import fuse, region_fit, section_fit, year_fit
 from retriever.lexical import LexicalSearcher
 from retriever.number_questions import states_asked
 from retriever.numbers import unsupported_numbers
@@ -117,6 +118,12 @@ class Signals:
     dense: npt.NDArray[np.float32]
     title: npt.NDArray[np.float64]
     scope: npt.NDArray[np.float64]
+
+
+@lru_cache(maxsize=65_536)  # a document's chunks share a few heading paths
+def _years_named(headings: tuple[str, ...]) -> tuple[str, ...]:
+    """The years a heading path names."""
+    return question_years(normalize_for_search(" ".join(headings)))
 
 
 class Retriever:
@@ -214,6 +221,17 @@ class Retriever:
             lambda: (frozenset(self.lexical.tokens(title)), question_years(normalize_for_search(title))),
         )
 
+    def _asked_years(self, q: Question, doc_id: str) -> tuple[str, ...]:
+        """The years a question asks about in one document: those it names, and those it says relative to
+        the document's year (今年 in a 2025 report is 2025), when the title names one year."""
+        titled = self._title(doc_id)[1]
+        own = [str(int(titled[0]) + offset) for offset in q.relative_years] if len(titled) == 1 else []
+        return tuple(dict.fromkeys([*q.years, *own]))
+
+    def _heading_years(self, row: int) -> tuple[str, ...]:
+        """The years the headings of a row's chunk name."""
+        return _years_named(self.data.chunk(row).headings)
+
     def parse(self, question: str) -> Question:
         """The question parsed once, its terms weighted by this index's idf.
 
@@ -265,6 +283,8 @@ class Retriever:
         }
         title = np.array([cover[d] for d in kept.values()], dtype=np.float64)
         scope = np.array([fits[d] for d in kept.values()], dtype=np.float64)
+        if question.years or question.relative_years:
+            scope += [section_fit(self._asked_years(question, d), self._heading_years(r)) for r, d in kept.items()]
         return Signals(rows, lexical.at(rows), dense.at(rows), title, scope)
 
     def rank(

@@ -53,6 +53,9 @@ _ASK_KEYWORDS = tuple(
 )
 
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+# Years said relative to the document's own (a 2025 work report's 今年 is 2025, its 去年 2024), as offsets.
+_RELATIVE_YEARS = {"前年": -2, "去年": -1, "上年": -1, "今年": 0, "本年": 0, "明年": 1}
+_RELATIVE_YEAR = re.compile("|".join(_RELATIVE_YEARS))
 # What a quantity question counts when it ends on it: 多少个脱贫区县 -> 脱贫区县, 多少户监测户 -> 监测户.
 # Without a classifier the words after 多少 are as often a verb phrase, a time or the measure itself
 # (多少人参加培训, 西元幾年時所進行, 多少时间) as a noun, so only nouns naming no measure are read then.
@@ -145,6 +148,7 @@ class Question:
         places: the administrative divisions it names, each as its lineage from the province down
             (九江 → ``("江西省", "九江市")``), for region-aware ranking.
         years: the years it names (``2024``): a document that never names them cannot answer it.
+        relative_years: the years it says relative to the document's own, as offsets (今年 0, 去年 -1).
         names: the names it quotes (``黔货出山2.0``), folded: a document that never names them cannot
             answer it either.
         offices: the offices it names (``市长``, ``市委书记``), folded: a document that never names them
@@ -171,6 +175,7 @@ class Question:
     counted: str | None = None
     measure: bool = False
     source: str = ""
+    relative_years: tuple[int, ...] = ()
 
     @property
     def search_text(self) -> str:
@@ -333,6 +338,7 @@ def parse_question(text: str, tokenize: Tokenizer, idf: Callable[[str], float]) 
         terms=question_terms(without_source(folded, source), tokenize, idf) if source else whole,
         title_terms=whole,
         source=source,
+        relative_years=tuple(dict.fromkeys(_RELATIVE_YEARS[w] for w in _RELATIVE_YEAR.findall(folded))),
         entities=tuple(entities(text)),
         intent=intent_of(folded),
         asked_unit=asked_unit(folded),

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retriever.fusion import RRF_K, fuse, minmax, region_fit, rrf, year_fit
+from retriever.fusion import RRF_K, fuse, minmax, region_fit, rrf, section_fit, year_fit
 
 scores = st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1, max_size=30)
 
@@ -134,3 +134,11 @@ def test_year_fit_prefers_the_document_whose_title_names_the_asked_year() -> Non
     assert year_fit(("2025",), ()) == 0.0
     assert year_fit((), ("2024",)) == 0.0
     assert year_fit(("2023", "2024"), ("2024",)) == 1.0
+
+
+def test_section_fit_holds_back_a_section_about_another_year_only() -> None:
+    assert section_fit(("2025",), ("2024",)) == -1.0  # 一、2024年工作回顾 for a question about this year
+    assert section_fit(("2025",), ("2025",)) == 0.0  # no bonus: a report whose headings name no year keeps up
+    assert section_fit(("2025",), ()) == 0.0
+    assert section_fit((), ("2024",)) == 0.0
+    assert section_fit(("2024", "2025"), ("2024",)) == 0.0

@@ -151,3 +151,16 @@ def test_the_document_a_question_names_is_taken_out_of_what_is_searched(
 def test_the_year_of_the_named_document_is_kept_apart() -> None:
     assert parsed("2023年政府工作报告提出的赤字率是多少").source_years == ("2023",)
     assert parsed("2023年赤字率是多少").source_years == ()  # a year of the matter, not of a document
+
+
+@pytest.mark.parametrize(
+    ("question", "offsets"),
+    [
+        ("上海今年要新建多少个美丽街区", (0,)),
+        ("去年全国粮食产量是多少", (-1,)),
+        ("今年的目标比去年高多少", (0, -1)),
+        ("2024年全国粮食产量是多少", ()),  # said outright: Question.years
+    ],
+)
+def test_years_said_relative_to_the_documents_own_are_offsets(question: str, offsets: tuple[int, ...]) -> None:
+    assert parsed(question).relative_years == offsets

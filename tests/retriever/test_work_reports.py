@@ -1,9 +1,13 @@
-"""A question that names the document to look in, over the real 2024 and 2025 national reports and a province's.
+"""Questions about real work reports: the 2024 and 2025 national reports and two provinces' 2025 reports.
 
 Staff ask "2024年政府工作报告里…有哪些措施". Searched with the document's name, such a question found the
 report's own opening (各位代表：现在，我代表国务院，向大会报告政府工作…), which says 政府工作 and 报告 and
 nothing else, and answered with it at high confidence. The name now picks the document; the rest of the
 question is what is looked for in it.
+
+A report reviews last year and plans this one in sections whose headings say which (一、2024年工作回顾,
+二、2025年主要任务), often in near-identical sentences (建成102个“美丽街区” / 建成100个“美丽街区”). A question
+saying 今年 or 去年 asks one of them.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ FILES = (
     NATIONAL / "2024_2024年中华人民共和国国务院政府工作报告.txt",
     NATIONAL / "2025_2025年中华人民共和国国务院政府工作报告.txt",
     SHARED_DATA / "provincial_reports_2025_docx" / "2025年四川省政府工作报告.docx",
+    SHARED_DATA / "provincial_reports_2025_docx" / "2025年上海市政府工作报告.docx",
 )
 OPENING = "我代表国务院，向大会报告政府工作"
 
@@ -78,3 +83,19 @@ def test_a_question_naming_a_report_of_another_year_is_refused(reports: Retrieve
     assert answer.abstained and answer.features["missing_named"] == 1.0
     kept = reports.ask("2024年政府工作报告提出的经济增长目标是多少")  # the same question of a report it holds
     assert not kept.abstained and "5%左右" in kept.text
+
+
+@pytest.mark.parametrize(
+    ("question", "said", "not_said"),
+    [
+        ("上海去年新建了多少个美丽街区", "建成102个“美丽街区”", "100个"),  # the review of 2024
+        ("上海今年要新建多少个美丽街区", "建成100个“美丽街区”", "102个"),  # the plan for 2025
+        ("去年全国粮食产量是多少", "粮食产量首次跃上1.4万亿斤新台阶", "左右"),  # not the target 1.4万亿斤左右
+    ],
+)
+def test_this_year_and_last_year_are_read_from_the_section_about_them(
+    reports: Retriever, question: str, said: str, not_said: str
+) -> None:
+    answer = reports.ask(question)
+    assert not answer.abstained
+    assert said in answer.text and not_said not in answer.text
