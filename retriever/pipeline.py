@@ -222,11 +222,12 @@ class Retriever:
         )
 
     def _asked_years(self, q: Question, doc_id: str) -> tuple[str, ...]:
-        """The years a question asks about in one document: those it names, and those it says relative to
-        the document's year (今年 in a 2025 report is 2025), when the title names one year."""
+        """The years a question asks about in one document: those it names (but not the year of a document it
+        names: 2025年政府工作报告指出… asks about the report, which reviews 2024 too), and those it says relative
+        to the document's year (今年 in a 2025 report is 2025), when the title names one year."""
         titled = self._title(doc_id)[1]
         own = [str(int(titled[0]) + offset) for offset in q.relative_years] if len(titled) == 1 else []
-        return tuple(dict.fromkeys([*q.years, *own]))
+        return tuple(dict.fromkeys([*(y for y in q.years if y not in q.source_years), *own]))
 
     def _heading_years(self, row: int) -> tuple[str, ...]:
         """The years the headings of a row's chunk name."""
