@@ -99,3 +99,10 @@ def test_this_year_and_last_year_are_read_from_the_section_about_them(
     answer = reports.ask(question)
     assert not answer.abstained
     assert said in answer.text and not_said not in answer.text
+
+
+def test_a_named_reports_year_does_not_hold_back_its_review_of_the_year_before(reports: Retriever) -> None:
+    """2025 names the report, not the year asked about: its problems are told in its review of 2024."""
+    answer = reports.ask("2025年政府工作报告提到国内存在哪些困难")
+    assert "经济回升向好基础还不稳固" in answer.text
+    assert "2025年中华人民共和国国务院政府工作报告" in _title_of(reports, answer)
