@@ -319,8 +319,6 @@ def offices(folded: str) -> tuple[str, ...]:
 def without_source(text: str, source: str) -> str:
     """``text`` with the document it names taken out, the year of that document kept (a 2025 report's body
     says 2025 where a 2024 report's says 2024)."""
-    if not source:
-        return text
     return text.replace(source, f" {' '.join(_YEAR.findall(source))} ", 1).strip()
 
 
