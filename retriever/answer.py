@@ -23,9 +23,11 @@ from retriever.spans import (
     clauses,
     context_span,
     enumeration,
+    is_front_matter,
     is_heading,
     is_question_line,
     merge_adjacent,
+    not_the_answer,
     passage,
 )
 from retriever.types import Citation, Hit
@@ -120,7 +122,8 @@ def score_sentences(
     Otherwise the hand-set score: coverage of the question, plus ``rank_weight`` times the chunk's
     score, plus, for a quantity question, ``number_weight`` times how well one of its numbers fits:
     the asked unit, the question's subject right before it, no foreign qualifier (``三级医院床位``
-    is not ``二、三级医院床位``); see :func:`retriever.number_questions.number_score`.
+    is not ``二、三级医院床位``); see :func:`retriever.number_questions.number_score`. The front
+    matter of a long text (:func:`retriever.spans.is_front_matter`) comes after every other sentence.
     """
     numbers = NumberFit.of(question)
     fitted = bool(cfg.ranker.weights) and cfg.ranker.features == SENTENCE_FEATURES
@@ -137,7 +140,8 @@ def score_sentences(
             else:
                 score = values[0] + cfg.rank_weight * hit.score + cfg.number_weight * values[7]
             scored[(hit.chunk.doc_id, span)] = Sentence(span, hit, tokens, score, values)
-    return sorted(scored.values(), key=lambda s: -s.score)
+    # A long text's front matter matches the question's words (its title) but answers nothing: it goes last.
+    return sorted(scored.values(), key=lambda s: (is_front_matter(text_of[s.hit.chunk.doc_id], s.span), -s.score))
 
 
 def _adjacent(a: Span, b: Span, text: str) -> bool:
@@ -250,13 +254,14 @@ def answer_parts(
 
     A list question whose best sentence is an enumeration's lead-in gets the lead-in and every
     item, one per line. A question asking for measures, requirements, a list, a reason or a
-    definition, and any question whose best sentence is a heading or a Q&A document's own question,
-    gets the passage that answers (:func:`retriever.spans.passage`). Otherwise one sentence is cut
-    to its answering clause(s), and several sentences stay whole, joined by an ellipsis.
+    definition, and any question whose best sentence only leads to the answer (a heading, a Q&A
+    document's own question, a byline: :func:`retriever.spans.not_the_answer`), gets the passage
+    that answers (:func:`retriever.spans.passage`). Otherwise one sentence is cut to its answering
+    clause(s), and several sentences stay whole, joined by an ellipsis.
     """
     if cfg.enumerations and question.wants_enumeration and (items := enumeration(text, best)):
         return [best, *items], "\n"
-    if cfg.passages and (question.wants_passage or is_heading(text, best) or is_question_line(text, best)):
+    if cfg.passages and (question.wants_passage or not_the_answer(text, best)):
         return passage(text, best, cfg.passage_chars), "……"
     if cfg.clauses and len(joined) == 1 and joined[0] == best:
         return [answer_clauses(question, best, text, tokenize)], "……"

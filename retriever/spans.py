@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ingest.chrome import classify
 from ingest.chunk import heading_level, split_sentences, trim_span
 from ingest.lead import strip_dateline
 from ingest.types import Chunk, Span
@@ -118,6 +119,10 @@ def _line_of(text: str, span: Span) -> Span:
     return trim_span(text, Span(start, len(text) if end < 0 else end))
 
 
+def _is_first_line(text: str, line: Span) -> bool:
+    return line.start == _LEADING_BLANK.match(text).end()  # type: ignore[union-attr]  # \s* always matches
+
+
 def is_heading(text: str, span: Span) -> bool:
     """Whether the sentence at ``span`` is a bare heading or title, not an answer.
 
@@ -134,11 +139,48 @@ def is_heading(text: str, span: Span) -> bool:
     line = _line_of(text, span)
     if (line.start, line.end) != (span.start, span.end) or len(sentence) > _MAX_HEADING_CHARS:
         return False
-    if line.start == _LEADING_BLANK.match(text).end():  # type: ignore[union-attr]  # \s* always matches
+    if _is_first_line(text, line):
         return True
     if any(ch in _CLAUSE_BREAKS for ch in sentence):
         return False
     return heading_level(sentence.rstrip("。")) is not None or sentence[-1] not in "。！？；!?;"
+
+
+def is_chrome(text: str, span: Span) -> bool:
+    """Whether the sentence is a line of page chrome on its own (``来源：贵州日报``, ``作者：…``).
+
+    Cleaning drops these from scraped pages; a Word file made from a news page keeps them.
+    """
+    line = _line_of(text, span)
+    return (line.start, line.end) == (span.start, span.end) and classify(text[span.start : span.end]) != "text"
+
+
+# A short sentence that opens a paragraph which goes on (``坚持稳中求进。``) is a run-in heading.
+_RUN_IN_HEADING_CHARS = 16
+# A text longer than this is a report or a long article: the body under its front matter is its
+# opening (``各位代表：…``), not the answer to a question its title words match. A notice is shorter.
+_LONG_TEXT_CHARS = 1500
+_SENTENCE_AT_LINE_END = re.compile(r"[。！？!?]\s*$", re.MULTILINE)
+
+
+def is_run_in_heading(text: str, span: Span) -> bool:
+    """Whether the sentence is a short lead of the paragraph it opens, with the paragraph's body after it."""
+    line = _line_of(text, span)
+    return (
+        line.start == span.start
+        and span.end - span.start <= _RUN_IN_HEADING_CHARS
+        and text[span.end : line.end].strip() != ""
+    )
+
+
+def is_front_matter(text: str, span: Span) -> bool:
+    """Whether the sentence is in the front matter of a long text, which answers no question by itself.
+
+    The front matter is the lines above the text's first sentence: the title, a byline, the occasion
+    and the speaker of a report (``——2025年1月19日在…会议上``, ``省长 李炳军``, ``各位代表：``), up to
+    the first line that ends a sentence.
+    """
+    return len(text) > _LONG_TEXT_CHARS and not _SENTENCE_AT_LINE_END.search(text, 0, span.end)
 
 
 def is_question_line(text: str, span: Span) -> bool:
@@ -146,11 +188,18 @@ def is_question_line(text: str, span: Span) -> bool:
     return text[span.start : span.end].rstrip().endswith(_QUESTION_END)
 
 
+def not_the_answer(text: str, span: Span) -> bool:
+    """Whether the sentence only leads to an answer: a heading or title, a Q&A document's own question, a byline."""
+    return is_heading(text, span) or is_question_line(text, span) or is_chrome(text, span)
+
+
 def passage(text: str, sentence: Span, max_chars: int) -> list[Span]:
     """The passage that answers from ``sentence`` on: up to ``max_chars``, in whole sentences, as contiguous spans.
 
-    - A heading or title is not the answer: the passage is the body that follows it, up to the
-      next heading.
+    - A heading or title is not the answer: the passage is the body that follows it (after any
+      byline), up to the next heading.
+    - A run-in heading (``坚持稳中求进。`` opening a paragraph) is not either: the passage is the rest
+      of its paragraph.
     - A question line of a Q&A document is not the answer: the passage is what follows it (from a
       ``答：`` on), up to the next question line.
     - A lead-in (ending in ``：``) continues into the lines after it.
@@ -160,18 +209,19 @@ def passage(text: str, sentence: Span, max_chars: int) -> list[Span]:
     The first sentence of the passage is always kept whole, even when longer than ``max_chars``.
     Spans are merged where only blank space lies between them, so each span is one contiguous quote.
     """
-    skip_first = is_heading(text, sentence) or is_question_line(text, sentence)
+    skip_first = not_the_answer(text, sentence)
     crosses_lines = skip_first or text[sentence.start : sentence.end].rstrip()[-1:] in (":", "：")
     limit = len(text) if crosses_lines else _line_of(text, sentence).end
     following = split_sentences(text, sentence.end, min(limit, sentence.end + _ITEM_REACH))
+    skip_first = skip_first or is_run_in_heading(text, sentence)
     chosen: list[Span] = [] if skip_first else [sentence]
     used = 0 if skip_first else sentence.end - sentence.start
     for s in following:
         piece = text[s.start : s.end]
         if is_question_line(text, s) or (chosen and is_heading(text, s)):
             break
-        if skip_first and not chosen and is_heading(text, s):
-            continue  # a sub-heading right under the heading: its body follows
+        if skip_first and not chosen and (is_heading(text, s) or is_chrome(text, s)):
+            continue  # a sub-heading or a byline right under the heading: the body follows
         if chosen and used + len(piece) > max_chars:
             break
         chosen.append(s)

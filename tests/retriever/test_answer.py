@@ -24,7 +24,16 @@ from retriever.answer import (
 )
 from retriever.config import Abstention, AnswerConfig
 from retriever.question import QUESTION_WORDS, Question, Terms, parse_question, question_terms
-from retriever.spans import clauses, context_span, enumeration, is_heading, is_question_line, passage, without_title
+from retriever.spans import (
+    clauses,
+    context_span,
+    enumeration,
+    is_front_matter,
+    is_heading,
+    is_question_line,
+    passage,
+    without_title,
+)
 from retriever.types import Hit
 
 DOC_ID = "cq"
@@ -445,3 +454,44 @@ def test_a_dateline_is_never_the_answer_even_run_into_its_headline() -> None:
     ]
     dateline = text.index("新华社")
     assert is_heading(text, Span(dateline, dateline + len("新华社成都5月10日电")))
+
+
+REPORT_HEAD = (
+    "2025年贵州省政府工作报告\n"
+    "来源：贵州日报\n"
+    "——2025年1月19日在贵州省第十四届人民代表大会第三次会议上\n"
+    "省长 李炳军\n"
+    "各位代表：\n"
+    "现在，我代表省人民政府向大会报告工作，请予审议。\n"
+)
+
+
+def test_a_title_gives_way_to_the_body_after_its_byline() -> None:
+    text = "关于延长申报期限的通知\n来源：重庆日报\n2月申报纳税期限延长至2月24日。"
+    assert _passage(text, "关于延长") == ["2月申报纳税期限延长至2月24日。"]
+    assert _passage(text, "来源：") == ["2月申报纳税期限延长至2月24日。"]  # a byline is not the answer either
+
+
+def test_a_run_in_heading_gives_way_to_the_rest_of_its_paragraph() -> None:
+    text = "三、重点任务\n坚持稳中求进。稳就业是民生之本；新增就业60万人。\n四、保障措施"
+    assert _passage(text, "坚持稳中求进") == ["稳就业是民生之本；新增就业60万人。"]
+    alone = "坚持稳中求进，稳就业是民生之本。\n四、保障措施"  # a sentence that says something is kept
+    assert _passage(alone, "坚持稳中求进") == ["坚持稳中求进，稳就业是民生之本。"]
+
+
+def test_the_front_matter_of_a_long_text_is_told_from_its_first_sentence() -> None:
+    text = REPORT_HEAD + "主要预期目标是：地区生产总值增长5.5%左右。\n" * 80
+    spans = split_sentences(text)
+    flags = [is_front_matter(text, s) for s in spans]
+    assert flags[:6] == [True, True, True, True, True, False]
+    assert not any(flags[6:])
+    assert not any(is_front_matter(REPORT_HEAD, s) for s in split_sentences(REPORT_HEAD))  # a short text: a notice
+
+
+def test_the_front_matter_of_a_long_text_is_ranked_below_every_other_sentence() -> None:
+    text = REPORT_HEAD + "其他工作。\n" * 300 + "主要预期目标是：地区生产总值增长5.5%左右。"
+    doc_hit = hit(text, 0, len(text), rank=0)
+    scored = score_sentences(parsed("贵州省2025年主要预期目标有哪些"), [doc_hit], {DOC_ID: text}, char12, CFG)
+    assert text[scored[0].span.start : scored[0].span.end] == "主要预期目标是：地区生产总值增长5.5%左右。"
+    front = [is_front_matter(text, s.span) for s in scored]
+    assert front == sorted(front)  # every front-matter sentence after every other

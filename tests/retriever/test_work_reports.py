@@ -1,4 +1,4 @@
-"""Questions about real work reports: the 2024 and 2025 national reports and two provinces' 2025 reports.
+"""Questions about real work reports: the 2024 and 2025 national reports and three provinces' 2025 reports.
 
 Staff ask "2024年政府工作报告里…有哪些措施". Searched with the document's name, such a question found the
 report's own opening (各位代表：现在，我代表国务院，向大会报告政府工作…), which says 政府工作 and 报告 and
@@ -33,13 +33,14 @@ FILES = (
     NATIONAL / "2025_2025年中华人民共和国国务院政府工作报告.txt",
     SHARED_DATA / "provincial_reports_2025_docx" / "2025年四川省政府工作报告.docx",
     SHARED_DATA / "provincial_reports_2025_docx" / "2025年上海市政府工作报告.docx",
+    SHARED_DATA / "provincial_reports_2025_docx" / "2025年贵州省政府工作报告.docx",
 )
 OPENING = "我代表国务院，向大会报告政府工作"
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Retriever:
-    """The three reports uploaded as files and indexed with the real model; the committed calibration."""
+    """The five reports uploaded as files and indexed with the real model; the committed calibration."""
     paths = DataPaths(tmp_path_factory.mktemp("reports"))
     cfg = BuildConfig()
     with writer_lock(paths.root):
@@ -108,3 +109,14 @@ def test_a_named_reports_year_does_not_hold_back_its_review_of_the_year_before(r
     text = reports.docs[answer.citations[0].doc_id].text
     review = (text.index("一、2024年工作回顾"), text.index("二、2025年经济社会发展总体要求"))
     assert all(review[0] < c.start < review[1] for c in answer.citations if c.answer_part)
+
+
+def test_a_reports_front_matter_is_not_the_answer_its_body_is(reports: Retriever) -> None:
+    """The 贵州 report's title says 贵州省 and 2025年, and a Word copy of a news page keeps ``来源：贵州日报`` under it.
+
+    Its title line was the best sentence, and the passage under it began with the byline.
+    """
+    answer = reports.ask("贵州省2025年主要预期目标有哪些")
+    assert not answer.abstained and "贵州省政府工作报告" in _title_of(reports, answer)
+    assert answer.text.startswith("主要预期目标是：全省地区生产总值增长5.5%左右")
+    assert "来源" not in answer.text and "各位代表" not in answer.text
