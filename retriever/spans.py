@@ -1,4 +1,5 @@
-"""Pure span logic of answers: clauses of a sentence, the sentence(s) around a quote, enumerations.
+"""Pure span logic of answers: clauses of a sentence, the sentence(s) around a quote, enumerations,
+what only leads to an answer (headings, bylines, a long text's front matter), and the passage that answers.
 
 Every function returns spans of the document text it is given, so quotes built from them are
 verbatim by construction.
@@ -213,7 +214,7 @@ def passage(text: str, sentence: Span, max_chars: int) -> list[Span]:
     crosses_lines = skip_first or text[sentence.start : sentence.end].rstrip()[-1:] in (":", "：")
     limit = len(text) if crosses_lines else _line_of(text, sentence).end
     following = split_sentences(text, sentence.end, min(limit, sentence.end + _ITEM_REACH))
-    skip_first = skip_first or is_run_in_heading(text, sentence)
+    skip_first = skip_first or is_run_in_heading(text, sentence)  # its passage stays on its line
     chosen: list[Span] = [] if skip_first else [sentence]
     used = 0 if skip_first else sentence.end - sentence.start
     for s in following:
