@@ -23,6 +23,7 @@ from retriever.spans import (
     clauses,
     context_span,
     enumeration,
+    front_matter_end,
     is_front_matter,
     is_heading,
     is_question_line,
@@ -141,7 +142,13 @@ def score_sentences(
                 score = values[0] + cfg.rank_weight * hit.score + cfg.number_weight * values[7]
             scored[(hit.chunk.doc_id, span)] = Sentence(span, hit, tokens, score, values)
     # A long text's front matter matches the question's words (its title) but answers nothing: it goes last.
-    return sorted(scored.values(), key=lambda s: (is_front_matter(text_of[s.hit.chunk.doc_id], s.span), -s.score))
+    front = {doc_id: front_matter_end(text_of[doc_id]) for doc_id, _ in scored}  # once per document
+
+    def rank(s: Sentence) -> tuple[bool, float]:
+        doc_id = s.hit.chunk.doc_id
+        return is_front_matter(text_of[doc_id], s.span, front[doc_id]), -s.score
+
+    return sorted(scored.values(), key=rank)
 
 
 def _adjacent(a: Span, b: Span, text: str) -> bool:

@@ -161,6 +161,7 @@ _RUN_IN_HEADING_CHARS = 16
 # A text longer than this is a report or a long article: the body under its front matter is its
 # opening (``各位代表：…``), not the answer to a question its title words match. A notice is shorter.
 _LONG_TEXT_CHARS = 1500
+_SENTENCE_END_CHARS = ("。", "！", "？", "!", "?")
 _SENTENCE_AT_LINE_END = re.compile(r"[。！？!?]\s*$", re.MULTILINE)
 
 
@@ -174,14 +175,27 @@ def is_run_in_heading(text: str, span: Span) -> bool:
     )
 
 
-def is_front_matter(text: str, span: Span) -> bool:
-    """Whether the sentence is in the front matter of a long text, which answers no question by itself.
+def front_matter_end(text: str) -> int:
+    """Where a long text's front matter ends: at the first line that ends a sentence; 0 in a short text.
 
     The front matter is the lines above the text's first sentence: the title, a byline, the occasion
-    and the speaker of a report (``——2025年1月19日在…会议上``, ``省长 李炳军``, ``各位代表：``), up to
-    the first line that ends a sentence.
+    and the speaker of a report (``——2025年1月19日在…会议上``, ``省长 李炳军``, ``各位代表：``). It is
+    found once per document (:func:`is_front_matter` takes it).
     """
-    return len(text) > _LONG_TEXT_CHARS and not _SENTENCE_AT_LINE_END.search(text, 0, span.end)
+    if len(text) <= _LONG_TEXT_CHARS:
+        return 0
+    first = _SENTENCE_AT_LINE_END.search(text)
+    return first.start() if first else len(text)
+
+
+def is_front_matter(text: str, span: Span, end: int | None = None) -> bool:
+    """Whether the sentence is in the front matter of a long text, which answers no question by itself.
+
+    ``end`` is :func:`front_matter_end` of ``text``, when the caller has it. A sentence that ends a
+    sentence (``现在，我代表…意见。``) is not front matter, even on the line of ``各位代表：``.
+    """
+    end = front_matter_end(text) if end is None else end
+    return span.end <= end and not text[span.start : span.end].rstrip().endswith(_SENTENCE_END_CHARS)
 
 
 def is_question_line(text: str, span: Span) -> bool:
@@ -210,18 +224,18 @@ def passage(text: str, sentence: Span, max_chars: int) -> list[Span]:
     The first sentence of the passage is always kept whole, even when longer than ``max_chars``.
     Spans are merged where only blank space lies between them, so each span is one contiguous quote.
     """
-    skip_first = not_the_answer(text, sentence)
-    crosses_lines = skip_first or text[sentence.start : sentence.end].rstrip()[-1:] in (":", "：")
+    leads_only = not_the_answer(text, sentence)
+    crosses_lines = leads_only or text[sentence.start : sentence.end].rstrip()[-1:] in (":", "：")
     limit = len(text) if crosses_lines else _line_of(text, sentence).end
     following = split_sentences(text, sentence.end, min(limit, sentence.end + _ITEM_REACH))
-    skip_first = skip_first or is_run_in_heading(text, sentence)  # its passage stays on its line
+    skip_first = leads_only or is_run_in_heading(text, sentence)  # a run-in heading's passage stays on its line
     chosen: list[Span] = [] if skip_first else [sentence]
     used = 0 if skip_first else sentence.end - sentence.start
     for s in following:
         piece = text[s.start : s.end]
         if is_question_line(text, s) or (chosen and is_heading(text, s)):
             break
-        if skip_first and not chosen and (is_heading(text, s) or is_chrome(text, s)):
+        if skip_first and not chosen and not_the_answer(text, s):
             continue  # a sub-heading or a byline right under the heading: the body follows
         if chosen and used + len(piece) > max_chars:
             break
