@@ -10,7 +10,9 @@ it is not NFC-normalised (it is shown as the source has it).
   syntax: ``#`` marks, ``>`` marks, ``- * +`` bullets, fences, rules, table separator rows.
 * .html/.htm: trafilatura's main content (else the ``<body>`` text), then the same as .txt.
 * .pdf: ``ingest.pdf_worker`` (OCR for pages without a text layer). .png/.jpg/.jpeg/.tif/.tiff: one
-  page read by OCR in the same worker. .docx: ``ingest.docx_reader``. None goes through ``clean_text``.
+  page read by OCR in the same worker; neither goes through ``clean_text``.
+* .docx: ``ingest.docx_reader``'s lines, then ``clean_text``: a Word copy of a news page keeps its
+  byline (``来源：贵州日报``), which becomes the document's source instead of a line of its text.
 """
 
 from __future__ import annotations
@@ -226,8 +228,7 @@ def _read_binary(
         pages = tuple(PageSpan(*s) for s in spans)
         return ParsedDocument(text, guess_title(text), pages, "", None, fmt, ocr_pages=(1,))
     lines, title = read_docx(name, data, limits.max_zip_entries, limits.max_inflated_bytes)
-    text = _tidy("\n".join(lines))
-    return ParsedDocument(text, guess_title(text, title), (), "", None, fmt)
+    return _cleaned(name, "\n".join(lines), title, fmt)
 
 
 def _read_text(name: str, data: bytes, fmt: str) -> ParsedDocument:
@@ -238,9 +239,14 @@ def _read_text(name: str, data: bytes, fmt: str) -> ParsedDocument:
     md_title = ""
     if fmt == "md":
         raw, md_title = _strip_markdown(raw)
+    return _cleaned(name, raw, md_title, fmt)
+
+
+def _cleaned(name: str, raw: str, title_hint: str, fmt: str) -> ParsedDocument:
+    """``raw`` with its broken lines joined and its page chrome removed; the byline's author, date and source."""
     cleaned = clean_text(_tidy(raw))
     logger.debug("%s: clean_text removed %d lines", name, len(cleaned.removed))
-    title = guess_title(cleaned.text, md_title)
+    title = guess_title(cleaned.text, title_hint)
     return ParsedDocument(cleaned.text, title, (), cleaned.author, cleaned.published, fmt, cleaned.source)
 
 

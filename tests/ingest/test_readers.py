@@ -375,6 +375,16 @@ def test_the_real_chongqing_report_reads_whole_with_its_headings() -> None:
     _assert_clean_lines(document.text)
 
 
+@needs_shared
+def test_a_docx_copy_of_a_news_page_gives_its_byline_as_the_source_not_as_text() -> None:
+    document = read_document(CHONGQING.name, CHONGQING.read_bytes())
+    assert document.source == "重庆日报"
+    assert "来源" not in document.text
+    # Only the byline goes: the report's own front matter stays.
+    assert document.title == "2025年重庆市政府工作报告"
+    assert "各位代表：" in document.text.split("\n")[:8]
+
+
 def test_a_zip_bomb_docx_is_refused_by_its_declared_size() -> None:
     with pytest.raises(DocumentError) as err:
         _read_fixture("zip_bomb.docx", SMALL_BOMB_LIMITS)
