@@ -62,6 +62,11 @@ export function pageLabel(c) {
   return c.ocr === true ? [page, "OCR"].filter(Boolean).join(" · ") : page;
 }
 
+/** "来源：重庆日报" when a document's byline names a source other than its issuer, else "". */
+export function sourceLabel(doc) {
+  return doc.source && doc.source !== doc.issuer ? "来源：" + doc.source : "";
+}
+
 export function citationMeta(c) {
   return [c.doc_number, c.published, pageLabel(c)].filter(Boolean).join(" · ");
 }

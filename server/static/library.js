@@ -1,5 +1,6 @@
 // The library: the list of documents (a page at a time, filtered), each with 编辑, 替换, 历史 and 删除.
 import { errorText, getJSON, keyRefused, putFile, requestJSON, statusText, writeKey } from "./api.js";
+import { sourceLabel } from "./cite.js";
 import { $, button, el, say, showDialog } from "./dom.js";
 import { openEditor } from "./edit.js";
 import { openHistory } from "./history.js";
@@ -97,7 +98,7 @@ function documentItem(doc) {
     main.appendChild(el("p", "doc-title", title));
   }
   const region = (doc.region || []).join(""); // "江西省九江市": where the document is from, right under its title
-  const meta = [region, doc.issuer, doc.doc_number, doc.published, doc.n_chunks ? doc.n_chunks + " 个片段" : "", doc.filename].filter(Boolean);
+  const meta = [region, doc.issuer, sourceLabel(doc), doc.doc_number, doc.published, doc.n_chunks ? doc.n_chunks + " 个片段" : "", doc.filename].filter(Boolean);
   if (meta.length) main.appendChild(el("p", "meta", meta.join(" · ")));
   if (doc.error) main.appendChild(el("p", "doc-error", doc.error));
   main.appendChild(documentActions(doc, title));

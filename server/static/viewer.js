@@ -1,6 +1,6 @@
 // The source viewer: a document's whole text with the cited span marked and scrolled into view.
 import { getJSON } from "./api.js";
-import { citationMeta, pageLabel, quoteAt } from "./cite.js";
+import { citationMeta, pageLabel, quoteAt, sourceLabel } from "./cite.js";
 import { $, el, say } from "./dom.js";
 import { closeSide, isNarrow, openSide, showTab } from "./panel.js";
 
@@ -83,7 +83,7 @@ function renderDocument(doc, c) {
   if (current) current.title = doc.title;
   const page = pageLabel(c);
   ui.viewerTitle.textContent = "《" + doc.title + "》";
-  ui.viewerMeta.textContent = [doc.doc_number, doc.issuer, doc.published, page ? "引文在" + page : ""].filter(Boolean).join(" · ");
+  ui.viewerMeta.textContent = [doc.doc_number, doc.issuer, sourceLabel(doc), doc.published, page ? "引文在" + page : ""].filter(Boolean).join(" · ");
   const text = doc.text || "";
   if (!text) {
     say(ui.viewerNote, "这份文档还没有完成索引，暂无正文。");

@@ -414,6 +414,9 @@ def test_an_uploaded_report_is_indexed_cited_and_after_deletion_never_cited(
     listed = next(d for d in httpx.get(f"{url}/api/documents").json() if d["doc_id"] == doc_id)
     expect(item).to_contain_text(listed["title"])
     expect(item).to_contain_text(f"{listed['n_chunks']} 个片段")
+    # A Word copy of a news page: its byline is shown as where the text came from, not kept in the text.
+    assert listed["source"] == "陕西日报"
+    expect(item.locator(".meta")).to_contain_text("来源：陕西日报")
     shot(page, "library-upload")
 
     # Refusals are shown in plain words: a file type no reader takes (415), a seed document (409).
@@ -433,6 +436,9 @@ def test_an_uploaded_report_is_indexed_cited_and_after_deletion_never_cited(
     turn = last_turn(page)
     expect(turn.locator(".answer-text")).to_contain_text(figure.group(1))
     expect(turn.locator(".citation-title").first).to_have_text(f"《{listed['title']}》")
+    turn.locator(".citation-title").first.click()
+    expect(viewer_mark(page)).to_have_text(answer["citations"][0]["quote"])
+    expect(page.locator("#viewer-meta")).to_contain_text("来源：陕西日报")
 
     delete_on_page(page, doc_id)
     expect(page.locator("#library-status")).to_contain_text("已删除")
